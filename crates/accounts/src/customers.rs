@@ -1,0 +1,507 @@
+//! Customer accounts (the tenant's CRM records of customer companies) and their contacts.
+//! Account names are stored with an exact and a fuzzy key for the duplicate check.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
+};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::{accounts, contacts};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::company_names::{exact_key, fuzzy_key};
+use crate::fields;
+
+pub type ExtraFields = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub record_type: String,
+    pub fields: ExtraFields,
+    pub owner_staff_id: Option<String>,
+    /// `admin`, `registration` or `guest`.
+    pub source: String,
+    /// Whether its contacts were activated as terminal users.
+    pub activated: bool,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+struct AccountRow {
+    id: String,
+    name: String,
+    record_type: String,
+    fields_json: String,
+    owner_staff_id: Option<String>,
+    source: String,
+    activated: bool,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn parse_fields(text: &str) -> ExtraFields {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            fields: parse_fields(&row.fields_json),
+            id: row.id,
+            name: row.name,
+            record_type: row.record_type,
+            owner_staff_id: row.owner_staff_id,
+            source: row.source,
+            activated: row.activated,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub record_type: String,
+    pub fields: ExtraFields,
+    pub owner_staff_id: Option<String>,
+    pub source: &'static str,
+}
+
+pub fn create_account(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: NewAccount,
+    now: NaiveDateTime,
+) -> DomainResult<Account> {
+    let name =
+        fields::text("name", &input.name, 128).map_err(|e| DomainError::Validation(vec![e]))?;
+    let id = new_id();
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::tenant_id.eq(actor.tenant_id.as_str()),
+            accounts::id.eq(&id),
+            accounts::exact_key.eq(exact_key(&name)),
+            accounts::fuzzy_key.eq(fuzzy_key(&name)),
+            accounts::name.eq(&name),
+            accounts::record_type.eq(&input.record_type),
+            accounts::fields_json.eq(serde_json::Value::Object(input.fields).to_string()),
+            accounts::owner_staff_id.eq(&input.owner_staff_id),
+            accounts::source.eq(input.source),
+            accounts::activated.eq(false),
+            accounts::version.eq(1),
+            accounts::created_at.eq(now),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let account = get_account(conn, &actor.tenant_id, &id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "account.create",
+            object_type: "account",
+            object_id: &id,
+            before: None,
+            after: Some(&account),
+        },
+        now,
+    )?;
+    Ok(account)
+}
+
+pub fn get_account(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Account> {
+    Ok(accounts::table
+        .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+        .filter(accounts::id.eq(id))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("account"))?
+        .into())
+}
+
+/// How account names are compared when looking for an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateCheck {
+    Exact,
+    Fuzzy,
+}
+
+/// The oldest account whose name matches `name` under the rule.
+pub fn find_account_by_name(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    name: &str,
+    rule: DuplicateCheck,
+) -> DomainResult<Option<Account>> {
+    let query = accounts::table
+        .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    let query = match rule {
+        DuplicateCheck::Exact => query.filter(accounts::exact_key.eq(exact_key(name))),
+        DuplicateCheck::Fuzzy => query.filter(accounts::fuzzy_key.eq(fuzzy_key(name))),
+    };
+    Ok(query
+        .order((accounts::created_at.asc(), accounts::id.asc()))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Into::into))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AccountFilter {
+    /// Matches names containing this text (case-insensitive for Latin letters).
+    pub q: Option<String>,
+}
+
+pub fn list_accounts(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &AccountFilter,
+    page: &PageRequest,
+) -> DomainResult<Page<Account>> {
+    let mut query = accounts::table
+        .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = exact_key(q)
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(
+            accounts::exact_key
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            accounts::created_at
+                .gt(after.created_at)
+                .or(accounts::created_at
+                    .eq(after.created_at)
+                    .and(accounts::id.gt(after.id.clone()))),
+        );
+    }
+    let rows: Vec<Account> = query
+        .order((accounts::created_at.asc(), accounts::id.asc()))
+        .limit(page.fetch_limit())
+        .select(AccountRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(page.finish(rows, |a| (a.created_at, a.id.clone())))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub fields: Option<ExtraFields>,
+    /// `Some(None)` clears the owner.
+    pub owner_staff_id: Option<Option<String>>,
+}
+
+pub fn update_account(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    changes: AccountChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Account> {
+    let before = get_account(conn, &actor.tenant_id, id)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let name = match &changes.name {
+        Some(name) => {
+            fields::text("name", name, 128).map_err(|e| DomainError::Validation(vec![e]))?
+        }
+        None => before.name.clone(),
+    };
+    if let Some(Some(owner)) = &changes.owner_staff_id {
+        crate::staff::get(conn, &actor.tenant_id, owner).map_err(|_| {
+            DomainError::invalid("owner_staff_id", "not_found", "no such staff user")
+        })?;
+    }
+    diesel::update(
+        accounts::table
+            .filter(accounts::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(accounts::id.eq(id)),
+    )
+    .set((
+        accounts::exact_key.eq(exact_key(&name)),
+        accounts::fuzzy_key.eq(fuzzy_key(&name)),
+        accounts::name.eq(&name),
+        accounts::fields_json.eq(serde_json::Value::Object(
+            changes.fields.unwrap_or(before.fields.clone()),
+        )
+        .to_string()),
+        accounts::owner_staff_id.eq(changes
+            .owner_staff_id
+            .unwrap_or(before.owner_staff_id.clone())),
+        accounts::version.eq(before.version + 1),
+        accounts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let after = get_account(conn, &actor.tenant_id, id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "account.update",
+            object_type: "account",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+pub fn mark_activated(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    diesel::update(
+        accounts::table
+            .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+            .filter(accounts::id.eq(id)),
+    )
+    .set((accounts::activated.eq(true), accounts::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Contact {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub mobile: Option<String>,
+    pub record_type: String,
+    pub fields: ExtraFields,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = contacts)]
+struct ContactRow {
+    id: String,
+    account_id: String,
+    name: String,
+    mobile: Option<String>,
+    record_type: String,
+    fields_json: String,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<ContactRow> for Contact {
+    fn from(row: ContactRow) -> Self {
+        Self {
+            fields: parse_fields(&row.fields_json),
+            id: row.id,
+            account_id: row.account_id,
+            name: row.name,
+            mobile: row.mobile,
+            record_type: row.record_type,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub name: String,
+    pub mobile: Option<String>,
+    pub record_type: String,
+    pub fields: ExtraFields,
+}
+
+pub fn create_contact(
+    conn: &mut DbConn,
+    actor: &Actor,
+    account_id: &str,
+    input: NewContact,
+    now: NaiveDateTime,
+) -> DomainResult<Contact> {
+    get_account(conn, &actor.tenant_id, account_id)?;
+    let mut errors = Validator::new();
+    let name = fields::text("name", &input.name, 64)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let mobile = input
+        .mobile
+        .as_deref()
+        .map(|m| fields::normalise_mobile("mobile", m))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    errors.finish()?;
+    let id = new_id();
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::tenant_id.eq(actor.tenant_id.as_str()),
+            contacts::id.eq(&id),
+            contacts::account_id.eq(account_id),
+            contacts::name.eq(name.unwrap_or_default()),
+            contacts::mobile.eq(mobile),
+            contacts::record_type.eq(&input.record_type),
+            contacts::fields_json.eq(serde_json::Value::Object(input.fields).to_string()),
+            contacts::version.eq(1),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let contact = get_contact(conn, &actor.tenant_id, &id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "contact.create",
+            object_type: "contact",
+            object_id: &id,
+            before: None,
+            after: Some(&contact),
+        },
+        now,
+    )?;
+    Ok(contact)
+}
+
+pub fn get_contact(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Contact> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant_id.as_str()))
+        .filter(contacts::id.eq(id))
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("contact"))?
+        .into())
+}
+
+pub fn contacts_of(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    account_id: &str,
+) -> DomainResult<Vec<Contact>> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant_id.as_str()))
+        .filter(contacts::account_id.eq(account_id))
+        .order((contacts::created_at.asc(), contacts::id.asc()))
+        .select(ContactRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub fn find_contact_by_mobile(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    account_id: &str,
+    mobile: &str,
+) -> DomainResult<Option<Contact>> {
+    Ok(contacts::table
+        .filter(contacts::tenant_id.eq(tenant_id.as_str()))
+        .filter(contacts::account_id.eq(account_id))
+        .filter(contacts::mobile.eq(mobile))
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Into::into))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ContactChanges {
+    pub name: Option<String>,
+    /// `Some(None)` clears the mobile.
+    pub mobile: Option<Option<String>>,
+    pub fields: Option<ExtraFields>,
+}
+
+pub fn update_contact(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    changes: ContactChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Contact> {
+    let before = get_contact(conn, &actor.tenant_id, id)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let mut errors = Validator::new();
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| fields::text("name", n, 64))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let mobile = match &changes.mobile {
+        Some(Some(m)) => fields::normalise_mobile("mobile", m)
+            .map(|m| Some(Some(m)))
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten(),
+        Some(None) => Some(None),
+        None => None,
+    };
+    errors.finish()?;
+    diesel::update(
+        contacts::table
+            .filter(contacts::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(contacts::id.eq(id)),
+    )
+    .set((
+        contacts::name.eq(name.unwrap_or(before.name.clone())),
+        contacts::mobile.eq(mobile.unwrap_or(before.mobile.clone())),
+        contacts::fields_json.eq(serde_json::Value::Object(
+            changes.fields.unwrap_or(before.fields.clone()),
+        )
+        .to_string()),
+        contacts::version.eq(before.version + 1),
+        contacts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let after = get_contact(conn, &actor.tenant_id, id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "contact.update",
+            object_type: "contact",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}

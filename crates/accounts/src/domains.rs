@@ -1,0 +1,213 @@
+//! Portal addresses: a tenant asks for a sub-domain of the portal domain or its own
+//! domain; a platform operator approves it; approved hosts resolve to the tenant.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{Actor, DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_store::schema::tenant_domains;
+use baoxiu_store::{DbConn, is_unique_violation};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::fields;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = tenant_domains)]
+pub struct DomainRequest {
+    pub tenant_id: String,
+    pub id: String,
+    pub host: String,
+    /// `subdomain` or `custom`.
+    pub kind: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+/// What a tenant asks for.
+#[derive(Debug, Clone)]
+pub enum NewDomain {
+    /// `label.<portal domain>`.
+    Subdomain {
+        label: String,
+    },
+    Custom {
+        host: String,
+    },
+}
+
+pub fn request(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: NewDomain,
+    portal_domain: &str,
+    now: NaiveDateTime,
+) -> DomainResult<DomainRequest> {
+    let (host, kind) = match input {
+        NewDomain::Subdomain { label } => {
+            let label = label.trim().to_ascii_lowercase();
+            fields::check_slug("label", &label).map_err(|e| DomainError::Validation(vec![e]))?;
+            (format!("{label}.{portal_domain}"), "subdomain")
+        }
+        NewDomain::Custom { host } => {
+            let host = fields::normalise_host("host", &host)
+                .map_err(|e| DomainError::Validation(vec![e]))?;
+            if host == portal_domain || host.ends_with(&format!(".{portal_domain}")) {
+                return Err(DomainError::invalid(
+                    "host",
+                    "invalid",
+                    "sub-domains of the portal domain are requested as kind subdomain",
+                ));
+            }
+            (host, "custom")
+        }
+    };
+    let id = new_id();
+    let inserted = diesel::insert_into(tenant_domains::table)
+        .values((
+            tenant_domains::tenant_id.eq(actor.tenant_id.as_str()),
+            tenant_domains::id.eq(&id),
+            tenant_domains::host.eq(&host),
+            tenant_domains::kind.eq(kind),
+            tenant_domains::status.eq("pending"),
+            tenant_domains::created_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(DomainError::invalid(
+                "host",
+                "taken",
+                "this host is already requested or in use",
+            ));
+        }
+        other => other?,
+    };
+    let created = get(conn, &actor.tenant_id, &id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "domain.request",
+            object_type: "domain",
+            object_id: &id,
+            before: None,
+            after: Some(&created),
+        },
+        now,
+    )?;
+    Ok(created)
+}
+
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<DomainRequest> {
+    tenant_domains::table
+        .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
+        .filter(tenant_domains::id.eq(id))
+        .select(DomainRequest::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("domain"))
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<DomainRequest>> {
+    let mut query = tenant_domains::table
+        .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(
+            tenant_domains::created_at
+                .gt(after.created_at)
+                .or(tenant_domains::created_at
+                    .eq(after.created_at)
+                    .and(tenant_domains::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((tenant_domains::created_at.asc(), tenant_domains::id.asc()))
+        .limit(page.fetch_limit())
+        .select(DomainRequest::as_select())
+        .load(conn)?;
+    Ok(page.finish(rows, |d| (d.created_at, d.id.clone())))
+}
+
+/// A platform operator approves a request. Platform operators work across tenants, so
+/// this looks the request up by id alone; the audit entry goes to the owning tenant.
+pub fn approve(
+    conn: &mut DbConn,
+    operator_id: &str,
+    id: &str,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+) -> DomainResult<DomainRequest> {
+    let before = tenant_domains::table
+        .filter(tenant_domains::id.eq(id))
+        .select(DomainRequest::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("domain"))?;
+    if before.status != "pending" {
+        return Err(DomainError::Conflict(format!(
+            "the request is already {}",
+            before.status
+        )));
+    }
+    let tenant_id = TenantId(before.tenant_id.clone());
+    diesel::update(
+        tenant_domains::table
+            .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
+            .filter(tenant_domains::id.eq(id)),
+    )
+    .set((
+        tenant_domains::status.eq("approved"),
+        tenant_domains::decided_at.eq(now),
+    ))
+    .execute(conn)?;
+    let after = get(conn, &tenant_id, id)?;
+    let actor = Actor {
+        tenant_id,
+        kind: baoxiu_core::ActorKind::Platform,
+        id: operator_id.to_owned(),
+        request_id,
+    };
+    baoxiu_audit::record(
+        conn,
+        &actor,
+        Change {
+            action: "domain.approve",
+            object_type: "domain",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+/// The tenant an approved host belongs to.
+pub fn tenant_for_host(conn: &mut DbConn, host: &str) -> DomainResult<Option<TenantId>> {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    Ok(tenant_domains::table
+        .filter(tenant_domains::host.eq(host))
+        .filter(tenant_domains::status.eq("approved"))
+        .select(tenant_domains::tenant_id)
+        .first::<String>(conn)
+        .optional()?
+        .map(TenantId))
+}
+
+/// The tenant's first approved host, for URLs printed in QR codes.
+pub fn primary_host(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Option<String>> {
+    Ok(tenant_domains::table
+        .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
+        .filter(tenant_domains::status.eq("approved"))
+        .order((tenant_domains::created_at.asc(), tenant_domains::id.asc()))
+        .select(tenant_domains::host)
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,411 @@
+//! Staff users: a tenant's own people (admin, dispatcher, engineer), how they are managed,
+//! and password login. A tenant always keeps at least one active admin.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
+};
+use baoxiu_store::schema::staff_users;
+use baoxiu_store::{DbConn, MultiBackend, is_unique_violation};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::{fields, passwords};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    Admin,
+    Dispatcher,
+    Engineer,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Dispatcher => "dispatcher",
+            Self::Engineer => "engineer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(Self::Admin),
+            "dispatcher" => Some(Self::Dispatcher),
+            "engineer" => Some(Self::Engineer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = staff_users)]
+struct StaffRow {
+    tenant_id: String,
+    id: String,
+    mobile: String,
+    name: String,
+    role: String,
+    password_hash: Option<String>,
+    disabled: bool,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A staff user as the rest of the system sees it (never with the password hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffUser {
+    pub tenant_id: String,
+    pub id: String,
+    pub mobile: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub has_password: bool,
+    pub disabled: bool,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl TryFrom<StaffRow> for StaffUser {
+    type Error = DomainError;
+
+    fn try_from(row: StaffRow) -> DomainResult<Self> {
+        Ok(Self {
+            role: StaffRole::parse(&row.role)
+                .ok_or_else(|| DomainError::Internal(format!("unknown staff role {}", row.role)))?,
+            tenant_id: row.tenant_id,
+            id: row.id,
+            mobile: row.mobile,
+            name: row.name,
+            has_password: row.password_hash.is_some(),
+            disabled: row.disabled,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Live (not deleted) staff of one tenant.
+fn live(tenant_id: &TenantId) -> staff_users::BoxedQuery<'static, MultiBackend> {
+    staff_users::table
+        .filter(staff_users::tenant_id.eq(tenant_id.0.clone()))
+        .filter(staff_users::deleted_at.is_null())
+        .into_boxed()
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub mobile: String,
+    pub name: String,
+    pub role: StaffRole,
+    /// Without one, the user logs in by SMS code only.
+    pub password: Option<String>,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: NewStaff,
+    now: NaiveDateTime,
+) -> DomainResult<StaffUser> {
+    let mut errors = Validator::new();
+    let mobile = fields::normalise_mobile("mobile", &input.mobile)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = fields::text("name", &input.name, 64)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let Some(password) = &input.password
+        && let Err(e) = fields::check_password("password", password)
+    {
+        errors.push(e);
+    }
+    errors.finish()?;
+    let (Some(mobile), Some(name)) = (mobile, name) else {
+        return Err(DomainError::Internal(
+            "validation left a field unset".into(),
+        ));
+    };
+    let password_hash = input.password.as_deref().map(passwords::hash).transpose()?;
+    let id = new_id();
+    let inserted = diesel::insert_into(staff_users::table)
+        .values((
+            staff_users::tenant_id.eq(actor.tenant_id.as_str()),
+            staff_users::id.eq(&id),
+            staff_users::mobile.eq(&mobile),
+            staff_users::name.eq(&name),
+            staff_users::role.eq(input.role.as_str()),
+            staff_users::password_hash.eq(password_hash),
+            staff_users::disabled.eq(false),
+            staff_users::version.eq(1),
+            staff_users::created_at.eq(now),
+            staff_users::updated_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(DomainError::invalid(
+                "mobile",
+                "taken",
+                "another staff user has this mobile",
+            ));
+        }
+        other => other?,
+    };
+    let created = get(conn, &actor.tenant_id, &id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "staff.create",
+            object_type: "staff",
+            object_id: &id,
+            before: None,
+            after: Some(&created),
+        },
+        now,
+    )?;
+    Ok(created)
+}
+
+/// One live staff user of the tenant; another tenant's answers not-found.
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<StaffUser> {
+    live(tenant_id)
+        .filter(staff_users::id.eq(id.to_owned()))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("staff user"))?
+        .try_into()
+}
+
+/// A live, enabled staff user: who a staff token may act as.
+pub fn get_active(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<StaffUser> {
+    let user = get(conn, tenant_id, id)?;
+    if user.disabled {
+        Err(DomainError::Unauthenticated("the staff user is disabled"))
+    } else {
+        Ok(user)
+    }
+}
+
+pub fn find_by_mobile(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    mobile: &str,
+) -> DomainResult<Option<StaffUser>> {
+    live(tenant_id)
+        .filter(staff_users::mobile.eq(mobile.to_owned()))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(StaffUser::try_from)
+        .transpose()
+}
+
+/// Mobile + password login. Unknown mobile, wrong password, no password and disabled user
+/// all answer the same, after the same amount of hashing work.
+pub fn login_with_password(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    mobile: &str,
+    password: &str,
+) -> DomainResult<StaffUser> {
+    let mobile =
+        fields::normalise_mobile("mobile", mobile).map_err(|_| DomainError::InvalidCredentials)?;
+    let row: Option<StaffRow> = live(tenant_id)
+        .filter(staff_users::mobile.eq(mobile))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .optional()?;
+    let stored = row
+        .as_ref()
+        .and_then(|r| r.password_hash.clone())
+        .unwrap_or_else(|| passwords::decoy().to_owned());
+    let matches = passwords::verify(password, &stored);
+    match row {
+        Some(row) if matches && !row.disabled && row.password_hash.is_some() => row.try_into(),
+        _ => Err(DomainError::InvalidCredentials),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StaffFilter {
+    pub role: Option<StaffRole>,
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &StaffFilter,
+    page: &PageRequest,
+) -> DomainResult<Page<StaffUser>> {
+    let mut query = live(tenant_id);
+    if let Some(role) = filter.role {
+        query = query.filter(staff_users::role.eq(role.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            staff_users::created_at
+                .gt(after.created_at)
+                .or(staff_users::created_at
+                    .eq(after.created_at)
+                    .and(staff_users::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((staff_users::created_at.asc(), staff_users::id.asc()))
+        .limit(page.fetch_limit())
+        .select(StaffRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(StaffUser::try_from)
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(rows, |u| (u.created_at, u.id.clone())))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StaffChanges {
+    pub name: Option<String>,
+    pub role: Option<StaffRole>,
+    pub disabled: Option<bool>,
+    pub password: Option<String>,
+}
+
+fn active_admins(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<i64> {
+    Ok(live(tenant_id)
+        .filter(staff_users::role.eq(StaffRole::Admin.as_str()))
+        .filter(staff_users::disabled.eq(false))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    changes: StaffChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<StaffUser> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let mut errors = Validator::new();
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| fields::text("name", n, 64))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if let Some(password) = &changes.password
+        && let Err(e) = fields::check_password("password", password)
+    {
+        errors.push(e);
+    }
+    errors.finish()?;
+    let role = changes.role.unwrap_or(before.role);
+    let disabled = changes.disabled.unwrap_or(before.disabled);
+    let stops_being_admin = before.role == StaffRole::Admin
+        && !before.disabled
+        && (role != StaffRole::Admin || disabled);
+    if stops_being_admin && active_admins(conn, &actor.tenant_id)? <= 1 {
+        return Err(DomainError::Conflict(
+            "a tenant keeps at least one active admin".into(),
+        ));
+    }
+    let password_hash = changes
+        .password
+        .as_deref()
+        .map(passwords::hash)
+        .transpose()?;
+    let target = staff_users::table
+        .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
+        .filter(staff_users::id.eq(id));
+    diesel::update(target)
+        .set((
+            staff_users::name.eq(name.unwrap_or(before.name.clone())),
+            staff_users::role.eq(role.as_str()),
+            staff_users::disabled.eq(disabled),
+            staff_users::version.eq(before.version + 1),
+            staff_users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some(hash) = password_hash {
+        diesel::update(target)
+            .set(staff_users::password_hash.eq(hash))
+            .execute(conn)?;
+    }
+    let after = get(conn, &actor.tenant_id, id)?;
+    if after.disabled && !before.disabled {
+        crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
+    }
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "staff.update",
+            object_type: "staff",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+/// Removes a staff user (kept as a deleted row so the audit log still resolves).
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    if before.id == actor.id {
+        return Err(DomainError::Conflict(
+            "staff users cannot delete themselves".into(),
+        ));
+    }
+    if before.role == StaffRole::Admin
+        && !before.disabled
+        && active_admins(conn, &actor.tenant_id)? <= 1
+    {
+        return Err(DomainError::Conflict(
+            "a tenant keeps at least one active admin".into(),
+        ));
+    }
+    diesel::update(
+        staff_users::table
+            .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(staff_users::id.eq(id)),
+    )
+    .set((
+        staff_users::deleted_at.eq(now),
+        staff_users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<_, ()> {
+            action: "staff.delete",
+            object_type: "staff",
+            object_id: id,
+            before: Some(&before),
+            after: None,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// A field error for a role that is not one of the three.
+pub fn unknown_role(field: &str) -> FieldError {
+    FieldError::new(field, "invalid", "must be admin, dispatcher or engineer")
+}

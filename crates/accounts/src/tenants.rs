@@ -1,0 +1,552 @@
+//! Tenants: sign-up (15-day trial, name fixed for good), the public profile, the settings,
+//! and whether a tenant may still change anything.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, ActorKind, DomainError, DomainResult, FieldError, TenantId, Validator, new_id,
+};
+use baoxiu_store::schema::{tenant_settings, tenants};
+use baoxiu_store::{DbConn, is_unique_violation};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::fields;
+use crate::staff::{self, NewStaff, StaffRole, StaffUser};
+
+pub const TRIAL: Duration = Duration::days(15);
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub display_name: String,
+    pub introduction: String,
+    pub contact_person: String,
+    pub phone: String,
+    pub address: String,
+    pub about: String,
+    pub logo_url: Option<String>,
+    pub trial_ends_at: NaiveDateTime,
+    pub paid_until: Option<NaiveDateTime>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Tenant {
+    /// Active while the trial or a paid period lasts; an inactive tenant is read-only.
+    pub fn is_active(&self, now: NaiveDateTime) -> bool {
+        now < self.trial_ends_at || self.paid_until.is_some_and(|until| now < until)
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        TenantId(self.id.clone())
+    }
+}
+
+/// What a provider gives to sign up (the SMS code is checked by the caller before).
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    pub mobile: String,
+    pub provider_name: String,
+    pub password: String,
+    pub slug: String,
+    pub admin_name: Option<String>,
+}
+
+/// A sign-up whose fields are all valid.
+#[derive(Debug, Clone)]
+pub struct ValidSignUp {
+    mobile: String,
+    provider_name: String,
+    password: String,
+    slug: String,
+    admin_name: String,
+}
+
+impl ValidSignUp {
+    pub fn mobile(&self) -> &str {
+        &self.mobile
+    }
+}
+
+/// Checks every field of a sign-up, including whether the slug is free.
+pub fn validate_sign_up(conn: &mut DbConn, input: &SignUp) -> DomainResult<ValidSignUp> {
+    let mut errors = Validator::new();
+    let mobile = fields::normalise_mobile("mobile", &input.mobile)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let provider_name = fields::text("provider_name", &input.provider_name, 64)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let Err(e) = fields::check_password("password", &input.password) {
+        errors.push(e);
+    }
+    let slug = input.slug.trim().to_owned();
+    match fields::check_slug("slug", &slug) {
+        Err(e) => errors.push(e),
+        Ok(()) => {
+            if find_by_slug(conn, &slug)?.is_some() {
+                errors.push(FieldError::new("slug", "taken", "is already in use"));
+            }
+        }
+    }
+    let admin_name = match &input.admin_name {
+        Some(name) => fields::text("admin_name", name, 64)
+            .map_err(|e| errors.push(e))
+            .ok(),
+        None => Some("Admin".to_owned()),
+    };
+    errors.finish()?;
+    match (mobile, provider_name, admin_name) {
+        (Some(mobile), Some(provider_name), Some(admin_name)) => Ok(ValidSignUp {
+            mobile,
+            provider_name,
+            password: input.password.clone(),
+            slug,
+            admin_name,
+        }),
+        _ => Err(DomainError::Internal(
+            "validation left a field unset".into(),
+        )),
+    }
+}
+
+/// Creates the tenant, its default settings and its first admin.
+pub fn sign_up(
+    conn: &mut DbConn,
+    input: ValidSignUp,
+    now: NaiveDateTime,
+) -> DomainResult<(Tenant, StaffUser)> {
+    let tenant_id = new_id();
+    let inserted = diesel::insert_into(tenants::table)
+        .values((
+            tenants::id.eq(&tenant_id),
+            tenants::slug.eq(&input.slug),
+            tenants::name.eq(&input.provider_name),
+            tenants::display_name.eq(&input.provider_name),
+            tenants::trial_ends_at.eq(now + TRIAL),
+            tenants::version.eq(1),
+            tenants::created_at.eq(now),
+            tenants::updated_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(DomainError::invalid("slug", "taken", "is already in use"));
+        }
+        other => other?,
+    };
+    let settings = Settings::defaults();
+    diesel::insert_into(tenant_settings::table)
+        .values(settings.to_row(&tenant_id, 1, now))
+        .execute(conn)?;
+    let tenant_id = TenantId(tenant_id);
+    crate::roles::seed_built_in(conn, &tenant_id, now)?;
+    let system = Actor {
+        tenant_id: tenant_id.clone(),
+        kind: ActorKind::System,
+        id: "sign-up".into(),
+        request_id: None,
+    };
+    let admin = staff::create(
+        conn,
+        &system,
+        NewStaff {
+            mobile: input.mobile,
+            name: input.admin_name,
+            role: StaffRole::Admin,
+            password: Some(input.password),
+        },
+        now,
+    )?;
+    let tenant = get(conn, &tenant_id)?;
+    baoxiu_audit::record(
+        conn,
+        &system,
+        Change::<(), _> {
+            action: "tenant.create",
+            object_type: "tenant",
+            object_id: tenant_id.as_str(),
+            before: None,
+            after: Some(&tenant),
+        },
+        now,
+    )?;
+    Ok((tenant, admin))
+}
+
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Tenant> {
+    tenants::table
+        .filter(tenants::id.eq(tenant_id.as_str()))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("tenant"))
+}
+
+pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> DomainResult<Option<Tenant>> {
+    Ok(tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Fails with `tenant-inactive` when the tenant may no longer change anything.
+pub fn require_active(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    now: NaiveDateTime,
+) -> DomainResult<Tenant> {
+    let tenant = get(conn, tenant_id)?;
+    if tenant.is_active(now) {
+        Ok(tenant)
+    } else {
+        Err(DomainError::TenantInactive)
+    }
+}
+
+fn check_version(current: i32, expected: Option<i32>) -> DomainResult<()> {
+    match expected {
+        Some(expected) if expected != current => Err(DomainError::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
+/// Changes to the public profile; `None` leaves a field as it is. The name is not here:
+/// it is fixed at sign-up.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub introduction: Option<String>,
+    pub contact_person: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub about: Option<String>,
+    /// `Some(None)` clears the logo.
+    pub logo_url: Option<Option<String>>,
+}
+
+pub fn update_profile(
+    conn: &mut DbConn,
+    actor: &Actor,
+    changes: ProfileChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Tenant> {
+    let before = get(conn, &actor.tenant_id)?;
+    check_version(before.version, expected_version)?;
+    let mut errors = Validator::new();
+    let mut field =
+        |name: &str, value: &Option<String>, max: usize, required: bool| -> Option<String> {
+            let value = value.as_ref()?;
+            let checked = if required {
+                fields::text(name, value, max)
+            } else {
+                fields::optional_text(name, value, max)
+            };
+            checked.map_err(|e| errors.push(e)).ok()
+        };
+    let display_name = field("display_name", &changes.display_name, 64, true);
+    let introduction = field("introduction", &changes.introduction, 500, false);
+    let contact_person = field("contact_person", &changes.contact_person, 64, false);
+    let phone = field("phone", &changes.phone, 32, false);
+    let address = field("address", &changes.address, 200, false);
+    let about = field("about", &changes.about, 5000, false);
+    if let Some(Some(url)) = &changes.logo_url {
+        let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 500;
+        errors.check(
+            ok,
+            "logo_url",
+            "invalid",
+            "must be an http(s) URL of at most 500 characters",
+        );
+    }
+    errors.finish()?;
+    let after = Tenant {
+        display_name: display_name.unwrap_or(before.display_name.clone()),
+        introduction: introduction.unwrap_or(before.introduction.clone()),
+        contact_person: contact_person.unwrap_or(before.contact_person.clone()),
+        phone: phone.unwrap_or(before.phone.clone()),
+        address: address.unwrap_or(before.address.clone()),
+        about: about.unwrap_or(before.about.clone()),
+        logo_url: changes.logo_url.clone().unwrap_or(before.logo_url.clone()),
+        version: before.version + 1,
+        updated_at: now,
+        ..before.clone()
+    };
+    diesel::update(tenants::table.filter(tenants::id.eq(actor.tenant_id.as_str())))
+        .set((
+            tenants::display_name.eq(&after.display_name),
+            tenants::introduction.eq(&after.introduction),
+            tenants::contact_person.eq(&after.contact_person),
+            tenants::phone.eq(&after.phone),
+            tenants::address.eq(&after.address),
+            tenants::about.eq(&after.about),
+            tenants::logo_url.eq(&after.logo_url),
+            tenants::version.eq(after.version),
+            tenants::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "profile.update",
+            object_type: "tenant",
+            object_id: actor.tenant_id.as_str(),
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+/// What customers may say for one star level when they rate a repair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingLevel {
+    pub stars: i32,
+    pub description: String,
+    pub tags: Vec<String>,
+}
+
+/// A tenant's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub ratings_enabled: bool,
+    /// Exactly five levels, for 1 to 5 stars.
+    pub rating_levels: Vec<RatingLevel>,
+    /// Ratings of this many stars or fewer must give a reason.
+    pub rating_reason_threshold: i32,
+    pub repair_without_serial: bool,
+    pub default_form_template_id: Option<String>,
+    pub number_prefix: String,
+    /// Completed work orders the customer has not confirmed close after this many days.
+    pub auto_close_days: i32,
+    pub version: i32,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_settings)]
+struct SettingsRow {
+    tenant_id: String,
+    ratings_enabled: bool,
+    rating_levels: String,
+    rating_reason_threshold: i32,
+    repair_without_serial: bool,
+    default_form_template_id: Option<String>,
+    number_prefix: String,
+    auto_close_days: i32,
+    version: i32,
+    updated_at: NaiveDateTime,
+}
+
+impl Settings {
+    pub fn defaults() -> Self {
+        let level = |stars: i32, description: &str, tags: &[&str]| RatingLevel {
+            stars,
+            description: description.to_owned(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        Self {
+            ratings_enabled: true,
+            rating_levels: vec![
+                level(1, "非常不满意", &["响应慢", "没有修好", "态度差"]),
+                level(2, "不满意", &["响应慢", "多次上门", "沟通不清"]),
+                level(3, "一般", &["按时到达", "问题已解决"]),
+                level(4, "满意", &["响应及时", "技术专业", "态度好"]),
+                level(
+                    5,
+                    "非常满意",
+                    &["响应及时", "技术专业", "态度好", "现场整洁"],
+                ),
+            ],
+            rating_reason_threshold: 2,
+            repair_without_serial: true,
+            default_form_template_id: None,
+            number_prefix: "BX".into(),
+            auto_close_days: 7,
+            version: 1,
+        }
+    }
+
+    fn to_row(&self, tenant_id: &str, version: i32, now: NaiveDateTime) -> SettingsRow {
+        SettingsRow {
+            tenant_id: tenant_id.to_owned(),
+            ratings_enabled: self.ratings_enabled,
+            rating_levels: serde_json::to_string(&self.rating_levels)
+                .unwrap_or_else(|_| "[]".into()),
+            rating_reason_threshold: self.rating_reason_threshold,
+            repair_without_serial: self.repair_without_serial,
+            default_form_template_id: self.default_form_template_id.clone(),
+            number_prefix: self.number_prefix.clone(),
+            auto_close_days: self.auto_close_days,
+            version,
+            updated_at: now,
+        }
+    }
+
+    fn from_row(row: SettingsRow) -> DomainResult<Self> {
+        Ok(Self {
+            ratings_enabled: row.ratings_enabled,
+            rating_levels: serde_json::from_str(&row.rating_levels)
+                .map_err(|e| DomainError::Internal(format!("stored rating levels: {e}")))?,
+            rating_reason_threshold: row.rating_reason_threshold,
+            repair_without_serial: row.repair_without_serial,
+            default_form_template_id: row.default_form_template_id,
+            number_prefix: row.number_prefix,
+            auto_close_days: row.auto_close_days,
+            version: row.version,
+        })
+    }
+}
+
+pub fn settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Settings> {
+    let row = tenant_settings::table
+        .filter(tenant_settings::tenant_id.eq(tenant_id.as_str()))
+        .select(SettingsRow::as_select())
+        .first(conn)?;
+    Settings::from_row(row)
+}
+
+/// Changes to the settings; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct SettingsChanges {
+    pub ratings_enabled: Option<bool>,
+    pub rating_levels: Option<Vec<RatingLevel>>,
+    pub rating_reason_threshold: Option<i32>,
+    pub repair_without_serial: Option<bool>,
+    /// `Some(None)` clears it. Checked against form templates once they exist.
+    pub default_form_template_id: Option<Option<String>>,
+    pub number_prefix: Option<String>,
+    pub auto_close_days: Option<i32>,
+}
+
+pub fn update_settings(
+    conn: &mut DbConn,
+    actor: &Actor,
+    changes: SettingsChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Settings> {
+    let before = settings(conn, &actor.tenant_id)?;
+    check_version(before.version, expected_version)?;
+    let mut errors = Validator::new();
+    if let Some(levels) = &changes.rating_levels {
+        let stars: Vec<i32> = levels.iter().map(|l| l.stars).collect();
+        errors.check(
+            stars == [1, 2, 3, 4, 5],
+            "rating_levels",
+            "invalid",
+            "must list the levels 1 to 5 stars, in order",
+        );
+        for (i, level) in levels.iter().enumerate() {
+            errors.check(
+                !level.description.trim().is_empty() && level.description.chars().count() <= 32,
+                &format!("rating_levels.{i}.description"),
+                "invalid",
+                "must be 1-32 characters",
+            );
+            errors.check(
+                level.tags.len() <= 12
+                    && level
+                        .tags
+                        .iter()
+                        .all(|t| !t.trim().is_empty() && t.chars().count() <= 16),
+                &format!("rating_levels.{i}.tags"),
+                "invalid",
+                "at most 12 tags of 1-16 characters",
+            );
+        }
+    }
+    if let Some(threshold) = changes.rating_reason_threshold {
+        errors.check(
+            (0..=5).contains(&threshold),
+            "rating_reason_threshold",
+            "out_of_range",
+            "must be 0 (never) to 5",
+        );
+    }
+    if let Some(prefix) = &changes.number_prefix {
+        errors.check(
+            (1..=8).contains(&prefix.len())
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+            "number_prefix",
+            "invalid",
+            "must be 1-8 characters of A-Z and 0-9",
+        );
+    }
+    if let Some(days) = changes.auto_close_days {
+        errors.check(
+            (1..=90).contains(&days),
+            "auto_close_days",
+            "out_of_range",
+            "must be 1 to 90",
+        );
+    }
+    if let Some(Some(id)) = &changes.default_form_template_id {
+        errors.check(
+            !id.is_empty() && id.len() <= 64,
+            "default_form_template_id",
+            "invalid",
+            "must be a form template id",
+        );
+    }
+    errors.finish()?;
+    let after = Settings {
+        ratings_enabled: changes.ratings_enabled.unwrap_or(before.ratings_enabled),
+        rating_levels: changes
+            .rating_levels
+            .unwrap_or(before.rating_levels.clone()),
+        rating_reason_threshold: changes
+            .rating_reason_threshold
+            .unwrap_or(before.rating_reason_threshold),
+        repair_without_serial: changes
+            .repair_without_serial
+            .unwrap_or(before.repair_without_serial),
+        default_form_template_id: changes
+            .default_form_template_id
+            .unwrap_or(before.default_form_template_id.clone()),
+        number_prefix: changes
+            .number_prefix
+            .unwrap_or(before.number_prefix.clone()),
+        auto_close_days: changes.auto_close_days.unwrap_or(before.auto_close_days),
+        version: before.version + 1,
+    };
+    let row = after.to_row(actor.tenant_id.as_str(), after.version, now);
+    diesel::update(
+        tenant_settings::table.filter(tenant_settings::tenant_id.eq(actor.tenant_id.as_str())),
+    )
+    .set((
+        tenant_settings::ratings_enabled.eq(row.ratings_enabled),
+        tenant_settings::rating_levels.eq(&row.rating_levels),
+        tenant_settings::rating_reason_threshold.eq(row.rating_reason_threshold),
+        tenant_settings::repair_without_serial.eq(row.repair_without_serial),
+        tenant_settings::default_form_template_id.eq(&row.default_form_template_id),
+        tenant_settings::number_prefix.eq(&row.number_prefix),
+        tenant_settings::auto_close_days.eq(row.auto_close_days),
+        tenant_settings::version.eq(row.version),
+        tenant_settings::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "settings.update",
+            object_type: "settings",
+            object_id: actor.tenant_id.as_str(),
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}

@@ -1,0 +1,478 @@
+//! Terminal users: end customers' login identities. Each belongs to an external
+//! enterprise (its name is kept on the user), may be linked to an account and a contact,
+//! holds roles, and has WeChat identities (one per WeChat app) and/or a mobile. One shared
+//! user per tenant is the guest.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{Actor, DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_store::schema::{terminal_user_roles, terminal_users, wechat_identities};
+use baoxiu_store::{DbConn, is_unique_violation};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::roles::{self, Permission, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminalStatus {
+    /// May log in and act by its roles (registered or not).
+    Active,
+    /// Known (by WeChat or mobile) but must register before it counts as a customer.
+    Unregistered,
+    /// Registered through a method that needs staff approval; waiting.
+    AwaitingApproval,
+    /// The registration was rejected; the user may register again.
+    Rejected,
+    /// Turned off by an admin: cannot log in.
+    Disabled,
+}
+
+impl TerminalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Unregistered => "unregistered",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Rejected => "rejected",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    fn parse(text: &str) -> DomainResult<Self> {
+        Ok(match text {
+            "active" => Self::Active,
+            "unregistered" => Self::Unregistered,
+            "awaiting_approval" => Self::AwaitingApproval,
+            "rejected" => Self::Rejected,
+            "disabled" => Self::Disabled,
+            other => {
+                return Err(DomainError::Internal(format!(
+                    "unknown terminal status {other}"
+                )));
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalUser {
+    pub id: String,
+    pub is_guest: bool,
+    pub enterprise_name: String,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub mobile: Option<String>,
+    pub status: TerminalStatus,
+    pub method_id: Option<String>,
+    pub roles: Vec<Role>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl TerminalUser {
+    /// Linked to an account and a contact.
+    pub fn is_registered(&self) -> bool {
+        self.account_id.is_some() && self.contact_id.is_some()
+    }
+
+    pub fn has(&self, permission: Permission) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.permissions.contains(&permission))
+    }
+
+    pub fn role_keys(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.key.clone()).collect()
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = terminal_users)]
+struct UserRow {
+    id: String,
+    kind: String,
+    enterprise_name: String,
+    account_id: Option<String>,
+    contact_id: Option<String>,
+    mobile: Option<String>,
+    status: String,
+    method_id: Option<String>,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn load(conn: &mut DbConn, tenant_id: &TenantId, row: UserRow) -> DomainResult<TerminalUser> {
+    let roles = roles_of(conn, tenant_id, &row.id)?;
+    Ok(TerminalUser {
+        is_guest: row.kind == "guest",
+        status: TerminalStatus::parse(&row.status)?,
+        id: row.id,
+        enterprise_name: row.enterprise_name,
+        account_id: row.account_id,
+        contact_id: row.contact_id,
+        mobile: row.mobile,
+        method_id: row.method_id,
+        roles,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn roles_of(conn: &mut DbConn, tenant_id: &TenantId, user_id: &str) -> DomainResult<Vec<Role>> {
+    let ids: Vec<String> = terminal_user_roles::table
+        .filter(terminal_user_roles::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_user_roles::user_id.eq(user_id))
+        .select(terminal_user_roles::role_id)
+        .load(conn)?;
+    let mut roles = ids
+        .iter()
+        .map(|id| roles::get(conn, tenant_id, id))
+        .collect::<DomainResult<Vec<_>>>()?;
+    roles.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(roles)
+}
+
+/// Replaces a user's roles.
+pub fn set_roles(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+    role_ids: &[String],
+) -> DomainResult<()> {
+    diesel::delete(
+        terminal_user_roles::table
+            .filter(terminal_user_roles::tenant_id.eq(tenant_id.as_str()))
+            .filter(terminal_user_roles::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    let mut unique: Vec<&String> = role_ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for role_id in unique {
+        diesel::insert_into(terminal_user_roles::table)
+            .values((
+                terminal_user_roles::tenant_id.eq(tenant_id.as_str()),
+                terminal_user_roles::user_id.eq(user_id),
+                terminal_user_roles::role_id.eq(role_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTerminalUser {
+    pub enterprise_name: String,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub mobile: Option<String>,
+    pub status: TerminalStatus,
+    pub method_id: Option<String>,
+    pub role_ids: Vec<String>,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    input: NewTerminalUser,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let id = new_id();
+    insert(conn, tenant_id, &id, "user", &input, now)?;
+    set_roles(conn, tenant_id, &id, &input.role_ids)?;
+    get(conn, tenant_id, &id)
+}
+
+fn insert(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    kind: &str,
+    input: &NewTerminalUser,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    diesel::insert_into(terminal_users::table)
+        .values((
+            terminal_users::tenant_id.eq(tenant_id.as_str()),
+            terminal_users::id.eq(id),
+            terminal_users::kind.eq(kind),
+            terminal_users::enterprise_name.eq(&input.enterprise_name),
+            terminal_users::account_id.eq(&input.account_id),
+            terminal_users::contact_id.eq(&input.contact_id),
+            terminal_users::mobile.eq(&input.mobile),
+            terminal_users::status.eq(input.status.as_str()),
+            terminal_users::method_id.eq(&input.method_id),
+            terminal_users::version.eq(1),
+            terminal_users::created_at.eq(now),
+            terminal_users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<TerminalUser> {
+    let row = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("terminal user"))?;
+    load(conn, tenant_id, row)
+}
+
+/// The tenant's one guest user, created on first use with the guest role.
+pub fn guest(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let existing = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::kind.eq("guest"))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = existing {
+        return load(conn, tenant_id, row);
+    }
+    let guest_role = roles::by_key(conn, tenant_id, roles::GUEST)?;
+    let id = format!("{tenant_id}-guest");
+    let input = NewTerminalUser {
+        enterprise_name: "Guest".into(),
+        account_id: None,
+        contact_id: None,
+        mobile: None,
+        status: TerminalStatus::Active,
+        method_id: None,
+        role_ids: vec![guest_role.id],
+    };
+    insert(conn, tenant_id, &id, "guest", &input, now)?;
+    set_roles(conn, tenant_id, &id, &input.role_ids)?;
+    get(conn, tenant_id, &id)
+}
+
+pub fn find_by_identity(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    app_id: &str,
+    openid: &str,
+) -> DomainResult<Option<TerminalUser>> {
+    let user_id: Option<String> = wechat_identities::table
+        .filter(wechat_identities::tenant_id.eq(tenant_id.as_str()))
+        .filter(wechat_identities::app_id.eq(app_id))
+        .filter(wechat_identities::openid.eq(openid))
+        .select(wechat_identities::user_id)
+        .first(conn)
+        .optional()?;
+    user_id.map(|id| get(conn, tenant_id, &id)).transpose()
+}
+
+/// Binds a WeChat identity to a user; one identity belongs to one user.
+pub fn add_identity(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+    app_id: &str,
+    openid: &str,
+    unionid: Option<&str>,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let inserted = diesel::insert_into(wechat_identities::table)
+        .values((
+            wechat_identities::tenant_id.eq(tenant_id.as_str()),
+            wechat_identities::id.eq(new_id()),
+            wechat_identities::user_id.eq(user_id),
+            wechat_identities::app_id.eq(app_id),
+            wechat_identities::openid.eq(openid),
+            wechat_identities::unionid.eq(unionid),
+            wechat_identities::created_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Err(e) if is_unique_violation(&e) => Err(DomainError::Conflict(
+            "this WeChat identity belongs to another user".into(),
+        )),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// The non-guest user with this mobile, if any (the newest, should there be several).
+pub fn find_by_mobile(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    mobile: &str,
+) -> DomainResult<Option<TerminalUser>> {
+    let row = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::kind.eq("user"))
+        .filter(terminal_users::mobile.eq(mobile))
+        .order(terminal_users::created_at.desc())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| load(conn, tenant_id, row)).transpose()
+}
+
+pub fn find_by_contact(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    contact_id: &str,
+) -> DomainResult<Option<TerminalUser>> {
+    let row = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::contact_id.eq(contact_id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| load(conn, tenant_id, row)).transpose()
+}
+
+/// Seats in use: active, non-guest users.
+pub fn seats_in_use(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<i64> {
+    Ok(terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::kind.eq("user"))
+        .filter(terminal_users::status.eq(TerminalStatus::Active.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Links a user to an account and contact and sets its status (registration, activation).
+pub fn set_registration(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    link: Option<(&str, &str, &str)>,
+    status: TerminalStatus,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let target = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::id.eq(id));
+    diesel::update(target)
+        .set((
+            terminal_users::status.eq(status.as_str()),
+            terminal_users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some((account_id, contact_id, mobile)) = link {
+        diesel::update(target)
+            .set((
+                terminal_users::account_id.eq(account_id),
+                terminal_users::contact_id.eq(contact_id),
+                terminal_users::mobile.eq(mobile),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TerminalUserFilter {
+    pub status: Option<TerminalStatus>,
+    pub account_id: Option<String>,
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &TerminalUserFilter,
+    page: &PageRequest,
+) -> DomainResult<Page<TerminalUser>> {
+    let mut query = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_users::kind.eq("user"))
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(terminal_users::status.eq(status.as_str()));
+    }
+    if let Some(account_id) = &filter.account_id {
+        query = query.filter(terminal_users::account_id.eq(account_id.clone()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            terminal_users::created_at
+                .gt(after.created_at)
+                .or(terminal_users::created_at
+                    .eq(after.created_at)
+                    .and(terminal_users::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((terminal_users::created_at.asc(), terminal_users::id.asc()))
+        .limit(page.fetch_limit())
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let users = rows
+        .into_iter()
+        .map(|row| load(conn, tenant_id, row))
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(users, |u| (u.created_at, u.id.clone())))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TerminalUserChanges {
+    pub role_ids: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+}
+
+/// An admin changes a user's roles or turns it off (which ends its sessions).
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    changes: TerminalUserChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    if before.is_guest {
+        return Err(DomainError::NotFound("terminal user"));
+    }
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    if let Some(role_ids) = &changes.role_ids {
+        roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
+        set_roles(conn, &actor.tenant_id, id, role_ids)?;
+    }
+    let status = match changes.disabled {
+        Some(true) => TerminalStatus::Disabled,
+        // Re-enabling takes a seat again.
+        Some(false) if before.status == TerminalStatus::Disabled => TerminalStatus::Active,
+        _ => before.status,
+    };
+    diesel::update(
+        terminal_users::table
+            .filter(terminal_users::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(terminal_users::id.eq(id)),
+    )
+    .set((
+        terminal_users::status.eq(status.as_str()),
+        terminal_users::version.eq(before.version + 1),
+        terminal_users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if status == TerminalStatus::Disabled && before.status != TerminalStatus::Disabled {
+        crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
+    }
+    let after = get(conn, &actor.tenant_id, id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "terminal_user.update",
+            object_type: "terminal_user",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}

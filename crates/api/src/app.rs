@@ -1,0 +1,201 @@
+//! Building and running the application: the library entry the binary and tests share.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web_prom::PrometheusMetricsBuilder;
+use baoxiu_accounts::wechat_apps::SecretsKey;
+use baoxiu_core::Clock;
+use baoxiu_store::Db;
+use baoxiu_wechat::registry::{BusinessRegistry, DevBusinessRegistry, HttpBusinessRegistry};
+use baoxiu_wechat::sms::{DevSmsSender, HttpSmsSender, SmsSender};
+use baoxiu_wechat::wechat::{DevWechat, HttpWechat, WechatAuth};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{Config, RegistryProvider, SmsProvider, WechatProvider};
+use crate::json::BodyLimit;
+use crate::problem::ApiError;
+use crate::request::{RequestSpan, request_context};
+use crate::routes;
+use crate::state::AppState;
+use crate::tokens::TokenService;
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] baoxiu_store::StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The state built from configuration: database (migrated), tokens, SMS sender.
+pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    config.validate()?;
+    let db = Db::open(&config.database_url, config.database_pool_size)?;
+    let tokens = TokenService::new(
+        &config.jwt_secret,
+        &config.jwt_issuer,
+        config.access_token_ttl_secs,
+        clock.clone(),
+    );
+    let http = reqwest::Client::builder()
+        .user_agent("baoxiu")
+        .build()
+        .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+    let (sms, dev_sms): (Arc<dyn SmsSender>, Option<DevSmsSender>) = match config.sms.provider {
+        SmsProvider::Dev => {
+            let dev = DevSmsSender::default();
+            (Arc::new(dev.clone()), Some(dev))
+        }
+        SmsProvider::Http => {
+            let base = config.sms.base_url.clone().unwrap_or_default();
+            let key = config.sms.api_key.clone().unwrap_or_default();
+            (
+                Arc::new(HttpSmsSender::new(http.clone(), &base, &key)),
+                None,
+            )
+        }
+    };
+    let wechat: Arc<dyn WechatAuth> = match config.wechat.provider {
+        WechatProvider::Dev => Arc::new(DevWechat),
+        WechatProvider::Http => Arc::new(HttpWechat::new(http.clone(), &config.wechat.base_url)),
+    };
+    let registry: Option<Arc<dyn BusinessRegistry>> = match config.business_registry.provider {
+        RegistryProvider::None => None,
+        RegistryProvider::Dev => Some(Arc::new(DevBusinessRegistry)),
+        RegistryProvider::Http => Some(Arc::new(HttpBusinessRegistry::new(
+            http,
+            config
+                .business_registry
+                .base_url
+                .as_deref()
+                .unwrap_or_default(),
+            config
+                .business_registry
+                .api_key
+                .as_deref()
+                .unwrap_or_default(),
+        ))),
+    };
+    let secrets_key = SecretsKey::from_hex(&config.secrets_key)
+        .ok_or_else(|| StartError::Other("secrets_key must be 64 hex characters".into()))?;
+    Ok(AppState {
+        db,
+        clock,
+        tokens: Arc::new(tokens),
+        sms,
+        dev_sms,
+        wechat,
+        registry,
+        secrets_key,
+        config: Arc::new(config),
+    })
+}
+
+impl Application {
+    /// Opens and migrates the database, binds the listener; `run` serves.
+    pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let bind = config.bind.clone();
+        let state = build_state(config, clock)?;
+        let listener = TcpListener::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind, e))?
+            .port();
+        let server = serve(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Runs in the background of the current actix/tokio runtime.
+    pub fn spawn(self) -> u16 {
+        let port = self.port;
+        actix_web::rt::spawn(self.server);
+        port
+    }
+}
+
+fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
+    let metrics = PrometheusMetricsBuilder::new("baoxiu")
+        .endpoint("/metrics")
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .map_err(|e| StartError::Other(format!("metrics: {e}")))?;
+    let body_limit = state.config.max_body_bytes;
+    let data = web::Data::new(state);
+    let document = crate::openapi::document();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(BodyLimit(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::validation(vec![baoxiu_core::FieldError::new(
+                    "query",
+                    "invalid",
+                    error.to_string(),
+                )])
+                .into()
+            }))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|error, _| ApiError::malformed(error.to_string()).into()),
+            )
+            .wrap(metrics.clone())
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(request_context))
+            // Before the /api/v1 scope, which would otherwise answer for these paths.
+            .route("/api/v1/dev/sms", web::get().to(routes::dev::list_dev_sms))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", document.clone()))
+            .into_utoipa_app()
+            .service(scope("/api/v1").configure(routes::api_v1))
+            .configure(routes::root)
+            .into_app()
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/docs/"))
+                        .finish()
+                }),
+            )
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::route_not_found())
+            }))
+    })
+    .listen(listener)
+    .map_err(|e| StartError::Other(format!("listen: {e}")))?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,19 @@
+//! The HTTP API of Baoxiu: actix-web routes that map requests to the domain crates, the
+//! problem+json error mapping, the tenant guard, configuration and the OpenAPI document.
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod dto;
+pub mod extract;
+pub mod json;
+pub mod openapi;
+pub mod problem;
+pub mod request;
+pub mod routes;
+pub mod sms_codes;
+pub mod state;
+pub mod tokens;
+
+pub use app::{Application, StartError, build_state};
+pub use config::Config;

@@ -1,0 +1,140 @@
+//! The OpenAPI document: paths and schemas collected from the route list, then the parts
+//! every operation shares (security, the common error answers) added in one place.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::problem::{PROBLEM_JSON, Problem};
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Baoxiu API",
+        description = "After-sales self-service portal backend. All paths but health, metrics, docs and /q/{code} are under /api/v1. \
+Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists take `limit` (1-100, default 20) and \
+`cursor` and answer `{items, next_cursor}`. Callers without a token name their tenant with the `X-Tenant` header \
+(the tenant's slug) or through an approved portal host; with a token, the token's tenant applies.",
+    ),
+    components(schemas(Problem, baoxiu_core::FieldError)),
+    tags(
+        (name = "health", description = "Probes"),
+        (name = "providers", description = "Provider sign-up and public profile"),
+        (name = "auth", description = "Logins, token refresh, logout"),
+        (name = "me", description = "The caller"),
+        (name = "profile", description = "The provider profile"),
+        (name = "settings", description = "Tenant settings"),
+        (name = "staff", description = "Staff users"),
+        (name = "audit", description = "Audit log"),
+        (name = "domains", description = "Portal domains"),
+        (name = "platform", description = "Platform operators"),
+        (name = "terminal-auth", description = "Terminal logins: WeChat, SMS code, guest"),
+        (name = "registration", description = "Terminal self-registration"),
+        (name = "accounts", description = "Customer accounts and contacts"),
+        (name = "roles", description = "Terminal roles"),
+        (name = "registration-admin", description = "Registration policy, methods, invitation codes, approvals"),
+        (name = "terminal-users", description = "Terminal users and manual activation"),
+        (name = "wechat", description = "Bound WeChat apps"),
+        (name = "devices", description = "Devices"),
+        (name = "qr-codes", description = "QR codes: settings, generation, images, scanning, binding"),
+    ),
+)]
+struct ApiDoc;
+
+/// The document as served at `/api/v1/openapi.json` and written by `baoxiu openapi`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope("/api/v1").configure(routes::api_v1))
+        .configure(routes::root)
+        .split_for_parts();
+    finish(api)
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+/// Adds what every operation shares. An operation that declared `security(())` is public
+/// (`security: []`); every other one needs the bearer token.
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer_auth",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    api.security = Some(vec![SecurityRequirement::new(
+        "bearer_auth",
+        Vec::<String>::new(),
+    )]);
+
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let public = operation
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+            if public {
+                operation.security = Some(Vec::new());
+            }
+            let takes_input = operation.request_body.is_some()
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description).into());
+            };
+            if operation.request_body.is_some() {
+                add(
+                    "400",
+                    "Malformed request (not JSON, or not a readable body)",
+                );
+                add("413", "Body too large");
+                add("415", "Body is not application/json");
+            }
+            if takes_input {
+                add("422", "Validation failed: `errors` names every bad field");
+            }
+            if !public {
+                add(
+                    "401",
+                    "Missing, invalid or expired access token, or ended session",
+                );
+                add(
+                    "403",
+                    "This kind of caller may not do this (e.g. a terminal token on /admin)",
+                );
+            }
+            add(
+                "500",
+                "Internal error (the request id is in the body and the logs)",
+            );
+        }
+    }
+    api
+}

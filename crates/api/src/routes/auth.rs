@@ -1,0 +1,261 @@
+//! Staff login (password or SMS code), refresh-token rotation and logout.
+
+use actix_web::{HttpResponse, post, web};
+use baoxiu_accounts::fields::normalise_mobile;
+use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, Rotation};
+use baoxiu_accounts::sms::{self, Purpose};
+use baoxiu_accounts::staff::{self, StaffUser};
+use baoxiu_accounts::terminal_users::{self, TerminalStatus, TerminalUser};
+use baoxiu_core::{DomainError, TenantId};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::dto::{CodeSent, TokenPair};
+use crate::extract::TenantScope;
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::routes::providers::SendCodeRequest;
+use crate::state::AppState;
+use crate::tokens::TokenKind;
+
+fn staff_tokens(
+    state: &AppState,
+    staff: &StaffUser,
+    refresh: IssuedRefresh,
+) -> Result<TokenPair, ApiError> {
+    let access = state.tokens.issue(
+        &TenantId(staff.tenant_id.clone()),
+        TokenKind::Staff,
+        &staff.id,
+        vec![staff.role.as_str().to_owned()],
+        Some(refresh.session_id.clone()),
+        None,
+    )?;
+    Ok(TokenPair::new(access, refresh))
+}
+
+/// Send a staff login code.
+///
+/// The answer is the same whether or not the mobile belongs to a staff user of the tenant.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "send_staff_sms_code",
+    request_body = SendCodeRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    responses(
+        (status = 202, description = "The code is on its way, if the mobile is known", body = CodeSent),
+        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/staff/sms-code")]
+pub async fn send_staff_sms_code(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    body: ApiJson<SendCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mobile =
+        normalise_mobile("mobile", &body.0.mobile).map_err(|e| ApiError::validation(vec![e]))?;
+    let known = {
+        let (tenant_id, mobile) = (scope.tenant_id.clone(), mobile.clone());
+        state
+            .read(move |conn| {
+                Ok(staff::find_by_mobile(conn, &tenant_id, &mobile)?.is_some_and(|s| !s.disabled))
+            })
+            .await?
+    };
+    let sent = crate::sms_codes::send(
+        &state,
+        scope.tenant_id.0,
+        mobile,
+        Purpose::StaffLogin,
+        scope.client_ip,
+        known,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(sent))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLoginRequest {
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+    /// Give either the password...
+    pub password: Option<String>,
+    /// ...or the code sent by `POST /auth/staff/sms-code`.
+    pub code: Option<String>,
+}
+
+/// Log in as staff.
+///
+/// With mobile + password, or mobile + SMS code. Wrong mobile, password or code all answer
+/// the same 401.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login_staff",
+    request_body = StaffLoginRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/staff/login")]
+pub async fn login_staff(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    body: ApiJson<StaffLoginRequest>,
+) -> Result<web::Json<TokenPair>, ApiError> {
+    let request = body.0;
+    let tenant_id = scope.tenant_id;
+    let now = state.now();
+    let (staff, refresh) = match (request.password, request.code) {
+        (Some(password), None) => {
+            state
+                .write(move |conn| {
+                    let staff =
+                        staff::login_with_password(conn, &tenant_id, &request.mobile, &password)?;
+                    let refresh =
+                        sessions::start(conn, &tenant_id, PrincipalKind::Staff, &staff.id, now)?;
+                    Ok((staff, refresh))
+                })
+                .await?
+        }
+        (None, Some(code)) => {
+            let mobile = normalise_mobile("mobile", &request.mobile)
+                .map_err(|_| DomainError::InvalidCredentials)?;
+            let code_id = crate::sms_codes::check(
+                &state,
+                tenant_id.0.clone(),
+                mobile.clone(),
+                Purpose::StaffLogin,
+                code,
+                || DomainError::InvalidCredentials,
+            )
+            .await?;
+            state
+                .write(move |conn| {
+                    sms::consume(conn, tenant_id.as_str(), &code_id, now)?;
+                    let staff = staff::find_by_mobile(conn, &tenant_id, &mobile)?
+                        .filter(|s| !s.disabled)
+                        .ok_or(DomainError::InvalidCredentials)?;
+                    let refresh =
+                        sessions::start(conn, &tenant_id, PrincipalKind::Staff, &staff.id, now)?;
+                    Ok((staff, refresh))
+                })
+                .await?
+        }
+        _ => {
+            return Err(DomainError::invalid(
+                "password",
+                "one_of",
+                "give either password or code, not both or neither",
+            )
+            .into());
+        }
+    };
+    Ok(web::Json(staff_tokens(&state, &staff, refresh)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Rotate the refresh token.
+///
+/// Answers a new pair; the token sent is used up. Sending a used token again revokes the
+/// whole session (401 `refresh-token-reused`).
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "refresh_tokens",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, description = "Unknown, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/refresh")]
+pub async fn refresh_tokens(
+    state: web::Data<AppState>,
+    body: ApiJson<RefreshRequest>,
+) -> Result<web::Json<TokenPair>, ApiError> {
+    let token = body.0.refresh_token;
+    let now = state.now();
+    // Who the session belongs to, as they are now: a disabled user gets no new tokens.
+    enum Holder {
+        Staff(StaffUser),
+        Terminal(TerminalUser),
+    }
+    let rotation = state
+        .write(move |conn| {
+            let rotation = sessions::rotate(conn, &token, now)?;
+            let holder = match &rotation {
+                Rotation::Rotated { principal, .. } => Some(match principal.kind {
+                    PrincipalKind::Staff => Holder::Staff(staff::get_active(
+                        conn,
+                        &principal.tenant_id,
+                        &principal.subject_id,
+                    )?),
+                    PrincipalKind::Terminal | PrincipalKind::Guest => {
+                        let user =
+                            terminal_users::get(conn, &principal.tenant_id, &principal.subject_id)?;
+                        if user.status == TerminalStatus::Disabled {
+                            return Err(DomainError::Unauthenticated("the user is disabled"));
+                        }
+                        Holder::Terminal(user)
+                    }
+                }),
+                _ => None,
+            };
+            Ok((rotation, holder))
+        })
+        .await?;
+    match rotation {
+        (Rotation::Rotated { refresh, principal }, Some(Holder::Staff(staff))) => {
+            let _ = principal;
+            Ok(web::Json(staff_tokens(&state, &staff, refresh)?))
+        }
+        (Rotation::Rotated { refresh, principal }, Some(Holder::Terminal(user))) => {
+            Ok(web::Json(crate::routes::terminal_auth::terminal_tokens(
+                &state,
+                &principal.tenant_id,
+                &user,
+                refresh,
+                None,
+            )?))
+        }
+        (Rotation::Reused, _) => Err(DomainError::RefreshTokenReused.into()),
+        _ => Err(DomainError::Unauthenticated("the refresh token is not valid").into()),
+    }
+}
+
+/// Log out.
+///
+/// Revokes the session of the refresh token (every token of its family). Answers 204
+/// whatever was sent.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "logout_session",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out")),
+    security(()),
+)]
+#[post("/auth/logout")]
+pub async fn logout_session(
+    state: web::Data<AppState>,
+    body: ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = body.0.refresh_token;
+    let now = state.now();
+    state
+        .write(move |conn| sessions::revoke_by_token(conn, &token, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,342 @@
+//! Staff manage customer accounts and their contacts.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, get, patch, post, web};
+use baoxiu_accounts::customers::{
+    self, Account, AccountChanges, AccountFilter, Contact, ContactChanges, ExtraFields, NewAccount,
+    NewContact,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{PageQuery, PageResponse, double_option, utc};
+use crate::extract::{IfMatch, StaffCaller, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountResponse {
+    pub id: String,
+    pub name: String,
+    pub record_type: String,
+    #[schema(value_type = Object)]
+    pub fields: ExtraFields,
+    pub owner_staff_id: Option<String>,
+    /// `admin`, `registration` or `guest`.
+    pub source: String,
+    /// Whether its contacts were activated as terminal users.
+    pub activated: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Account> for AccountResponse {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            record_type: a.record_type,
+            fields: a.fields,
+            owner_staff_id: a.owner_staff_id,
+            source: a.source,
+            activated: a.activated,
+            version: a.version,
+            created_at: utc(a.created_at),
+            updated_at: utc(a.updated_at),
+        }
+    }
+}
+
+fn account_response(status: StatusCode, account: Account) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(ETag(etag(account.version)))
+        .json(AccountResponse::from(account))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountQuery {
+    /// Names containing this text.
+    pub q: Option<String>,
+}
+
+/// List accounts.
+#[utoipa::path(tag = "accounts", operation_id = "list_accounts", params(AccountQuery, PageQuery),
+    responses((status = 200, description = "One page of accounts", body = PageResponse<AccountResponse>)))]
+#[get("/admin/accounts")]
+pub async fn list_accounts(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<AccountQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<AccountResponse>>, ApiError> {
+    let request = page.request()?;
+    let filter = AccountFilter {
+        q: query.into_inner().q,
+    };
+    let tenant_id = staff.tenant_id().clone();
+    let page = state
+        .read(move |conn| customers::list_accounts(conn, &tenant_id, &filter, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        AccountResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    pub name: String,
+    /// Default `default`.
+    pub record_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: ExtraFields,
+    pub owner_staff_id: Option<String>,
+}
+
+/// Create an account.
+#[utoipa::path(tag = "accounts", operation_id = "create_account", request_body = CreateAccountRequest,
+    responses((status = 201, description = "Created", body = AccountResponse)))]
+#[post("/admin/accounts")]
+pub async fn create_account(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    body: ApiJson<CreateAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = staff.actor();
+    let now = state.now();
+    let account = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            if let Some(owner) = &request.owner_staff_id {
+                baoxiu_accounts::staff::get(conn, &actor.tenant_id, owner).map_err(|_| {
+                    baoxiu_core::DomainError::invalid(
+                        "owner_staff_id",
+                        "not_found",
+                        "no such staff user",
+                    )
+                })?;
+            }
+            customers::create_account(
+                conn,
+                &actor,
+                NewAccount {
+                    name: request.name,
+                    record_type: request.record_type.unwrap_or_else(|| "default".into()),
+                    fields: request.fields,
+                    owner_staff_id: request.owner_staff_id,
+                    source: "admin",
+                },
+                now,
+            )
+        })
+        .await?;
+    Ok(account_response(StatusCode::CREATED, account))
+}
+
+/// Get an account.
+#[utoipa::path(tag = "accounts", operation_id = "get_account", params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, description = "The account", body = AccountResponse),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/accounts/{id}")]
+pub async fn get_account(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = staff.tenant_id().clone();
+    let account = state
+        .read(move |conn| customers::get_account(conn, &tenant_id, &id))
+        .await?;
+    Ok(account_response(StatusCode::OK, account))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccountRequest {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<ExtraFields>,
+    /// `null` clears the owner.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub owner_staff_id: Option<Option<String>>,
+}
+
+/// Change an account.
+#[utoipa::path(tag = "accounts", operation_id = "update_account", request_body = UpdateAccountRequest,
+    params(("id" = String, Path, description = "Account id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = AccountResponse),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/accounts/{id}")]
+pub async fn update_account(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = staff.actor();
+    let now = state.now();
+    let changes = AccountChanges {
+        name: request.name,
+        fields: request.fields,
+        owner_staff_id: request.owner_staff_id,
+    };
+    let account = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            customers::update_account(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(account_response(StatusCode::OK, account))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactResponse {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub mobile: Option<String>,
+    pub record_type: String,
+    #[schema(value_type = Object)]
+    pub fields: ExtraFields,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Contact> for ContactResponse {
+    fn from(c: Contact) -> Self {
+        Self {
+            id: c.id,
+            account_id: c.account_id,
+            name: c.name,
+            mobile: c.mobile,
+            record_type: c.record_type,
+            fields: c.fields,
+            version: c.version,
+            created_at: utc(c.created_at),
+            updated_at: utc(c.updated_at),
+        }
+    }
+}
+
+/// List an account's contacts.
+#[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, description = "The contacts", body = Vec<ContactResponse>),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/accounts/{id}/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<ContactResponse>>, ApiError> {
+    let tenant_id = staff.tenant_id().clone();
+    let contacts = state
+        .read(move |conn| {
+            customers::get_account(conn, &tenant_id, &id)?;
+            customers::contacts_of(conn, &tenant_id, &id)
+        })
+        .await?;
+    Ok(web::Json(contacts.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContactRequest {
+    pub name: String,
+    /// The login mobile of the contact once its account is activated.
+    pub mobile: Option<String>,
+    pub record_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: ExtraFields,
+}
+
+/// Add a contact to an account.
+#[utoipa::path(tag = "accounts", operation_id = "create_contact", request_body = CreateContactRequest,
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 201, description = "Created", body = ContactResponse),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/accounts/{id}/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+    body: ApiJson<CreateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = staff.actor();
+    let now = state.now();
+    let contact = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            customers::create_contact(
+                conn,
+                &actor,
+                &id,
+                NewContact {
+                    name: request.name,
+                    mobile: request.mobile,
+                    record_type: request.record_type.unwrap_or_else(|| "default".into()),
+                    fields: request.fields,
+                },
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(ETag(etag(contact.version)))
+        .json(ContactResponse::from(contact)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactRequest {
+    pub name: Option<String>,
+    /// `null` clears the mobile.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub mobile: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<ExtraFields>,
+}
+
+/// Change a contact.
+#[utoipa::path(tag = "accounts", operation_id = "update_contact", request_body = UpdateContactRequest,
+    params(("id" = String, Path, description = "Contact id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = ContactResponse),
+        (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/contacts/{id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = staff.actor();
+    let now = state.now();
+    let changes = ContactChanges {
+        name: request.name,
+        mobile: request.mobile,
+        fields: request.fields,
+    };
+    let contact = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            customers::update_contact(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(ETag(etag(contact.version)))
+        .json(ContactResponse::from(contact)))
+}

@@ -1,0 +1,429 @@
+//! Devices: staff manage them; terminal users see their account's and public ones.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use baoxiu_accounts::roles::Permission;
+use baoxiu_accounts::terminal_users;
+use baoxiu_core::{DomainError, DomainResult, TenantId};
+use baoxiu_devices::Viewer;
+use baoxiu_devices::devices::{
+    self, Device, DeviceFilter, DeviceInput, DeviceStatus, Visibility, WarrantyStatus,
+};
+use baoxiu_registration::access::{self, DataScope};
+use baoxiu_store::DbConn;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{PageQuery, PageResponse, double_option, utc};
+use crate::extract::{Caller, IfMatch, StaffCaller, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use crate::tokens::TokenKind;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceResponse {
+    pub id: String,
+    pub account_id: Option<String>,
+    pub name: String,
+    pub brand: String,
+    pub category: String,
+    pub model: String,
+    /// 机器编号.
+    pub machine_no: Option<String>,
+    /// 序列号, unique per tenant.
+    pub serial_no: Option<String>,
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub warranty_status: WarrantyStatus,
+    pub warranty_ends_on: Option<NaiveDate>,
+    pub status: DeviceStatus,
+    pub visibility: Visibility,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Device> for DeviceResponse {
+    fn from(d: Device) -> Self {
+        Self {
+            id: d.id,
+            account_id: d.account_id,
+            name: d.name,
+            brand: d.brand,
+            category: d.category,
+            model: d.model,
+            machine_no: d.machine_no,
+            serial_no: d.serial_no,
+            install_address: d.install_address,
+            latitude: d.latitude,
+            longitude: d.longitude,
+            warranty_status: d.warranty_status,
+            warranty_ends_on: d.warranty_ends_on,
+            status: d.status,
+            visibility: d.visibility,
+            version: d.version,
+            created_at: utc(d.created_at),
+            updated_at: utc(d.updated_at),
+        }
+    }
+}
+
+fn device_response(status: StatusCode, device: Device) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(ETag(etag(device.version)))
+        .json(DeviceResponse::from(device))
+}
+
+/// Who a terminal caller is, as a viewer of devices. Callers who may see no data at all
+/// get `registration-required`.
+pub fn terminal_viewer(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    caller: &Caller,
+) -> DomainResult<Viewer> {
+    let user = terminal_users::get(conn, tenant_id, &caller.subject)?;
+    let access = access::access(conn, tenant_id, &user)?;
+    Ok(match access.require_data()? {
+        DataScope::Own | DataScope::Enterprise
+            if access.permissions.contains(&Permission::ViewDevices) =>
+        {
+            Viewer::Customer {
+                account_id: user.account_id.clone(),
+            }
+        }
+        DataScope::Own | DataScope::Enterprise => Viewer::Customer { account_id: None },
+        _ => Viewer::Public,
+    })
+}
+
+/// The viewer any caller is: staff see everything.
+pub fn viewer_of(conn: &mut DbConn, caller: &Caller) -> DomainResult<Viewer> {
+    match caller.kind {
+        TokenKind::Staff => Ok(Viewer::Staff),
+        _ => terminal_viewer(conn, &caller.tenant_id, caller),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceQuery {
+    pub account_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<DeviceStatus>,
+    #[param(value_type = Option<String>)]
+    pub visibility: Option<Visibility>,
+    /// Serial, machine number or name containing this text.
+    pub q: Option<String>,
+}
+
+impl From<DeviceQuery> for DeviceFilter {
+    fn from(q: DeviceQuery) -> Self {
+        Self {
+            account_id: q.account_id,
+            status: q.status,
+            visibility: q.visibility,
+            q: q.q,
+        }
+    }
+}
+
+/// List devices (staff).
+#[utoipa::path(tag = "devices", operation_id = "list_admin_devices", params(DeviceQuery, PageQuery),
+    responses((status = 200, description = "One page of devices", body = PageResponse<DeviceResponse>)))]
+#[get("/admin/devices")]
+pub async fn list_admin_devices(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<DeviceQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
+    let request = page.request()?;
+    let filter = DeviceFilter::from(query.into_inner());
+    let tenant_id = staff.tenant_id().clone();
+    let page = state
+        .read(move |conn| devices::list(conn, &tenant_id, &filter, &Viewer::Staff, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        DeviceResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeviceRequest {
+    pub name: String,
+    /// The owner account (none yet is fine).
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub brand: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub model: String,
+    pub machine_no: Option<String>,
+    /// Unique per tenant, compared ignoring case, width, spaces and dashes.
+    pub serial_no: Option<String>,
+    #[serde(default)]
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Default `out_of_warranty`.
+    pub warranty_status: Option<WarrantyStatus>,
+    pub warranty_ends_on: Option<NaiveDate>,
+    /// Default `running`.
+    pub status: Option<DeviceStatus>,
+    /// Default `private`.
+    pub visibility: Option<Visibility>,
+}
+
+impl From<CreateDeviceRequest> for DeviceInput {
+    fn from(r: CreateDeviceRequest) -> Self {
+        Self {
+            account_id: r.account_id,
+            name: r.name,
+            brand: r.brand,
+            category: r.category,
+            model: r.model,
+            machine_no: r.machine_no,
+            serial_no: r.serial_no,
+            install_address: r.install_address,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            warranty_status: r.warranty_status,
+            warranty_ends_on: r.warranty_ends_on,
+            status: r.status,
+            visibility: r.visibility,
+        }
+    }
+}
+
+/// Create a device.
+#[utoipa::path(tag = "devices", operation_id = "create_device", request_body = CreateDeviceRequest,
+    responses((status = 201, description = "Created", body = DeviceResponse)))]
+#[post("/admin/devices")]
+pub async fn create_device(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    body: ApiJson<CreateDeviceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = DeviceInput::from(body.0);
+    let actor = staff.actor();
+    let now = state.now();
+    let device = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            devices::create(conn, &actor, input, now)
+        })
+        .await?;
+    Ok(device_response(StatusCode::CREATED, device))
+}
+
+/// Get a device (staff).
+#[utoipa::path(tag = "devices", operation_id = "get_admin_device", params(("id" = String, Path, description = "Device id")),
+    responses((status = 200, description = "The device", body = DeviceResponse),
+        (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/devices/{id}")]
+pub async fn get_admin_device(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = staff.tenant_id().clone();
+    let device = state
+        .read(move |conn| devices::get(conn, &tenant_id, &id))
+        .await?;
+    Ok(device_response(StatusCode::OK, device))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeviceRequest {
+    pub name: Option<String>,
+    /// `null` detaches the device from its account.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub account_id: Option<Option<String>>,
+    pub brand: Option<String>,
+    pub category: Option<String>,
+    pub model: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub machine_no: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub serial_no: Option<Option<String>>,
+    pub install_address: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>, nullable)]
+    pub latitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>, nullable)]
+    pub longitude: Option<Option<f64>>,
+    pub warranty_status: Option<WarrantyStatus>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>, nullable)]
+    pub warranty_ends_on: Option<Option<NaiveDate>>,
+    pub status: Option<DeviceStatus>,
+    pub visibility: Option<Visibility>,
+}
+
+/// Change a device.
+#[utoipa::path(tag = "devices", operation_id = "update_device", request_body = UpdateDeviceRequest,
+    params(("id" = String, Path, description = "Device id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = DeviceResponse),
+        (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/devices/{id}")]
+pub async fn update_device(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateDeviceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let r = body.0;
+    let actor = staff.actor();
+    let now = state.now();
+    let device = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            let current = devices::get(conn, &actor.tenant_id, &id)?;
+            let mut input = DeviceInput::from(&current);
+            input.name = r.name.unwrap_or(input.name);
+            input.account_id = r.account_id.unwrap_or(input.account_id);
+            input.brand = r.brand.unwrap_or(input.brand);
+            input.category = r.category.unwrap_or(input.category);
+            input.model = r.model.unwrap_or(input.model);
+            input.machine_no = r.machine_no.unwrap_or(input.machine_no);
+            input.serial_no = r.serial_no.unwrap_or(input.serial_no);
+            input.install_address = r.install_address.unwrap_or(input.install_address);
+            input.latitude = r.latitude.unwrap_or(input.latitude);
+            input.longitude = r.longitude.unwrap_or(input.longitude);
+            input.warranty_status = r.warranty_status.or(input.warranty_status);
+            input.warranty_ends_on = r.warranty_ends_on.unwrap_or(input.warranty_ends_on);
+            input.status = r.status.or(input.status);
+            input.visibility = r.visibility.or(input.visibility);
+            devices::update(conn, &actor, &id, input, if_match.0, now)
+        })
+        .await?;
+    Ok(device_response(StatusCode::OK, device))
+}
+
+/// Delete a device.
+///
+/// Its QR codes become blank again; codes are never reissued.
+#[utoipa::path(tag = "devices", operation_id = "delete_device", params(("id" = String, Path, description = "Device id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json")))]
+#[delete("/admin/devices/{id}")]
+pub async fn delete_device(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = staff.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            devices::delete(conn, &actor, &id, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn terminal_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.kind == TokenKind::Staff {
+        Err(DomainError::Forbidden("staff use /admin/devices").into())
+    } else {
+        Ok(())
+    }
+}
+
+/// List my devices.
+///
+/// My account's devices and public ones; guests see public ones only.
+#[utoipa::path(tag = "devices", operation_id = "list_devices", params(DeviceQuery, PageQuery),
+    responses((status = 200, description = "One page of devices", body = PageResponse<DeviceResponse>),
+        (status = 403, description = "`registration-required` before registering (when the policy says so)", body = Problem, content_type = "application/problem+json")))]
+#[get("/devices")]
+pub async fn list_devices(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<DeviceQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
+    terminal_only(&caller)?;
+    let request = page.request()?;
+    let filter = DeviceFilter {
+        account_id: None,
+        ..DeviceFilter::from(query.into_inner())
+    };
+    let page = state
+        .read(move |conn| {
+            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
+            devices::list(conn, &caller.tenant_id, &filter, &viewer, &request)
+        })
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        DeviceResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupQuery {
+    /// 序列号.
+    pub serial: Option<String>,
+    /// 机器编号.
+    pub machine_no: Option<String>,
+}
+
+/// Look a device up by serial or machine number ("quick repair").
+#[utoipa::path(tag = "devices", operation_id = "lookup_devices", params(LookupQuery),
+    responses((status = 200, description = "Matching devices the caller may see (possibly none)", body = Vec<DeviceResponse>)))]
+#[get("/devices/lookup")]
+pub async fn lookup_devices(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<LookupQuery>,
+) -> Result<web::Json<Vec<DeviceResponse>>, ApiError> {
+    terminal_only(&caller)?;
+    let query = query.into_inner();
+    let found = state
+        .read(move |conn| {
+            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
+            devices::lookup(
+                conn,
+                &caller.tenant_id,
+                query.serial.as_deref(),
+                query.machine_no.as_deref(),
+                &viewer,
+            )
+        })
+        .await?;
+    Ok(web::Json(found.into_iter().map(Into::into).collect()))
+}
+
+/// Get one of my devices.
+#[utoipa::path(tag = "devices", operation_id = "get_device", params(("id" = String, Path, description = "Device id")),
+    responses((status = 200, description = "The device", body = DeviceResponse),
+        (status = 404, description = "No such device, or not one the caller may see", body = Problem, content_type = "application/problem+json")))]
+#[get("/devices/{id}")]
+pub async fn get_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<DeviceResponse>, ApiError> {
+    terminal_only(&caller)?;
+    let device = state
+        .read(move |conn| {
+            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
+            devices::get_for(conn, &caller.tenant_id, &id, &viewer)
+        })
+        .await?;
+    Ok(web::Json(device.into()))
+}

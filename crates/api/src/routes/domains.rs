@@ -1,0 +1,134 @@
+//! Portal domains: tenants ask, platform operators approve.
+
+use actix_web::{HttpResponse, get, post, web};
+use baoxiu_accounts::domains::{self, DomainRequest, NewDomain};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::{PageQuery, PageResponse, utc};
+use crate::extract::{AdminCaller, PlatformCaller};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainResponse {
+    pub id: String,
+    pub host: String,
+    /// `subdomain` or `custom`.
+    pub kind: String,
+    /// `pending`, `approved` or `rejected`. Approved hosts resolve to the tenant.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<DomainRequest> for DomainResponse {
+    fn from(d: DomainRequest) -> Self {
+        Self {
+            id: d.id,
+            host: d.host,
+            kind: d.kind,
+            status: d.status,
+            created_at: utc(d.created_at),
+            decided_at: d.decided_at.map(utc),
+        }
+    }
+}
+
+/// A sub-domain of the portal domain, or a domain of the tenant's own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CreateDomainRequest {
+    /// `label.<portal domain>`.
+    Subdomain { label: String },
+    /// A host the tenant controls (point its DNS at the portal).
+    Custom { host: String },
+}
+
+/// List domain requests.
+#[utoipa::path(
+    tag = "domains",
+    operation_id = "list_domains",
+    params(PageQuery),
+    responses((status = 200, description = "One page of requests", body = PageResponse<DomainResponse>)),
+)]
+#[get("/admin/domains")]
+pub async fn list_domains(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<DomainResponse>>, ApiError> {
+    let request = page.request()?;
+    let tenant_id = admin.0.tenant_id().clone();
+    let page = state
+        .read(move |conn| domains::list(conn, &tenant_id, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        DomainResponse::from,
+    )))
+}
+
+/// Ask for a portal domain.
+///
+/// Waits for a platform operator's approval.
+#[utoipa::path(
+    tag = "domains",
+    operation_id = "create_domain",
+    request_body = CreateDomainRequest,
+    responses((status = 201, description = "Requested", body = DomainResponse)),
+)]
+#[post("/admin/domains")]
+pub async fn create_domain(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<CreateDomainRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = match body.0 {
+        CreateDomainRequest::Subdomain { label } => NewDomain::Subdomain { label },
+        CreateDomainRequest::Custom { host } => NewDomain::Custom { host },
+    };
+    let actor = admin.0.actor();
+    let now = state.now();
+    let portal_domain = state.config.portal_domain.clone();
+    let created = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            domains::request(conn, &actor, input, &portal_domain, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(DomainResponse::from(created)))
+}
+
+/// Approve a domain request.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "approve_domain",
+    params(("id" = String, Path, description = "Domain request id")),
+    responses(
+        (status = 200, description = "Approved: the host now resolves to the tenant", body = DomainResponse),
+        (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/platform/domains/{id}/approve")]
+pub async fn approve_domain(
+    state: web::Data<AppState>,
+    operator: PlatformCaller,
+    id: web::Path<String>,
+) -> Result<web::Json<DomainResponse>, ApiError> {
+    let now = state.now();
+    let approved = state
+        .write(move |conn| {
+            domains::approve(
+                conn,
+                &operator.operator,
+                &id,
+                Some(operator.request_id),
+                now,
+            )
+        })
+        .await?;
+    Ok(web::Json(approved.into()))
+}

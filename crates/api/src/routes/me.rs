@@ -1,0 +1,152 @@
+//! Who am I, and what may I do now.
+
+use actix_web::{get, web};
+use baoxiu_accounts::roles::Permission;
+use baoxiu_accounts::terminal_users::{self, TerminalUser};
+use baoxiu_accounts::{staff, tenants};
+use baoxiu_core::{DomainResult, TenantId};
+use baoxiu_registration::access::{self, DataScope, RegistrationState};
+use baoxiu_registration::flows;
+use baoxiu_store::DbConn;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::extract::Caller;
+use crate::problem::ApiError;
+use crate::routes::staff::StaffResponse;
+use crate::state::AppState;
+use crate::tokens::TokenKind;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeTenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    /// False once the trial or subscription has ended (read-only).
+    pub active: bool,
+}
+
+/// The newest registration of the caller, when it went through approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationStatus {
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+}
+
+/// A terminal user (or the guest) and what they may do now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalView {
+    pub user_id: String,
+    #[schema(value_type = String, example = "registered")]
+    /// `guest`, `registered`, `unregistered`, `awaiting_approval` or `rejected`.
+    pub registration_state: RegistrationState,
+    /// Which data the caller sees: `none` (every data endpoint answers
+    /// `registration-required`), `public_only` (as a guest), `own` or `enterprise`.
+    #[schema(value_type = String, example = "own")]
+    pub data_scope: DataScope,
+    /// Whether a work order may be submitted now.
+    pub may_submit: bool,
+    /// If not, the problem type a submission answers (`registration-required`, `forbidden`).
+    pub submit_denied: Option<String>,
+    /// Whether the registration form applies (`GET /registration/form`).
+    pub may_register: bool,
+    #[schema(value_type = Vec<String>)]
+    pub permissions: Vec<Permission>,
+    /// Role keys.
+    pub roles: Vec<String>,
+    pub enterprise_name: String,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub mobile: Option<String>,
+    pub registration: Option<RegistrationStatus>,
+}
+
+pub fn terminal_view(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user: &TerminalUser,
+) -> DomainResult<TerminalView> {
+    let access = access::access(conn, tenant_id, user)?;
+    let registration = flows::latest_registration(conn, tenant_id, &user.id)?;
+    Ok(TerminalView {
+        user_id: user.id.clone(),
+        registration_state: access.state,
+        data_scope: access.data_scope,
+        may_submit: access.may_submit,
+        submit_denied: access.submit_denied.map(str::to_owned),
+        may_register: access.may_register,
+        permissions: access.permissions,
+        roles: user.role_keys(),
+        enterprise_name: user.enterprise_name.clone(),
+        account_id: user.account_id.clone(),
+        contact_id: user.contact_id.clone(),
+        mobile: user.mobile.clone(),
+        registration: registration.map(|r| RegistrationStatus {
+            status: r.status,
+            reason: r.reason,
+        }),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// `staff`, `terminal` or `guest`.
+    pub kind: TokenKind,
+    pub tenant: MeTenant,
+    /// For staff callers.
+    pub staff: Option<StaffResponse>,
+    /// For terminal and guest callers.
+    pub terminal: Option<TerminalView>,
+    pub roles: Vec<String>,
+}
+
+/// Who am I.
+///
+/// The caller's tenant, identity and roles; for terminal users also the registration
+/// state and what they may do now (submit, which data).
+#[utoipa::path(
+    tag = "me",
+    operation_id = "get_me",
+    responses((status = 200, description = "The caller", body = MeResponse)),
+)]
+#[get("/me")]
+pub async fn get_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<MeResponse>, ApiError> {
+    let now = state.now();
+    let lookup = caller.clone();
+    let (tenant, staff, terminal) = state
+        .read(move |conn| {
+            let tenant = tenants::get(conn, &lookup.tenant_id)?;
+            let (staff, terminal) = match lookup.kind {
+                TokenKind::Staff => (
+                    Some(staff::get(conn, &lookup.tenant_id, &lookup.subject)?),
+                    None,
+                ),
+                _ => {
+                    let user = terminal_users::get(conn, &lookup.tenant_id, &lookup.subject)?;
+                    (None, Some(terminal_view(conn, &lookup.tenant_id, &user)?))
+                }
+            };
+            Ok((tenant, staff, terminal))
+        })
+        .await?;
+    Ok(web::Json(MeResponse {
+        kind: caller.kind,
+        tenant: MeTenant {
+            active: tenant.is_active(now),
+            id: tenant.id,
+            slug: tenant.slug,
+            name: tenant.name,
+        },
+        roles: terminal
+            .as_ref()
+            .map(|t| t.roles.clone())
+            .unwrap_or(caller.roles),
+        staff: staff.map(Into::into),
+        terminal,
+    }))
+}

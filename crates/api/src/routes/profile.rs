@@ -1,0 +1,270 @@
+//! The provider profile (admins) and the tenant settings.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, get, patch, web};
+use baoxiu_accounts::tenants::{
+    self, ProfileChanges, RatingLevel, Settings, SettingsChanges, Tenant,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::{double_option, utc};
+use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileResponse {
+    pub id: String,
+    pub slug: String,
+    /// Fixed at sign-up.
+    pub name: String,
+    pub display_name: String,
+    pub introduction: String,
+    pub contact_person: String,
+    pub phone: String,
+    pub address: String,
+    pub about: String,
+    pub logo_url: Option<String>,
+    pub trial_ends_at: DateTime<Utc>,
+    pub paid_until: Option<DateTime<Utc>>,
+    /// False once the trial or subscription has ended: the tenant is then read-only.
+    pub active: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn profile_response(tenant: Tenant, now: chrono::NaiveDateTime) -> HttpResponse {
+    let body = ProfileResponse {
+        active: tenant.is_active(now),
+        id: tenant.id,
+        slug: tenant.slug,
+        name: tenant.name,
+        display_name: tenant.display_name,
+        introduction: tenant.introduction,
+        contact_person: tenant.contact_person,
+        phone: tenant.phone,
+        address: tenant.address,
+        about: tenant.about,
+        logo_url: tenant.logo_url,
+        trial_ends_at: utc(tenant.trial_ends_at),
+        paid_until: tenant.paid_until.map(utc),
+        version: tenant.version,
+        created_at: utc(tenant.created_at),
+        updated_at: utc(tenant.updated_at),
+    };
+    HttpResponse::build(StatusCode::OK)
+        .insert_header(ETag(etag(body.version)))
+        .json(body)
+}
+
+/// Get the provider profile.
+#[utoipa::path(
+    tag = "profile",
+    operation_id = "get_profile",
+    responses((status = 200, description = "The profile", body = ProfileResponse, headers(("ETag" = String, description = "Version")))),
+)]
+#[get("/admin/profile")]
+pub async fn get_profile(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let tenant = state
+        .read(move |conn| tenants::get(conn, &tenant_id))
+        .await?;
+    Ok(profile_response(tenant, state.now()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    pub display_name: Option<String>,
+    pub introduction: Option<String>,
+    pub contact_person: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub about: Option<String>,
+    /// `null` removes the logo.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub logo_url: Option<Option<String>>,
+}
+
+/// Change the provider profile.
+///
+/// The provider name cannot be changed (it is not a field here). Send `If-Match`.
+#[utoipa::path(
+    tag = "profile",
+    operation_id = "update_profile",
+    request_body = UpdateProfileRequest,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on")),
+    responses(
+        (status = 200, description = "Changed", body = ProfileResponse, headers(("ETag" = String, description = "Version"))),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/admin/profile")]
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    if_match: IfMatch,
+    body: ApiJson<UpdateProfileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let changes = ProfileChanges {
+        display_name: request.display_name,
+        introduction: request.introduction,
+        contact_person: request.contact_person,
+        phone: request.phone,
+        address: request.address,
+        about: request.about,
+        logo_url: request.logo_url,
+    };
+    let tenant = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            tenants::update_profile(conn, &actor, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(profile_response(tenant, now))
+}
+
+/// What customers may pick for one star level.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingLevelDto {
+    /// 1 to 5.
+    pub stars: i32,
+    pub description: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsResponse {
+    pub ratings_enabled: bool,
+    /// Five levels, 1 to 5 stars.
+    pub rating_levels: Vec<RatingLevelDto>,
+    /// Ratings of this many stars or fewer must say why (0: never).
+    pub rating_reason_threshold: i32,
+    /// Whether customers may report a fault without a registered device.
+    pub repair_without_serial: bool,
+    pub default_form_template_id: Option<String>,
+    /// Work order numbers read `{prefix}-{YYYYMMDD}-{NNNNN}`.
+    pub number_prefix: String,
+    /// Completed orders close by themselves after this many days.
+    pub auto_close_days: i32,
+    pub version: i32,
+}
+
+fn settings_response(settings: Settings) -> HttpResponse {
+    let body = SettingsResponse {
+        ratings_enabled: settings.ratings_enabled,
+        rating_levels: settings
+            .rating_levels
+            .into_iter()
+            .map(|l| RatingLevelDto {
+                stars: l.stars,
+                description: l.description,
+                tags: l.tags,
+            })
+            .collect(),
+        rating_reason_threshold: settings.rating_reason_threshold,
+        repair_without_serial: settings.repair_without_serial,
+        default_form_template_id: settings.default_form_template_id,
+        number_prefix: settings.number_prefix,
+        auto_close_days: settings.auto_close_days,
+        version: settings.version,
+    };
+    HttpResponse::build(StatusCode::OK)
+        .insert_header(ETag(etag(body.version)))
+        .json(body)
+}
+
+/// Get the settings.
+#[utoipa::path(
+    tag = "settings",
+    operation_id = "get_settings",
+    responses((status = 200, description = "The settings", body = SettingsResponse, headers(("ETag" = String, description = "Version")))),
+)]
+#[get("/admin/settings")]
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let settings = state
+        .read(move |conn| tenants::settings(conn, &tenant_id))
+        .await?;
+    Ok(settings_response(settings))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettingsRequest {
+    pub ratings_enabled: Option<bool>,
+    /// All five levels, 1 to 5 stars in order.
+    pub rating_levels: Option<Vec<RatingLevelDto>>,
+    pub rating_reason_threshold: Option<i32>,
+    pub repair_without_serial: Option<bool>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub default_form_template_id: Option<Option<String>>,
+    /// 1-8 of A-Z and 0-9.
+    pub number_prefix: Option<String>,
+    /// 1 to 90.
+    pub auto_close_days: Option<i32>,
+}
+
+/// Change the settings.
+#[utoipa::path(
+    tag = "settings",
+    operation_id = "update_settings",
+    request_body = UpdateSettingsRequest,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on")),
+    responses(
+        (status = 200, description = "Changed", body = SettingsResponse, headers(("ETag" = String, description = "Version"))),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/admin/settings")]
+pub async fn update_settings(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    if_match: IfMatch,
+    body: ApiJson<UpdateSettingsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let changes = SettingsChanges {
+        ratings_enabled: request.ratings_enabled,
+        rating_levels: request.rating_levels.map(|levels| {
+            levels
+                .into_iter()
+                .map(|l| RatingLevel {
+                    stars: l.stars,
+                    description: l.description,
+                    tags: l.tags,
+                })
+                .collect()
+        }),
+        rating_reason_threshold: request.rating_reason_threshold,
+        repair_without_serial: request.repair_without_serial,
+        default_form_template_id: request.default_form_template_id,
+        number_prefix: request.number_prefix,
+        auto_close_days: request.auto_close_days,
+    };
+    let settings = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            tenants::update_settings(conn, &actor, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(settings_response(settings))
+}

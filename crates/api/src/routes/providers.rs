@@ -1,0 +1,225 @@
+//! Provider sign-up and the public provider profile.
+
+use actix_web::{HttpResponse, get, post, web};
+use baoxiu_accounts::fields::normalise_mobile;
+use baoxiu_accounts::sessions::{self, PrincipalKind};
+use baoxiu_accounts::sms::{self, PLATFORM_SCOPE, Purpose};
+use baoxiu_accounts::tenants::{self, SignUp};
+use baoxiu_core::DomainError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::{CodeSent, TokenPair};
+use crate::extract::{ClientInfo, TenantScope};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::routes::staff::StaffResponse;
+use crate::state::AppState;
+use crate::tokens::TokenKind;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeRequest {
+    /// Mainland China mobile number.
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+}
+
+/// Send a sign-up code.
+///
+/// Sends a 6-digit code to the mobile for `POST /providers`. Valid 5 minutes; one send a
+/// minute and ten a day per mobile.
+#[utoipa::path(
+    tag = "providers",
+    operation_id = "send_provider_sms_code",
+    request_body = SendCodeRequest,
+    responses(
+        (status = 202, description = "The code is on its way", body = CodeSent),
+        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/providers/sms-code")]
+pub async fn send_provider_sms_code(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: ApiJson<SendCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mobile =
+        normalise_mobile("mobile", &body.0.mobile).map_err(|e| ApiError::validation(vec![e]))?;
+    let sent = crate::sms_codes::send(
+        &state,
+        PLATFORM_SCOPE.into(),
+        mobile,
+        Purpose::ProviderSignup,
+        client.ip,
+        true,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(sent))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+    /// The code sent by `POST /providers/sms-code`.
+    #[schema(example = "123456")]
+    pub code: String,
+    /// The provider's name; it cannot be changed afterwards.
+    #[schema(example = "深圳某某科技有限公司")]
+    pub provider_name: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// 3-32 of a-z, 0-9 and inner hyphens: the tenant's handle (`X-Tenant`) and sub-domain.
+    #[schema(example = "acme-repair")]
+    pub slug: String,
+    /// Name of the first admin (default "Admin").
+    pub admin_name: Option<String>,
+}
+
+/// A tenant as its admins see it after sign-up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSummary {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub trial_ends_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpResponse {
+    pub tenant: TenantSummary,
+    pub admin: StaffResponse,
+    pub tokens: TokenPair,
+}
+
+/// Sign up as a provider.
+///
+/// Creates the tenant (15-day trial), its default settings and its first admin, and logs
+/// the admin in.
+#[utoipa::path(
+    tag = "providers",
+    operation_id = "create_provider",
+    request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "Signed up and logged in", body = SignUpResponse),
+    ),
+    security(()),
+)]
+#[post("/providers")]
+pub async fn create_provider(
+    state: web::Data<AppState>,
+    body: ApiJson<SignUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let input = SignUp {
+        mobile: request.mobile,
+        provider_name: request.provider_name,
+        password: request.password,
+        slug: request.slug,
+        admin_name: request.admin_name,
+    };
+    // Every field first, so a bad form does not spend a code try.
+    let valid = {
+        let input = input.clone();
+        state
+            .read(move |conn| tenants::validate_sign_up(conn, &input))
+            .await?
+    };
+    let code_id = crate::sms_codes::check(
+        &state,
+        PLATFORM_SCOPE.into(),
+        valid.mobile().to_owned(),
+        Purpose::ProviderSignup,
+        request.code,
+        || DomainError::invalid("code", "invalid", "the code is wrong or has expired"),
+    )
+    .await?;
+    let now = state.now();
+    let (tenant, admin, refresh) = state
+        .write(move |conn| {
+            sms::consume(conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
+                DomainError::invalid("code", "invalid", "the code is wrong or has expired")
+            })?;
+            let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
+            let refresh = sessions::start(
+                conn,
+                &tenant.tenant_id(),
+                PrincipalKind::Staff,
+                &admin.id,
+                now,
+            )?;
+            Ok((tenant, admin, refresh))
+        })
+        .await?;
+    let access = state.tokens.issue(
+        &tenant.tenant_id(),
+        TokenKind::Staff,
+        &admin.id,
+        vec![admin.role.as_str().to_owned()],
+        Some(refresh.session_id.clone()),
+        None,
+    )?;
+    Ok(HttpResponse::Created().json(SignUpResponse {
+        tenant: TenantSummary {
+            id: tenant.id,
+            slug: tenant.slug,
+            name: tenant.name,
+            trial_ends_at: crate::dto::utc(tenant.trial_ends_at),
+        },
+        admin: admin.into(),
+        tokens: TokenPair::new(access, refresh),
+    }))
+}
+
+/// What the portal header shows of a provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicProfile {
+    pub slug: String,
+    pub name: String,
+    pub display_name: String,
+    pub introduction: String,
+    pub contact_person: String,
+    pub phone: String,
+    pub address: String,
+    pub about: String,
+    pub logo_url: Option<String>,
+}
+
+/// Get the public provider profile.
+///
+/// The tenant comes from the token, else `X-Tenant` (slug), else the portal host.
+#[utoipa::path(
+    tag = "providers",
+    operation_id = "get_provider",
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug, for callers without a token")),
+    responses(
+        (status = 200, description = "The public profile", body = PublicProfile),
+        (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[get("/provider")]
+pub async fn get_provider(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<web::Json<PublicProfile>, ApiError> {
+    let tenant = state
+        .read(move |conn| tenants::get(conn, &scope.tenant_id))
+        .await?;
+    Ok(web::Json(PublicProfile {
+        slug: tenant.slug,
+        name: tenant.name,
+        display_name: tenant.display_name,
+        introduction: tenant.introduction,
+        contact_person: tenant.contact_person,
+        phone: tenant.phone,
+        address: tenant.address,
+        about: tenant.about,
+        logo_url: tenant.logo_url,
+    }))
+}

@@ -1,0 +1,253 @@
+//! The registration form and its completion by a terminal user.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use baoxiu_accounts::customers::ExtraFields;
+use baoxiu_accounts::fields::normalise_mobile;
+use baoxiu_accounts::sms::{self, Purpose};
+use baoxiu_accounts::terminal_users;
+use baoxiu_core::DomainError;
+use baoxiu_registration::flows::{self, RegistrationInput, RegistrationOutcome};
+use baoxiu_registration::{Channel, methods};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::extract::Caller;
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::routes::me::{TerminalView, terminal_view};
+use crate::state::AppState;
+use crate::tokens::TokenKind;
+
+fn terminal(caller: &Caller) -> Result<(), ApiError> {
+    if caller.kind == TokenKind::Terminal {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only a logged-in terminal user (not the guest, not staff) can register",
+        )
+        .into())
+    }
+}
+
+/// A field of the registration form.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FormFieldDto {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+}
+
+impl From<methods::FormField> for FormFieldDto {
+    fn from(f: methods::FormField) -> Self {
+        Self {
+            key: f.key,
+            label: f.label,
+            required: f.required,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationFormResponse {
+    pub method_id: String,
+    pub method_name: String,
+    /// Registrations wait for the provider's approval.
+    pub requires_approval: bool,
+    pub invitation_required: bool,
+    /// `user_defined`, `existing_only` or `business_registry`.
+    #[schema(value_type = String)]
+    pub new_account_rule: methods::NewAccountRule,
+    /// Asked besides the account name.
+    pub account_fields: Vec<FormFieldDto>,
+    /// Asked besides the contact name and the mobile.
+    pub contact_fields: Vec<FormFieldDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChannelQuery {
+    /// Where the user is; default `h5`.
+    #[param(value_type = Option<String>)]
+    pub channel: Option<Channel>,
+}
+
+/// Get the registration form.
+///
+/// The form of the self-registration method that applies to the caller.
+#[utoipa::path(
+    tag = "registration",
+    operation_id = "get_registration_form",
+    params(ChannelQuery),
+    responses(
+        (status = 200, description = "The form", body = RegistrationFormResponse),
+        (status = 404, description = "No self-registration method applies", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/registration/form")]
+pub async fn get_registration_form(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ChannelQuery>,
+) -> Result<web::Json<RegistrationFormResponse>, ApiError> {
+    terminal(&caller)?;
+    let channel = query.channel.unwrap_or(Channel::H5);
+    let form = state
+        .read(move |conn| {
+            let user = terminal_users::get(conn, &caller.tenant_id, &caller.subject)?;
+            flows::form(conn, &caller.tenant_id, &user, channel)
+        })
+        .await?;
+    Ok(web::Json(RegistrationFormResponse {
+        method_id: form.method_id,
+        method_name: form.method_name,
+        requires_approval: form.requires_approval,
+        invitation_required: form.invitation_required,
+        new_account_rule: form.new_account_rule,
+        account_fields: form.account_fields.into_iter().map(Into::into).collect(),
+        contact_fields: form.contact_fields.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The customer company. Matched against existing accounts by the method's duplicate
+    /// rule: `exact` (case, width and spacing aside) or `fuzzy` (also ignoring
+    /// punctuation, a leading 省/市 place prefix's 省/市 character and legal suffixes
+    /// such as 有限公司, 股份有限公司, 集团, Co., Ltd., Inc.).
+    #[schema(example = "深圳市某某科技有限公司")]
+    #[serde(default)]
+    pub account_name: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub account_fields: ExtraFields,
+    pub contact_name: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub contact_fields: ExtraFields,
+    /// The login mobile; it becomes the contact's mobile.
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+    /// The code sent to the mobile by `POST /auth/sms-code` (proves it is the caller's).
+    pub mobile_code: String,
+    pub invitation_code: Option<String>,
+    /// Registration by device serial: the contact joins the owner account of the device
+    /// with this serial number (`account_name` is then not needed).
+    pub device_serial: Option<String>,
+    /// Where the device is, captured on the spot (with `device_serial`).
+    pub device_location: Option<DeviceLocation>,
+    /// Where the user is; default `h5`.
+    pub channel: Option<Channel>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLocation {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Option<String>,
+}
+
+/// With the `business_registry` rule, the registered name matching `name` (fuzzy), if any.
+async fn registered_name(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    channel: Option<Channel>,
+) -> Result<Option<String>, ApiError> {
+    let (tenant_id, user_id) = (caller.tenant_id.clone(), caller.subject.clone());
+    let channel = channel.unwrap_or(Channel::H5);
+    let rule = state
+        .read(move |conn| {
+            let user = terminal_users::get(conn, &tenant_id, &user_id)?;
+            Ok(flows::form(conn, &tenant_id, &user, channel)?.new_account_rule)
+        })
+        .await?;
+    if rule != methods::NewAccountRule::BusinessRegistry || name.trim().is_empty() {
+        return Ok(None);
+    }
+    let registry = state
+        .registry
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("no business registry is configured"))?;
+    let found = registry.search(name.trim()).await.map_err(|e| {
+        tracing::error!(error = %e, "business registry failed");
+        ApiError::unavailable("the business registry is not answering; try again shortly")
+    })?;
+    let wanted = baoxiu_accounts::company_names::fuzzy_key(name);
+    Ok(found
+        .into_iter()
+        .find(|c| baoxiu_accounts::company_names::fuzzy_key(&c.name) == wanted)
+        .map(|c| c.name))
+}
+
+/// Complete registration.
+///
+/// Matches or creates the account and contact and links the caller to them; answers 202
+/// when the method needs the provider's approval first.
+#[utoipa::path(
+    tag = "registration",
+    operation_id = "complete_registration",
+    request_body = RegisterRequest,
+    responses(
+        (status = 200, description = "Registered", body = TerminalView),
+        (status = 202, description = "Waiting for approval", body = TerminalView),
+        (status = 404, description = "No self-registration method applies", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already registered, waiting, or no seat left", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/me/registration")]
+pub async fn complete_registration(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    terminal(&caller)?;
+    let request = body.0;
+    let mobile =
+        normalise_mobile("mobile", &request.mobile).map_err(|e| ApiError::validation(vec![e]))?;
+    let tenant_id = caller.tenant_id.clone();
+    let code_id = crate::sms_codes::check(
+        &state,
+        tenant_id.0.clone(),
+        mobile.clone(),
+        Purpose::TerminalLogin,
+        request.mobile_code,
+        || DomainError::invalid("mobile_code", "invalid", "the code is wrong or has expired"),
+    )
+    .await?;
+    let registered_name =
+        registered_name(&state, &caller, &request.account_name, request.channel).await?;
+    let now = state.now();
+    let input = RegistrationInput {
+        registered_name,
+        device_serial: request.device_serial,
+        device_location: request
+            .device_location
+            .map(|l| (l.latitude, l.longitude, l.address)),
+        account_name: request.account_name,
+        account_fields: request.account_fields,
+        contact_name: request.contact_name,
+        contact_fields: request.contact_fields,
+        mobile,
+        invitation_code: request.invitation_code,
+    };
+    let channel = request.channel.unwrap_or(Channel::H5);
+    let user_id = caller.subject.clone();
+    let (outcome, view) = state
+        .write_in_tenant(&tenant_id.clone(), move |conn| {
+            sms::consume(conn, tenant_id.as_str(), &code_id, now).map_err(|_| {
+                DomainError::invalid("mobile_code", "invalid", "the code is wrong or has expired")
+            })?;
+            let outcome = flows::register(conn, &tenant_id, &user_id, channel, input, now)?;
+            let user = terminal_users::get(conn, &tenant_id, &user_id)?;
+            Ok((outcome, terminal_view(conn, &tenant_id, &user)?))
+        })
+        .await?;
+    let status = match outcome {
+        RegistrationOutcome::Registered(_) => StatusCode::OK,
+        RegistrationOutcome::AwaitingApproval { .. } => StatusCode::ACCEPTED,
+    };
+    Ok(HttpResponse::build(status).json(view))
+}

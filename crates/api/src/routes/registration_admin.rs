@@ -1,0 +1,465 @@
+//! Admins configure who may get in: the registration policy, self-registration methods,
+//! invitation codes; staff see and decide the registrations awaiting approval.
+
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use baoxiu_registration::flows::{self, Registration};
+use baoxiu_registration::invitations::{self, InvitationCode};
+use baoxiu_registration::methods::{self, Method, MethodChanges, MethodSettings};
+use baoxiu_registration::policy::{self, Policy, PolicyInput};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{PageQuery, PageResponse, utc};
+use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::routes::me::{TerminalView, terminal_view};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    /// Unregistered visitors may act as the shared guest.
+    pub guest_enabled: bool,
+    /// The account that owns guest data (required with guests on).
+    pub guest_account_id: Option<String>,
+    /// The contact (of that account) that owns guest data.
+    pub guest_contact_id: Option<String>,
+    /// Work orders need an account and contact: unregistered users must register to submit.
+    pub require_account_on_work_orders: bool,
+    /// Registration needs an invitation code.
+    pub invitation_required: bool,
+    /// Terminal-user seats (licenses): active users beyond it are refused.
+    pub seats: i32,
+}
+
+fn policy_response(policy: Policy) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(ETag(etag(policy.version)))
+        .json(PolicyBody {
+            guest_enabled: policy.guest_enabled,
+            guest_account_id: policy.guest_account_id,
+            guest_contact_id: policy.guest_contact_id,
+            require_account_on_work_orders: policy.require_account_on_work_orders,
+            invitation_required: policy.invitation_required,
+            seats: policy.seats,
+        })
+}
+
+/// Get the registration policy.
+#[utoipa::path(tag = "registration-admin", operation_id = "get_registration_policy",
+    responses((status = 200, description = "The policy", body = PolicyBody, headers(("ETag" = String, description = "Version")))))]
+#[get("/admin/registration-policy")]
+pub async fn get_registration_policy(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    Ok(policy_response(
+        state
+            .read(move |conn| policy::get(conn, &tenant_id))
+            .await?,
+    ))
+}
+
+/// Replace the registration policy.
+#[utoipa::path(tag = "registration-admin", operation_id = "put_registration_policy", request_body = PolicyBody,
+    params(("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Saved", body = PolicyBody),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[put("/admin/registration-policy")]
+pub async fn put_registration_policy(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    if_match: IfMatch,
+    body: ApiJson<PolicyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let input = PolicyInput {
+        guest_enabled: b.guest_enabled,
+        guest_account_id: b.guest_account_id,
+        guest_contact_id: b.guest_contact_id,
+        require_account_on_work_orders: b.require_account_on_work_orders,
+        invitation_required: b.invitation_required,
+        seats: b.seats,
+    };
+    let actor = admin.0.actor();
+    let now = state.now();
+    let saved = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            policy::put(conn, &actor, input, if_match.0, now)
+        })
+        .await?;
+    Ok(policy_response(saved))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MethodResponse {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub settings: MethodSettings,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Method> for MethodResponse {
+    fn from(m: Method) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            enabled: m.enabled,
+            settings: m.settings,
+            version: m.version,
+            created_at: utc(m.created_at),
+            updated_at: utc(m.updated_at),
+        }
+    }
+}
+
+fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(ETag(etag(method.version)))
+        .json(MethodResponse::from(method))
+}
+
+/// List self-registration methods.
+#[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods",
+    responses((status = 200, description = "Every method", body = Vec<MethodResponse>)))]
+#[get("/admin/registration-methods")]
+pub async fn list_registration_methods(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<web::Json<Vec<MethodResponse>>, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let list = state
+        .read(move |conn| methods::list(conn, &tenant_id))
+        .await?;
+    Ok(web::Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMethodRequest {
+    pub name: String,
+    pub enabled: bool,
+    /// Duplicate check `fuzzy` ignores width, case, spaces, punctuation, the 省/市 of a
+    /// leading place name and legal suffixes (有限公司, 股份有限公司, 集团, Co., Ltd., Inc., ...);
+    /// `exact` ignores only width, case and spacing.
+    pub settings: MethodSettings,
+}
+
+/// Create a self-registration method.
+#[utoipa::path(tag = "registration-admin", operation_id = "create_registration_method", request_body = CreateMethodRequest,
+    responses((status = 201, description = "Created", body = MethodResponse)))]
+#[post("/admin/registration-methods")]
+pub async fn create_registration_method(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<CreateMethodRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let method = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            methods::create(conn, &actor, &b.name, b.enabled, b.settings, now)
+        })
+        .await?;
+    Ok(method_response(
+        actix_web::http::StatusCode::CREATED,
+        method,
+    ))
+}
+
+/// Get a self-registration method.
+#[utoipa::path(tag = "registration-admin", operation_id = "get_registration_method", params(("id" = String, Path, description = "Method id")),
+    responses((status = 200, description = "The method", body = MethodResponse),
+        (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
+#[get("/admin/registration-methods/{id}")]
+pub async fn get_registration_method(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let method = state
+        .read(move |conn| methods::get(conn, &tenant_id, &id))
+        .await?;
+    Ok(method_response(actix_web::http::StatusCode::OK, method))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMethodRequest {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    /// Replaces all settings.
+    pub settings: Option<MethodSettings>,
+}
+
+/// Change a self-registration method.
+#[utoipa::path(tag = "registration-admin", operation_id = "update_registration_method", request_body = UpdateMethodRequest,
+    params(("id" = String, Path, description = "Method id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = MethodResponse),
+        (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/registration-methods/{id}")]
+pub async fn update_registration_method(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateMethodRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let changes = MethodChanges {
+        name: b.name,
+        enabled: b.enabled,
+        settings: b.settings,
+    };
+    let actor = admin.0.actor();
+    let now = state.now();
+    let method = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            methods::update(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(method_response(actix_web::http::StatusCode::OK, method))
+}
+
+/// Remove a self-registration method.
+#[utoipa::path(tag = "registration-admin", operation_id = "delete_registration_method", params(("id" = String, Path, description = "Method id")),
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
+#[delete("/admin/registration-methods/{id}")]
+pub async fn delete_registration_method(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = admin.0.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            methods::delete(conn, &actor, &id, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCodeResponse {
+    pub id: String,
+    pub code: String,
+    pub max_uses: i32,
+    pub uses: i32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<InvitationCode> for InvitationCodeResponse {
+    fn from(c: InvitationCode) -> Self {
+        Self {
+            id: c.id,
+            code: c.code,
+            max_uses: c.max_uses,
+            uses: c.uses,
+            expires_at: c.expires_at.map(utc),
+            created_at: utc(c.created_at),
+        }
+    }
+}
+
+/// List invitation codes.
+#[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes",
+    responses((status = 200, description = "Every code", body = Vec<InvitationCodeResponse>)))]
+#[get("/admin/invitation-codes")]
+pub async fn list_invitation_codes(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<web::Json<Vec<InvitationCodeResponse>>, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let codes = state
+        .read(move |conn| invitations::list(conn, &tenant_id))
+        .await?;
+    Ok(web::Json(codes.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationCodeRequest {
+    /// 1 for single use.
+    pub max_uses: i32,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Create an invitation code.
+#[utoipa::path(tag = "registration-admin", operation_id = "create_invitation_code", request_body = CreateInvitationCodeRequest,
+    responses((status = 201, description = "Created", body = InvitationCodeResponse)))]
+#[post("/admin/invitation-codes")]
+pub async fn create_invitation_code(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<CreateInvitationCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let code = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            invitations::create(
+                conn,
+                &actor,
+                b.max_uses,
+                b.expires_at.map(|t| t.naive_utc()),
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(InvitationCodeResponse::from(code)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationResponse {
+    pub id: String,
+    pub user_id: String,
+    pub method_id: String,
+    pub account_name: String,
+    pub contact_name: String,
+    pub mobile: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<Registration> for RegistrationResponse {
+    fn from(r: Registration) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            method_id: r.method_id,
+            account_name: r.input.account_name,
+            contact_name: r.input.contact_name,
+            mobile: r.input.mobile,
+            status: r.status,
+            reason: r.reason,
+            decided_by: r.decided_by,
+            created_at: utc(r.created_at),
+            decided_at: r.decided_at.map(utc),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegistrationQuery {
+    /// `pending` (default), `approved`, `rejected` or `all`.
+    pub status: Option<String>,
+}
+
+/// List registrations awaiting approval.
+#[utoipa::path(tag = "registration-admin", operation_id = "list_registrations", params(RegistrationQuery, PageQuery),
+    responses((status = 200, description = "One page of registrations", body = PageResponse<RegistrationResponse>)))]
+#[get("/admin/registrations")]
+pub async fn list_registrations(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<RegistrationQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<RegistrationResponse>>, ApiError> {
+    let request = page.request()?;
+    let status = match query.into_inner().status.as_deref() {
+        None | Some("pending") => Some("pending"),
+        Some("approved") => Some("approved"),
+        Some("rejected") => Some("rejected"),
+        Some("all") => None,
+        Some(_) => {
+            return Err(baoxiu_core::DomainError::invalid(
+                "status",
+                "invalid",
+                "pending, approved, rejected or all",
+            )
+            .into());
+        }
+    };
+    let tenant_id = staff.tenant_id().clone();
+    let page = state
+        .read(move |conn| flows::list_registrations(conn, &tenant_id, status, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        RegistrationResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// The roles the user gets.
+    pub role_ids: Vec<String>,
+}
+
+/// Approve a registration.
+///
+/// Matches or creates the account and contact, gives the chosen roles at once.
+#[utoipa::path(tag = "registration-admin", operation_id = "approve_registration", request_body = ApproveRequest,
+    params(("id" = String, Path, description = "Registration id")),
+    responses((status = 200, description = "Approved: the user as it now is", body = TerminalView),
+        (status = 404, description = "No such registration", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided, or no seat left", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/registrations/{id}/approve")]
+pub async fn approve_registration(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    body: ApiJson<ApproveRequest>,
+) -> Result<web::Json<TerminalView>, ApiError> {
+    let role_ids = body.0.role_ids;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let view = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            let user = flows::approve(conn, &actor, &id, &role_ids, now)?;
+            terminal_view(conn, &actor.tenant_id, &user)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Shown to the user.
+    pub reason: String,
+}
+
+/// Reject a registration.
+#[utoipa::path(tag = "registration-admin", operation_id = "reject_registration", request_body = RejectRequest,
+    params(("id" = String, Path, description = "Registration id")),
+    responses((status = 204, description = "Rejected; the reason reaches the user through GET /me"),
+        (status = 404, description = "No such registration", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/registrations/{id}/reject")]
+pub async fn reject_registration(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    body: ApiJson<RejectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.0.reason;
+    let actor = admin.0.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            flows::reject(conn, &actor, &id, &reason, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

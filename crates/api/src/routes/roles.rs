@@ -1,0 +1,200 @@
+//! Terminal roles and their permissions.
+
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use baoxiu_accounts::roles::{self, NewRole, Permission, Role, RoleChanges};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::utc;
+use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// `submit_work_order`, `view_own_work_orders`, `view_enterprise_work_orders`,
+/// `view_devices`, `register_blank_code`, `view_knowledge_base`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionDto {
+    SubmitWorkOrder,
+    ViewOwnWorkOrders,
+    ViewEnterpriseWorkOrders,
+    ViewDevices,
+    RegisterBlankCode,
+    ViewKnowledgeBase,
+}
+
+impl From<PermissionDto> for Permission {
+    fn from(p: PermissionDto) -> Self {
+        match p {
+            PermissionDto::SubmitWorkOrder => Self::SubmitWorkOrder,
+            PermissionDto::ViewOwnWorkOrders => Self::ViewOwnWorkOrders,
+            PermissionDto::ViewEnterpriseWorkOrders => Self::ViewEnterpriseWorkOrders,
+            PermissionDto::ViewDevices => Self::ViewDevices,
+            PermissionDto::RegisterBlankCode => Self::RegisterBlankCode,
+            PermissionDto::ViewKnowledgeBase => Self::ViewKnowledgeBase,
+        }
+    }
+}
+
+impl From<Permission> for PermissionDto {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::SubmitWorkOrder => Self::SubmitWorkOrder,
+            Permission::ViewOwnWorkOrders => Self::ViewOwnWorkOrders,
+            Permission::ViewEnterpriseWorkOrders => Self::ViewEnterpriseWorkOrders,
+            Permission::ViewDevices => Self::ViewDevices,
+            Permission::RegisterBlankCode => Self::RegisterBlankCode,
+            Permission::ViewKnowledgeBase => Self::ViewKnowledgeBase,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleResponse {
+    pub id: String,
+    /// `guest` and `end_customer` are built in.
+    pub key: String,
+    pub name: String,
+    pub permissions: Vec<PermissionDto>,
+    pub built_in: bool,
+    /// The guest role cannot be changed.
+    pub read_only: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Role> for RoleResponse {
+    fn from(r: Role) -> Self {
+        Self {
+            read_only: r.key == roles::GUEST,
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            permissions: r.permissions.into_iter().map(Into::into).collect(),
+            built_in: r.built_in,
+            version: r.version,
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        }
+    }
+}
+
+/// List terminal roles.
+#[utoipa::path(tag = "roles", operation_id = "list_roles", responses((status = 200, description = "Every role", body = Vec<RoleResponse>)))]
+#[get("/admin/roles")]
+pub async fn list_roles(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<web::Json<Vec<RoleResponse>>, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let roles = state
+        .read(move |conn| roles::list(conn, &tenant_id))
+        .await?;
+    Ok(web::Json(roles.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleRequest {
+    /// 2-32 of a-z, 0-9 and _.
+    pub key: String,
+    pub name: String,
+    pub permissions: Vec<PermissionDto>,
+}
+
+/// Create a terminal role.
+#[utoipa::path(tag = "roles", operation_id = "create_role", request_body = CreateRoleRequest,
+    responses((status = 201, description = "Created", body = RoleResponse)))]
+#[post("/admin/roles")]
+pub async fn create_role(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<CreateRoleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let input = NewRole {
+        key: request.key,
+        name: request.name,
+        permissions: request.permissions.into_iter().map(Into::into).collect(),
+    };
+    let role = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            roles::create(conn, &actor, input, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(ETag(etag(role.version)))
+        .json(RoleResponse::from(role)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoleRequest {
+    pub name: Option<String>,
+    pub permissions: Option<Vec<PermissionDto>>,
+}
+
+/// Change a terminal role.
+///
+/// The guest role answers 409: its permissions are fixed.
+#[utoipa::path(tag = "roles", operation_id = "update_role", request_body = UpdateRoleRequest,
+    params(("id" = String, Path, description = "Role id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = RoleResponse),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The guest role is read-only", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/roles/{id}")]
+pub async fn update_role(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateRoleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let changes = RoleChanges {
+        name: request.name,
+        permissions: request
+            .permissions
+            .map(|p| p.into_iter().map(Into::into).collect()),
+    };
+    let role = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            roles::update(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(ETag(etag(role.version)))
+        .json(RoleResponse::from(role)))
+}
+
+/// Remove a terminal role.
+///
+/// Built-in roles answer 409. Users holding the role lose it.
+#[utoipa::path(tag = "roles", operation_id = "delete_role", params(("id" = String, Path, description = "Role id")),
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Built-in roles stay", body = Problem, content_type = "application/problem+json")))]
+#[delete("/admin/roles/{id}")]
+pub async fn delete_role(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = admin.0.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            roles::delete(conn, &actor, &id, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

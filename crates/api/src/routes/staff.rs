@@ -1,0 +1,265 @@
+//! Staff management: admins list, add, change and remove their tenant's staff.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use baoxiu_accounts::staff::{self, NewStaff, StaffChanges, StaffFilter, StaffRole, StaffUser};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{PageQuery, PageResponse, utc};
+use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRoleDto {
+    Admin,
+    Dispatcher,
+    Engineer,
+}
+
+impl From<StaffRoleDto> for StaffRole {
+    fn from(role: StaffRoleDto) -> Self {
+        match role {
+            StaffRoleDto::Admin => Self::Admin,
+            StaffRoleDto::Dispatcher => Self::Dispatcher,
+            StaffRoleDto::Engineer => Self::Engineer,
+        }
+    }
+}
+
+impl From<StaffRole> for StaffRoleDto {
+    fn from(role: StaffRole) -> Self {
+        match role {
+            StaffRole::Admin => Self::Admin,
+            StaffRole::Dispatcher => Self::Dispatcher,
+            StaffRole::Engineer => Self::Engineer,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffResponse {
+    pub id: String,
+    pub mobile: String,
+    pub name: String,
+    pub role: StaffRoleDto,
+    /// Whether the user can log in with a password (else by SMS code only).
+    pub has_password: bool,
+    pub disabled: bool,
+    /// The version `ETag` and `If-Match` carry.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StaffUser> for StaffResponse {
+    fn from(user: StaffUser) -> Self {
+        Self {
+            id: user.id,
+            mobile: user.mobile,
+            name: user.name,
+            role: user.role.into(),
+            has_password: user.has_password,
+            disabled: user.disabled,
+            version: user.version,
+            created_at: utc(user.created_at),
+            updated_at: utc(user.updated_at),
+        }
+    }
+}
+
+fn with_etag(status: actix_web::http::StatusCode, user: StaffUser) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(actix_web::http::header::ETag(etag(user.version)))
+        .json(StaffResponse::from(user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StaffListQuery {
+    /// Only staff of this role.
+    pub role: Option<StaffRoleDto>,
+}
+
+/// List staff users.
+#[utoipa::path(
+    tag = "staff",
+    operation_id = "list_staff",
+    params(StaffListQuery, PageQuery),
+    responses((status = 200, description = "One page of staff users, oldest first", body = PageResponse<StaffResponse>)),
+)]
+#[get("/admin/staff")]
+pub async fn list_staff(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    filter: web::Query<StaffListQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<StaffResponse>>, ApiError> {
+    let request = page.request()?;
+    let filter = StaffFilter {
+        role: filter.role.map(Into::into),
+    };
+    let tenant_id = admin.0.tenant_id().clone();
+    let page = state
+        .read(move |conn| staff::list(conn, &tenant_id, &filter, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        StaffResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaffRequest {
+    #[schema(example = "13900139000")]
+    pub mobile: String,
+    pub name: String,
+    pub role: StaffRoleDto,
+    /// Optional: without one, the user logs in by SMS code.
+    pub password: Option<String>,
+}
+
+/// Add a staff user.
+#[utoipa::path(
+    tag = "staff",
+    operation_id = "create_staff",
+    request_body = CreateStaffRequest,
+    responses((status = 201, description = "Created", body = StaffResponse, headers(("ETag" = String, description = "Version")))),
+)]
+#[post("/admin/staff")]
+pub async fn create_staff(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<CreateStaffRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let created = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            staff::create(
+                conn,
+                &actor,
+                NewStaff {
+                    mobile: request.mobile,
+                    name: request.name,
+                    role: request.role.into(),
+                    password: request.password,
+                },
+                now,
+            )
+        })
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::CREATED, created))
+}
+
+/// Get a staff user.
+#[utoipa::path(
+    tag = "staff",
+    operation_id = "get_staff",
+    params(("id" = String, Path, description = "Staff user id")),
+    responses(
+        (status = 200, description = "The staff user", body = StaffResponse, headers(("ETag" = String, description = "Version"))),
+        (status = 404, description = "No such staff user in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/admin/staff/{id}")]
+pub async fn get_staff(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let user = state
+        .read(move |conn| staff::get(conn, &tenant_id, &id))
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, user))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStaffRequest {
+    pub name: Option<String>,
+    pub role: Option<StaffRoleDto>,
+    /// Disabling ends the user's sessions at once.
+    pub disabled: Option<bool>,
+    /// Sets a new password.
+    pub password: Option<String>,
+}
+
+/// Change a staff user.
+///
+/// Send `If-Match` with the ETag read to avoid overwriting someone else's change (412).
+/// The last active admin cannot be demoted or disabled (409).
+#[utoipa::path(
+    tag = "staff",
+    operation_id = "update_staff",
+    request_body = UpdateStaffRequest,
+    params(
+        ("id" = String, Path, description = "Staff user id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on"),
+    ),
+    responses(
+        (status = 200, description = "Changed", body = StaffResponse, headers(("ETag" = String, description = "Version"))),
+        (status = 404, description = "No such staff user in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would leave the tenant without an active admin", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/admin/staff/{id}")]
+pub async fn update_staff(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateStaffRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let changes = StaffChanges {
+        name: request.name,
+        role: request.role.map(Into::into),
+        disabled: request.disabled,
+        password: request.password,
+    };
+    let updated = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            staff::update(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, updated))
+}
+
+/// Remove a staff user.
+///
+/// Ends the user's sessions. Admins cannot remove themselves or the last active admin (409).
+#[utoipa::path(
+    tag = "staff",
+    operation_id = "delete_staff",
+    params(("id" = String, Path, description = "Staff user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such staff user in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cannot remove oneself or the last admin", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/admin/staff/{id}")]
+pub async fn delete_staff(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = admin.0.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            staff::delete(conn, &actor, &id, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,424 @@
+//! Terminal logins: WeChat Mini Program, WeChat Official Account, SMS code, guest.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use baoxiu_accounts::fields::normalise_mobile;
+use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind};
+use baoxiu_accounts::sms::{self, Purpose};
+use baoxiu_accounts::terminal_users::TerminalUser;
+use baoxiu_accounts::wechat_apps::{self, AppKind};
+use baoxiu_core::{DomainError, TenantId};
+use baoxiu_registration::{Channel, flows};
+use baoxiu_wechat::wechat::{AppCredentials, WechatError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::{CodeSent, TokenPair};
+use crate::extract::{Caller, TENANT_HEADER, TenantScope};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::routes::me::{TerminalView, terminal_view};
+use crate::routes::providers::SendCodeRequest;
+use crate::state::AppState;
+use crate::tokens::{TokenKind, WechatClaim};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalLoginResponse {
+    pub tokens: TokenPair,
+    /// Who the caller now is and what they may do (as `GET /me`).
+    pub me: TerminalView,
+}
+
+/// Issues the token pair of a terminal (or guest) session.
+pub fn terminal_tokens(
+    state: &AppState,
+    tenant_id: &TenantId,
+    user: &TerminalUser,
+    refresh: IssuedRefresh,
+    wx: Option<WechatClaim>,
+) -> Result<TokenPair, ApiError> {
+    let kind = if user.is_guest {
+        TokenKind::Guest
+    } else {
+        TokenKind::Terminal
+    };
+    let access = state.tokens.issue(
+        tenant_id,
+        kind,
+        &user.id,
+        user.role_keys(),
+        Some(refresh.session_id.clone()),
+        wx,
+    )?;
+    Ok(TokenPair::new(access, refresh))
+}
+
+fn principal(user: &TerminalUser) -> PrincipalKind {
+    if user.is_guest {
+        PrincipalKind::Guest
+    } else {
+        PrincipalKind::Terminal
+    }
+}
+
+/// Starts a session for a user that a login flow produced, in the same transaction.
+async fn finish_login(
+    state: &AppState,
+    tenant_id: TenantId,
+    wx: Option<WechatClaim>,
+    login: impl FnOnce(&mut baoxiu_store::DbConn) -> baoxiu_core::DomainResult<TerminalUser>
+    + Send
+    + 'static,
+) -> Result<TerminalLoginResponse, ApiError> {
+    let now = state.now();
+    let tenant = tenant_id.clone();
+    let (user, refresh, me) = state
+        .write(move |conn| {
+            let user = login(conn)?;
+            let refresh = sessions::start(conn, &tenant, principal(&user), &user.id, now)?;
+            let me = terminal_view(conn, &tenant, &user)?;
+            Ok((user, refresh, me))
+        })
+        .await?;
+    Ok(TerminalLoginResponse {
+        tokens: terminal_tokens(state, &tenant_id, &user, refresh, wx)?,
+        me,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WechatLoginRequest {
+    /// The app the code is from; it decides the tenant (for the shared public mini
+    /// program, `X-Tenant` does).
+    #[schema(example = "wx1234567890abcdef")]
+    pub app_id: String,
+    /// `wx.login` code (Mini Program) or OAuth `code` (Official Account). Single use, 5 minutes.
+    pub code: String,
+}
+
+fn wechat_problem(error: WechatError) -> ApiError {
+    match error {
+        WechatError::InvalidCode => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wechat-code-invalid",
+            "WeChat code invalid",
+            "the WeChat code is invalid or was used already; call wx.login again",
+        ),
+        WechatError::RateLimited { retry_after_secs } => {
+            DomainError::RateLimited { retry_after_secs }.into()
+        }
+        WechatError::HighRiskUser => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wechat-high-risk-user",
+            "WeChat refused the login",
+            "WeChat marked this user as high risk",
+        ),
+        other => {
+            tracing::error!(error = %other, "WeChat login failed");
+            ApiError::unavailable("WeChat is not answering; try again shortly")
+        }
+    }
+}
+
+async fn wechat_login(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    caller: Option<Caller>,
+    request: WechatLoginRequest,
+    kind: AppKind,
+    channel: Channel,
+) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    let key = state.secrets_key.clone();
+    let app_id = request.app_id.trim().to_owned();
+    let bound = {
+        let app_id = app_id.clone();
+        state
+            .read(move |conn| wechat_apps::for_login(conn, &key, &app_id))
+            .await?
+    };
+    let (tenant_id, credentials) = match bound {
+        Some(app) if app.kind == kind => (
+            app.tenant_id,
+            AppCredentials {
+                app_id: app.app_id,
+                secret: app.secret,
+            },
+        ),
+        Some(_) => {
+            return Err(DomainError::invalid(
+                "app_id",
+                "wrong_kind",
+                "this app id is bound as another kind of app",
+            )
+            .into());
+        }
+        None if state.config.wechat.public_app_id.as_deref() == Some(app_id.as_str())
+            && kind == AppKind::MiniProgram =>
+        {
+            let slug = req
+                .headers()
+                .get(TENANT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_ascii_lowercase())
+                .ok_or(DomainError::TenantRequired)?;
+            let tenant = state
+                .read(move |conn| {
+                    baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
+                        .ok_or(DomainError::NotFound("tenant"))
+                })
+                .await?;
+            let secret = state
+                .config
+                .wechat
+                .public_app_secret
+                .clone()
+                .unwrap_or_default();
+            (
+                tenant.tenant_id(),
+                AppCredentials {
+                    app_id: app_id.clone(),
+                    secret,
+                },
+            )
+        }
+        None => {
+            return Err(DomainError::invalid(
+                "app_id",
+                "not_found",
+                "no tenant has bound this app id",
+            )
+            .into());
+        }
+    };
+    let identity = match kind {
+        AppKind::MiniProgram => {
+            state
+                .wechat
+                .code_to_session(&credentials, request.code.trim())
+                .await
+        }
+        AppKind::OfficialAccount => {
+            state
+                .wechat
+                .oauth_openid(&credentials, request.code.trim())
+                .await
+        }
+    }
+    .map_err(wechat_problem)?;
+    // A terminal user already logged in (by SMS) binds this WeChat identity to itself.
+    let bind_to = caller
+        .filter(|c| c.kind == TokenKind::Terminal && c.tenant_id == tenant_id)
+        .map(|c| c.subject);
+    let now = state.now();
+    let wx = WechatClaim {
+        app_id: credentials.app_id.clone(),
+        openid: identity.openid.clone(),
+    };
+    let tenant = tenant_id.clone();
+    let response = finish_login(&state, tenant_id, Some(wx), move |conn| {
+        let login = flows::WechatLogin {
+            channel,
+            app_id: &credentials.app_id,
+            openid: &identity.openid,
+            unionid: identity.unionid.as_deref(),
+            bind_to: bind_to.as_deref(),
+        };
+        flows::wechat_login(conn, &tenant, login, now)
+    })
+    .await?;
+    Ok(web::Json(response))
+}
+
+/// Log in from the Mini Program.
+///
+/// Exchanges a `wx.login` code (code2Session). A known WeChat identity logs its user in;
+/// an unknown one is created by the tenant's self-registration method for the Mini
+/// Program channel, or acts as the guest, or is refused (`not-activated`). With the bearer
+/// token of a terminal user who logged in by SMS, the WeChat identity is bound to that user.
+#[utoipa::path(
+    tag = "terminal-auth",
+    operation_id = "login_wechat_mini_program",
+    request_body = WechatLoginRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "Only with the shared public mini program")),
+    responses(
+        (status = 200, description = "Logged in", body = TerminalLoginResponse),
+        (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "WeChat rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/wechat/mini-program")]
+pub async fn login_wechat_mini_program(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    caller: Option<Caller>,
+    body: ApiJson<WechatLoginRequest>,
+) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    wechat_login(
+        state,
+        req,
+        caller,
+        body.0,
+        AppKind::MiniProgram,
+        Channel::MiniProgram,
+    )
+    .await
+}
+
+/// Log in from the Official Account.
+///
+/// Exchanges a web-authorisation OAuth code for the OpenID; otherwise as the Mini Program login.
+#[utoipa::path(
+    tag = "terminal-auth",
+    operation_id = "login_wechat_official_account",
+    request_body = WechatLoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TerminalLoginResponse),
+        (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "WeChat rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/wechat/official-account")]
+pub async fn login_wechat_official_account(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    caller: Option<Caller>,
+    body: ApiJson<WechatLoginRequest>,
+) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    wechat_login(
+        state,
+        req,
+        caller,
+        body.0,
+        AppKind::OfficialAccount,
+        Channel::OfficialAccount,
+    )
+    .await
+}
+
+/// Send a terminal login code.
+#[utoipa::path(
+    tag = "terminal-auth",
+    operation_id = "send_terminal_sms_code",
+    request_body = SendCodeRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    responses(
+        (status = 202, description = "The code is on its way", body = CodeSent),
+        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/sms-code")]
+pub async fn send_terminal_sms_code(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    body: ApiJson<SendCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mobile =
+        normalise_mobile("mobile", &body.0.mobile).map_err(|e| ApiError::validation(vec![e]))?;
+    let sent = crate::sms_codes::send(
+        &state,
+        scope.tenant_id.0,
+        mobile,
+        Purpose::TerminalLogin,
+        scope.client_ip,
+        true,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(sent))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsLoginRequest {
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+    pub code: String,
+    /// Where the user is (decides which self-registration method applies); default `h5`.
+    pub channel: Option<Channel>,
+}
+
+/// Log in with an SMS code.
+///
+/// A known mobile (an activated contact, or a user who registered with it) logs its user
+/// in; an unknown one is created by the channel's self-registration method, or refused
+/// with `not-activated`.
+#[utoipa::path(
+    tag = "terminal-auth",
+    operation_id = "login_terminal_sms",
+    request_body = SmsLoginRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "Logged in", body = TerminalLoginResponse),
+        (status = 401, description = "Wrong or expired code", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not-activated`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/sms-login")]
+pub async fn login_terminal_sms(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+    body: ApiJson<SmsLoginRequest>,
+) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    let request = body.0;
+    let mobile =
+        normalise_mobile("mobile", &request.mobile).map_err(|_| DomainError::InvalidCredentials)?;
+    let tenant_id = scope.tenant_id;
+    let code_id = crate::sms_codes::check(
+        &state,
+        tenant_id.0.clone(),
+        mobile.clone(),
+        Purpose::TerminalLogin,
+        request.code,
+        || DomainError::InvalidCredentials,
+    )
+    .await?;
+    let now = state.now();
+    let channel = request.channel.unwrap_or(Channel::H5);
+    let tenant = tenant_id.clone();
+    let response = finish_login(&state, tenant_id, None, move |conn| {
+        sms::consume(conn, tenant.as_str(), &code_id, now)?;
+        flows::sms_login(conn, &tenant, channel, &mobile, now)
+    })
+    .await?;
+    Ok(web::Json(response))
+}
+
+/// Log in as the guest.
+///
+/// One shared identity per tenant that sees public data only; its data goes to the
+/// account and contact the policy names.
+#[utoipa::path(
+    tag = "terminal-auth",
+    operation_id = "login_guest",
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "Guest tokens", body = TerminalLoginResponse),
+        (status = 403, description = "Guest access is off (`guest-disabled`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
+#[post("/auth/guest")]
+pub async fn login_guest(
+    state: web::Data<AppState>,
+    scope: TenantScope,
+) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    let now = state.now();
+    let tenant = scope.tenant_id.clone();
+    let response = finish_login(&state, scope.tenant_id, None, move |conn| {
+        flows::guest_login(conn, &tenant, now)
+    })
+    .await?;
+    Ok(web::Json(response))
+}

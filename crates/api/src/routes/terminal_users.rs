@@ -1,0 +1,168 @@
+//! Staff see terminal users; admins activate accounts manually and change users.
+
+use actix_web::http::header::ETag;
+use actix_web::{HttpResponse, get, patch, post, web};
+use baoxiu_accounts::terminal_users::{
+    self, TerminalStatus, TerminalUser, TerminalUserChanges, TerminalUserFilter,
+};
+use baoxiu_registration::flows;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{PageQuery, PageResponse, utc};
+use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalUserResponse {
+    pub id: String,
+    pub enterprise_name: String,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub mobile: Option<String>,
+    /// `active`, `unregistered`, `awaiting_approval`, `rejected` or `disabled`.
+    #[schema(value_type = String)]
+    pub status: TerminalStatus,
+    pub registered: bool,
+    pub role_ids: Vec<String>,
+    pub roles: Vec<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<TerminalUser> for TerminalUserResponse {
+    fn from(u: TerminalUser) -> Self {
+        Self {
+            registered: u.is_registered(),
+            role_ids: u.roles.iter().map(|r| r.id.clone()).collect(),
+            roles: u.role_keys(),
+            id: u.id,
+            enterprise_name: u.enterprise_name,
+            account_id: u.account_id,
+            contact_id: u.contact_id,
+            mobile: u.mobile,
+            status: u.status,
+            version: u.version,
+            created_at: utc(u.created_at),
+            updated_at: utc(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TerminalUserQuery {
+    #[param(value_type = Option<String>)]
+    pub status: Option<TerminalStatus>,
+    pub account_id: Option<String>,
+}
+
+/// List terminal users.
+#[utoipa::path(tag = "terminal-users", operation_id = "list_terminal_users", params(TerminalUserQuery, PageQuery),
+    responses((status = 200, description = "One page of users (the guest is not listed)", body = PageResponse<TerminalUserResponse>)))]
+#[get("/admin/terminal-users")]
+pub async fn list_terminal_users(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<TerminalUserQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<TerminalUserResponse>>, ApiError> {
+    let request = page.request()?;
+    let query = query.into_inner();
+    let filter = TerminalUserFilter {
+        status: query.status,
+        account_id: query.account_id,
+    };
+    let tenant_id = staff.tenant_id().clone();
+    let page = state
+        .read(move |conn| terminal_users::list(conn, &tenant_id, &filter, &request))
+        .await?;
+    Ok(web::Json(PageResponse::from_page(
+        page,
+        TerminalUserResponse::from,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationRequest {
+    /// Accounts whose contacts (those with a mobile) become terminal users.
+    pub account_ids: Vec<String>,
+    /// Roles they get (default: `end_customer`).
+    #[serde(default)]
+    pub role_ids: Vec<String>,
+}
+
+/// Activate accounts manually.
+///
+/// Every contact with a mobile of each account becomes an active terminal user who logs
+/// in by SMS code. Each account must have such a contact; the seats must suffice. All or
+/// nothing.
+#[utoipa::path(tag = "terminal-users", operation_id = "activate_terminal_users", request_body = ActivationRequest,
+    responses((status = 201, description = "The activated users", body = Vec<TerminalUserResponse>),
+        (status = 409, description = "Not enough seats (`seats-exhausted`); nobody was activated", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/terminal-users/activations")]
+pub async fn activate_terminal_users(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<ActivationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let actor = admin.0.actor();
+    let now = state.now();
+    let users = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            flows::activate(conn, &actor, &b.account_ids, &b.role_ids, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(
+        users
+            .into_iter()
+            .map(TerminalUserResponse::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTerminalUserRequest {
+    /// Replaces the user's roles.
+    pub role_ids: Option<Vec<String>>,
+    /// Disabling ends the user's sessions at once.
+    pub disabled: Option<bool>,
+}
+
+/// Change a terminal user.
+#[utoipa::path(tag = "terminal-users", operation_id = "update_terminal_user", request_body = UpdateTerminalUserRequest,
+    params(("id" = String, Path, description = "Terminal user id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
+    responses((status = 200, description = "Changed", body = TerminalUserResponse),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+#[patch("/admin/terminal-users/{id}")]
+pub async fn update_terminal_user(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<UpdateTerminalUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let changes = TerminalUserChanges {
+        role_ids: b.role_ids,
+        disabled: b.disabled,
+    };
+    let actor = admin.0.actor();
+    let now = state.now();
+    let user = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            terminal_users::update(conn, &actor, &id, changes, if_match.0, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(ETag(etag(user.version)))
+        .json(TerminalUserResponse::from(user)))
+}

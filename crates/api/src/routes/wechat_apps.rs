@@ -1,0 +1,122 @@
+//! Admins bind their WeChat Mini Programs and Official Accounts. Secrets are write-only.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use baoxiu_accounts::wechat_apps::{self, AppKind, NewApp, WechatApp};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::utc;
+use crate::extract::AdminCaller;
+use crate::json::ApiJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A bound app; its secret is never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WechatAppResponse {
+    pub id: String,
+    pub app_id: String,
+    /// `mini_program` or `official_account`.
+    pub kind: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<WechatApp> for WechatAppResponse {
+    fn from(a: WechatApp) -> Self {
+        Self {
+            id: a.id,
+            app_id: a.app_id,
+            kind: a.kind,
+            name: a.name,
+            created_at: utc(a.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKindDto {
+    MiniProgram,
+    OfficialAccount,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindWechatAppRequest {
+    #[schema(example = "wx1234567890abcdef")]
+    pub app_id: String,
+    pub kind: AppKindDto,
+    pub name: String,
+    /// The AppSecret. Write-only: stored sealed, never answered or logged.
+    #[schema(write_only)]
+    pub secret: String,
+}
+
+/// List bound WeChat apps.
+#[utoipa::path(tag = "wechat", operation_id = "list_wechat_apps",
+    responses((status = 200, description = "Bound apps (without secrets)", body = Vec<WechatAppResponse>)))]
+#[get("/admin/wechat-apps")]
+pub async fn list_wechat_apps(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+) -> Result<web::Json<Vec<WechatAppResponse>>, ApiError> {
+    let tenant_id = admin.0.tenant_id().clone();
+    let apps = state
+        .read(move |conn| wechat_apps::list(conn, &tenant_id))
+        .await?;
+    Ok(web::Json(apps.into_iter().map(Into::into).collect()))
+}
+
+/// Bind a WeChat app.
+///
+/// One app id belongs to one tenant: binding an app id another tenant has answers 422.
+#[utoipa::path(tag = "wechat", operation_id = "bind_wechat_app", request_body = BindWechatAppRequest,
+    responses((status = 201, description = "Bound", body = WechatAppResponse)))]
+#[post("/admin/wechat-apps")]
+pub async fn bind_wechat_app(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: ApiJson<BindWechatAppRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let input = NewApp {
+        app_id: b.app_id,
+        kind: match b.kind {
+            AppKindDto::MiniProgram => AppKind::MiniProgram,
+            AppKindDto::OfficialAccount => AppKind::OfficialAccount,
+        },
+        name: b.name,
+        secret: b.secret,
+    };
+    let actor = admin.0.actor();
+    let key = state.secrets_key.clone();
+    let now = state.now();
+    let app = state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            wechat_apps::bind(conn, &actor, &key, input, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(WechatAppResponse::from(app)))
+}
+
+/// Unbind a WeChat app.
+#[utoipa::path(tag = "wechat", operation_id = "unbind_wechat_app", params(("id" = String, Path, description = "Bound app id (ours, not WeChat's)")),
+    responses((status = 204, description = "Unbound"),
+        (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json")))]
+#[delete("/admin/wechat-apps/{id}")]
+pub async fn unbind_wechat_app(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = admin.0.actor();
+    let now = state.now();
+    state
+        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+            wechat_apps::unbind(conn, &actor, &id, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

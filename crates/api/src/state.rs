@@ -1,0 +1,72 @@
+//! What every handler can reach: the database, the clock, tokens, the SMS sender, config.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use baoxiu_accounts::wechat_apps::SecretsKey;
+use baoxiu_core::{Clock, DomainResult, TenantId};
+use baoxiu_store::{Db, DbConn};
+use baoxiu_wechat::registry::BusinessRegistry;
+use baoxiu_wechat::sms::{DevSmsSender, SmsSender};
+use baoxiu_wechat::wechat::WechatAuth;
+use chrono::NaiveDateTime;
+
+use crate::config::Config;
+use crate::problem::ApiError;
+use crate::tokens::TokenService;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Arc<TokenService>,
+    pub sms: Arc<dyn SmsSender>,
+    /// Present in development mode only: what the fake SMS sender "sent".
+    pub dev_sms: Option<DevSmsSender>,
+    pub wechat: Arc<dyn WechatAuth>,
+    /// None when no registry is configured.
+    pub registry: Option<Arc<dyn BusinessRegistry>>,
+    pub secrets_key: SecretsKey,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Now, as stored in the database (UTC).
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now().naive_utc()
+    }
+
+    /// Runs read-only domain work in one transaction, off the async workers.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        Ok(web::block(move || db.read(work)).await??)
+    }
+
+    /// Runs domain work that writes in one transaction: all of it commits, or none.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        Ok(web::block(move || db.write(work)).await??)
+    }
+
+    /// A write on behalf of a tenant, refused with `tenant-inactive` once its trial or
+    /// subscription has ended. Every staff change to tenant data goes through here.
+    pub async fn write_in_tenant<T: Send + 'static>(
+        &self,
+        tenant_id: &TenantId,
+        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let tenant_id = tenant_id.clone();
+        let now = self.now();
+        self.write(move |conn| {
+            baoxiu_accounts::tenants::require_active(conn, &tenant_id, now)?;
+            work(conn)
+        })
+        .await
+    }
+}

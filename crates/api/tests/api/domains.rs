@@ -1,0 +1,77 @@
+//! Portal domains: requested by an admin, approved by a platform operator, then the host
+//! alone names the tenant.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::*;
+
+backend_tests! {
+    async fn an_approved_host_resolves_to_its_tenant(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let requested = app
+            .post("/api/v1/admin/domains", &json!({ "kind": "custom", "host": "Repair.Acme.CN" }), bearer(&provider.access))
+            .await;
+        assert_eq!(requested.status, StatusCode::CREATED, "{}", requested.text);
+        assert_eq!(requested.body["host"], "repair.acme.cn");
+        assert_eq!(requested.body["status"], "pending");
+        let id = requested.body["id"].as_str().unwrap();
+        let sub = app.post("/api/v1/admin/domains", &json!({ "kind": "subdomain", "label": "acme" }), bearer(&provider.access)).await;
+        assert_eq!(sub.body["host"], "acme.baoxiu.localhost");
+        app.post("/api/v1/admin/domains", &json!({ "kind": "custom", "host": "not a host" }), bearer(&provider.access))
+            .await
+            .problem(422, "validation-failed");
+
+        let by_host = |host: &'static str| {
+            let client = app.client.clone();
+            let url = format!("{}/api/v1/provider", app.base);
+            async move { client.get(url).header("Host", host).send().await.unwrap() }
+        };
+        // Pending: the host names nobody yet.
+        assert_eq!(by_host("repair.acme.cn").await.status(), StatusCode::BAD_REQUEST);
+
+        // Admins cannot approve; platform operators can.
+        app.post(&format!("/api/v1/platform/domains/{id}/approve"), &json!({}), bearer(&provider.access))
+            .await
+            .problem(403, "forbidden");
+        let operator = platform_token(&app);
+        let approved = app.post(&format!("/api/v1/platform/domains/{id}/approve"), &json!({}), bearer(&operator)).await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+        assert_eq!(approved.body["status"], "approved");
+        app.post(&format!("/api/v1/platform/domains/{id}/approve"), &json!({}), bearer(&operator))
+            .await
+            .problem(409, "conflict");
+
+        let answer = by_host("repair.acme.cn").await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["slug"], "acme");
+        // The approval is in the tenant's audit log, by the operator.
+        let log = app.get("/api/v1/admin/audit-log?action=domain.approve", bearer(&provider.access)).await;
+        assert_eq!(log.body["items"][0]["actor_kind"], "platform");
+        assert_eq!(log.body["items"][0]["actor_id"], "ops@baoxiu");
+    }
+}
+
+/// A platform token as `baoxiu platform-token` mints it (same secret, same service).
+fn platform_token(app: &TestApp) -> String {
+    use baoxiu_api::tokens::{TokenKind, TokenService};
+    let tokens = TokenService::new(
+        baoxiu_api::config::DEV_JWT_SECRET,
+        "baoxiu",
+        3600,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    tokens
+        .issue(
+            &baoxiu_core::TenantId("platform".into()),
+            TokenKind::Platform,
+            "ops@baoxiu",
+            Vec::new(),
+            None,
+            None,
+        )
+        .unwrap()
+        .token
+}

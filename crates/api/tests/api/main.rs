@@ -1,0 +1,20 @@
+//! End-to-end tests of the HTTP API: the real app on a loopback port, real JSON, a fresh
+//! SQLite file or PostgreSQL database per test; every behaviour test runs on both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod audit;
+mod devices;
+mod domains;
+mod errors;
+mod isolation;
+mod openapi;
+mod providers;
+mod qr;
+mod sms;
+mod sms_gateway;
+mod staff;
+mod terminal;
+mod wechat_fake;

@@ -1,0 +1,207 @@
+//! Sign-up → login → profile → refresh → reuse detection, over real HTTP.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::*;
+
+backend_tests! {
+    async fn sign_up_login_profile_refresh_and_reuse(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+
+        // The sign-up tokens work.
+        let profile = app.get("/api/v1/admin/profile", bearer(&provider.access)).await;
+        assert_eq!(profile.status, StatusCode::OK, "{}", profile.text);
+        assert_eq!(profile.body["slug"], "acme");
+        assert_eq!(profile.body["name"], "acme 设备服务有限公司");
+        assert_eq!(profile.body["active"], true);
+
+        // Login by password, then the profile with the new token.
+        let login = app.login("acme", "13800138000", PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        assert_eq!(login.body["token_type"], "Bearer");
+        let access = login.body["access_token"].as_str().unwrap();
+        let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+        let profile = app.get("/api/v1/admin/profile", bearer(access)).await;
+        assert_eq!(profile.status, StatusCode::OK);
+        assert_eq!(profile.header("etag"), Some("\"1\""));
+
+        // Refresh: a new pair, and the new access token works.
+        let rotated = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": refresh }), Opts::default()).await;
+        assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+        let new_access = rotated.body["access_token"].as_str().unwrap().to_owned();
+        let new_refresh = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(new_refresh, refresh);
+        assert_eq!(app.get("/api/v1/me", bearer(&new_access)).await.status, StatusCode::OK);
+
+        // The old refresh token again: 401, and the whole family is revoked.
+        let reused = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": refresh }), Opts::default()).await;
+        reused.problem(401, "refresh-token-reused");
+        let after = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": new_refresh }), Opts::default()).await;
+        after.problem(401, "unauthenticated");
+        // The session's access token stops working at once.
+        app.get("/api/v1/me", bearer(&new_access)).await.problem(401, "unauthenticated");
+        // Other sessions (the sign-up one) are untouched.
+        assert_eq!(app.get("/api/v1/me", bearer(&provider.access)).await.status, StatusCode::OK);
+    }
+
+    async fn staff_login_by_sms_code(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let sent = app.post("/api/v1/auth/staff/sms-code", &json!({ "mobile": provider.admin_mobile }), tenant("acme")).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        assert_eq!(sent.body["expires_in"], 300);
+        let code = app.last_code(&provider.admin_mobile).await;
+        let login = app
+            .post("/api/v1/auth/staff/login", &json!({ "mobile": provider.admin_mobile, "code": code }), tenant("acme"))
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        // A code works once.
+        let again = app
+            .post("/api/v1/auth/staff/login", &json!({ "mobile": provider.admin_mobile, "code": code }), tenant("acme"))
+            .await;
+        again.problem(401, "invalid-credentials");
+    }
+
+    async fn logout_revokes_the_session(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let out = app.post("/api/v1/auth/logout", &json!({ "refresh_token": provider.refresh }), Opts::default()).await;
+        assert_eq!(out.status, StatusCode::NO_CONTENT);
+        app.get("/api/v1/me", bearer(&provider.access)).await.problem(401, "unauthenticated");
+        app.post("/api/v1/auth/refresh", &json!({ "refresh_token": provider.refresh }), Opts::default())
+            .await
+            .problem(401, "unauthenticated");
+    }
+
+    async fn sign_up_rejects_bad_fields_all_at_once_and_creates_nothing(app: TestApp) {
+        app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13800138000" }), Opts::default()).await;
+        let answer = app
+            .post(
+                "/api/v1/providers",
+                &json!({ "mobile": "123", "code": "000000", "provider_name": " ", "password": "short", "slug": "Bad Slug" }),
+                Opts::default(),
+            )
+            .await;
+        answer.problem(422, "validation-failed");
+        let mut fields = answer.error_fields();
+        fields.sort();
+        assert_eq!(fields, ["mobile", "password", "provider_name", "slug"]);
+        assert_eq!(app.count_rows("tenants"), 0);
+        assert_eq!(app.count_rows("staff_users"), 0);
+    }
+
+    async fn sign_up_with_a_wrong_code_or_taken_slug_fails(app: TestApp) {
+        app.sign_up("acme", "13800138000").await;
+        // The slug is taken.
+        app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13900139000" }), Opts::default()).await;
+        let code = app.last_code("13900139000").await;
+        let taken = app
+            .post(
+                "/api/v1/providers",
+                &json!({ "mobile": "13900139000", "code": code, "provider_name": "Other", "password": PASSWORD, "slug": "acme" }),
+                Opts::default(),
+            )
+            .await;
+        taken.problem(422, "validation-failed");
+        assert_eq!(taken.error_fields(), ["slug"]);
+        // A wrong code.
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let answer = app
+            .post(
+                "/api/v1/providers",
+                &json!({ "mobile": "13900139000", "code": wrong, "provider_name": "Other", "password": PASSWORD, "slug": "other" }),
+                Opts::default(),
+            )
+            .await;
+        answer.problem(422, "validation-failed");
+        assert_eq!(answer.error_fields(), ["code"]);
+        assert_eq!(app.count_rows("tenants"), 1);
+        // The right code still works (the taken slug did not spend it).
+        let ok = app
+            .post(
+                "/api/v1/providers",
+                &json!({ "mobile": "13900139000", "code": code, "provider_name": "Other", "password": PASSWORD, "slug": "other" }),
+                Opts::default(),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    }
+
+    async fn profile_and_settings_updates_with_etags(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let token = provider.access.as_str();
+        let changed = app
+            .patch(
+                "/api/v1/admin/profile",
+                &json!({ "display_name": "Acme 售后", "phone": "400-800-8000", "logo_url": "https://cdn.example.com/logo.png" }),
+                Opts { token: Some(token), if_match: Some("\"1\""), ..Opts::default() },
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        assert_eq!(changed.body["display_name"], "Acme 售后");
+        assert_eq!(changed.header("etag"), Some("\"2\""));
+        // A stale If-Match: 412, nothing changes.
+        let stale = app
+            .patch("/api/v1/admin/profile", &json!({ "display_name": "Lost" }), Opts { token: Some(token), if_match: Some("\"1\""), ..Opts::default() })
+            .await;
+        stale.problem(412, "precondition-failed");
+        // The name is fixed at sign-up.
+        app.patch("/api/v1/admin/profile", &json!({ "name": "Renamed" }), bearer(token))
+            .await
+            .problem(422, "validation-failed");
+        // The public profile shows the change, by X-Tenant, without a token.
+        let public = app.get("/api/v1/provider", tenant("acme")).await;
+        assert_eq!(public.status, StatusCode::OK);
+        assert_eq!(public.body["display_name"], "Acme 售后");
+        assert_eq!(public.body["name"], "acme 设备服务有限公司");
+        assert_eq!(public.body["logo_url"], "https://cdn.example.com/logo.png");
+        // logo_url: null clears it.
+        let cleared = app.patch("/api/v1/admin/profile", &json!({ "logo_url": null }), bearer(token)).await;
+        assert_eq!(cleared.body["logo_url"], serde_json::Value::Null);
+
+        let settings = app.get("/api/v1/admin/settings", bearer(token)).await;
+        assert_eq!(settings.status, StatusCode::OK);
+        assert_eq!(settings.body["number_prefix"], "BX");
+        assert_eq!(settings.body["rating_levels"].as_array().unwrap().len(), 5);
+        let updated = app
+            .patch(
+                "/api/v1/admin/settings",
+                &json!({ "ratings_enabled": false, "number_prefix": "AC", "repair_without_serial": false }),
+                Opts { token: Some(token), if_match: settings.header("etag"), ..Opts::default() },
+            )
+            .await;
+        assert_eq!(updated.status, StatusCode::OK, "{}", updated.text);
+        assert_eq!(updated.body["number_prefix"], "AC");
+        assert_eq!(updated.body["ratings_enabled"], false);
+        let bad = app
+            .patch(
+                "/api/v1/admin/settings",
+                &json!({ "number_prefix": "a-b", "auto_close_days": 0, "rating_levels": [{ "stars": 1, "description": "x", "tags": [] }] }),
+                bearer(token),
+            )
+            .await;
+        bad.problem(422, "validation-failed");
+        let mut fields = bad.error_fields();
+        fields.sort();
+        assert_eq!(fields, ["auto_close_days", "number_prefix", "rating_levels"]);
+        assert_eq!(app.get("/api/v1/admin/settings", bearer(token)).await.body["number_prefix"], "AC");
+    }
+
+    async fn an_expired_trial_is_read_only(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        app.clock.advance(chrono::Duration::days(16));
+        // Access tokens have expired too by now: log in again (reading still works).
+        let login = app.login("acme", "13800138000", PASSWORD).await;
+        let token = login.body["access_token"].as_str().unwrap().to_owned();
+        let profile = app.get("/api/v1/admin/profile", bearer(&token)).await;
+        assert_eq!(profile.status, StatusCode::OK);
+        assert_eq!(profile.body["active"], false);
+        app.patch("/api/v1/admin/profile", &json!({ "display_name": "New" }), bearer(&token))
+            .await
+            .problem(403, "tenant-inactive");
+        app.post("/api/v1/admin/staff", &json!({ "mobile": "13900139000", "name": "E", "role": "engineer" }), bearer(&token))
+            .await
+            .problem(403, "tenant-inactive");
+        let _ = provider;
+    }
+}

@@ -1,0 +1,123 @@
+//! The audit log: who changed what, when, with the object before and after. `record` is
+//! called inside the transaction of the change itself, so a change and its entry commit
+//! together or not at all.
+
+use baoxiu_core::{Actor, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::audit_log;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub tenant_id: String,
+    pub id: String,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub request_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// What changed: `action` is `<object>.<verb>` (`staff.create`, `settings.update`).
+#[derive(Debug)]
+pub struct Change<'a, B: Serialize, A: Serialize> {
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: &'a str,
+    pub before: Option<&'a B>,
+    pub after: Option<&'a A>,
+}
+
+/// Records one change, in the caller's transaction.
+pub fn record<B: Serialize, A: Serialize>(
+    conn: &mut DbConn,
+    actor: &Actor,
+    change: Change<'_, B, A>,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let to_json = |value: Option<String>| value;
+    let entry = AuditEntry {
+        tenant_id: actor.tenant_id.0.clone(),
+        id: new_id(),
+        actor_kind: actor.kind.as_str().to_owned(),
+        actor_id: actor.id.clone(),
+        action: change.action.to_owned(),
+        object_type: change.object_type.to_owned(),
+        object_id: change.object_id.to_owned(),
+        before_json: to_json(change.before.map(json)),
+        after_json: to_json(change.after.map(json)),
+        request_id: actor.request_id.clone(),
+        created_at: now,
+    };
+    diesel::insert_into(audit_log::table)
+        .values(&entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// Filters of the audit log list; all optional, combined with AND.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub since: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+/// Entries of one tenant, oldest first, cursor-paged.
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> DomainResult<Page<AuditEntry>> {
+    let mut query = audit_log::table
+        .filter(audit_log::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    if let Some(actor_id) = &filter.actor_id {
+        query = query.filter(audit_log::actor_id.eq(actor_id.clone()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(object_type) = &filter.object_type {
+        query = query.filter(audit_log::object_type.eq(object_type.clone()));
+    }
+    if let Some(object_id) = &filter.object_id {
+        query = query.filter(audit_log::object_id.eq(object_id.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::created_at.lt(until));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            audit_log::created_at
+                .gt(after.created_at)
+                .or(audit_log::created_at
+                    .eq(after.created_at)
+                    .and(audit_log::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((audit_log::created_at.asc(), audit_log::id.asc()))
+        .limit(page.fetch_limit())
+        .select(AuditEntry::as_select())
+        .load(conn)?;
+    Ok(page.finish(rows, |row| (row.created_at, row.id.clone())))
+}

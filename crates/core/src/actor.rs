@@ -1,0 +1,34 @@
+//! Who is acting: passed to every domain write so the audit log can say who did it.
+
+use crate::ids::TenantId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    Staff,
+    Terminal,
+    Guest,
+    Platform,
+    /// The system itself (sign-up, scheduled jobs, seeding).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Terminal => "terminal",
+            Self::Guest => "guest",
+            Self::Platform => "platform",
+            Self::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub tenant_id: TenantId,
+    pub kind: ActorKind,
+    pub id: String,
+    /// The HTTP request this action came from, to join the audit log with the logs.
+    pub request_id: Option<String>,
+}

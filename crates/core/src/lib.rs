@@ -1,0 +1,16 @@
+//! What every Baoxiu crate shares: ids, the tenant id, the clock, cursors, the domain
+//! error with its field errors, and list paging.
+
+pub mod actor;
+pub mod clock;
+pub mod cursor;
+pub mod error;
+pub mod ids;
+pub mod page;
+
+pub use actor::{Actor, ActorKind};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cursor::Cursor;
+pub use error::{DomainError, DomainResult, FieldError, Validator};
+pub use ids::{TenantId, new_id};
+pub use page::{Page, PageRequest};

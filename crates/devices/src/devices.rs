@@ -1,0 +1,634 @@
+//! Devices: the equipment a tenant services. Serial numbers are unique per tenant
+//! (compared by their normalised key); terminal users see their own account's devices and
+//! public ones, guests public ones only.
+
+use baoxiu_accounts::customers;
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
+};
+use baoxiu_store::schema::{devices, qr_codes};
+use baoxiu_store::{DbConn, is_unique_violation};
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::code_key;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WarrantyStatus {
+    InWarranty,
+    OutOfWarranty,
+    Contract,
+    Factory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    Running,
+    Fault,
+    InRepair,
+    Retired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Anyone of the tenant's portal may see it, guests included.
+    Public,
+    /// Only its owner account's users (and staff).
+    Private,
+}
+
+fn to_text<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn from_text<T: for<'de> Deserialize<'de>>(text: &str) -> DomainResult<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| DomainError::Internal(format!("stored value {text}")))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub account_id: Option<String>,
+    pub name: String,
+    pub brand: String,
+    pub category: String,
+    pub model: String,
+    pub machine_no: Option<String>,
+    pub serial_no: Option<String>,
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub warranty_status: WarrantyStatus,
+    pub warranty_ends_on: Option<NaiveDate>,
+    pub status: DeviceStatus,
+    pub visibility: Visibility,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = devices)]
+struct DeviceRow {
+    id: String,
+    account_id: Option<String>,
+    name: String,
+    brand: String,
+    category: String,
+    model: String,
+    machine_no: Option<String>,
+    serial_no: Option<String>,
+    install_address: String,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    warranty_status: String,
+    warranty_ends_on: Option<NaiveDate>,
+    status: String,
+    visibility: String,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = DomainError;
+
+    fn try_from(r: DeviceRow) -> DomainResult<Self> {
+        Ok(Self {
+            warranty_status: from_text(&r.warranty_status)?,
+            status: from_text(&r.status)?,
+            visibility: from_text(&r.visibility)?,
+            id: r.id,
+            account_id: r.account_id,
+            name: r.name,
+            brand: r.brand,
+            category: r.category,
+            model: r.model,
+            machine_no: r.machine_no,
+            serial_no: r.serial_no,
+            install_address: r.install_address,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            warranty_ends_on: r.warranty_ends_on,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// Who is looking at devices.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// Staff of the tenant: every device.
+    Staff,
+    /// A terminal user: public devices, and its account's when it may see devices.
+    Customer { account_id: Option<String> },
+    /// The guest (or anyone acting as one): public devices only.
+    Public,
+}
+
+impl Viewer {
+    pub fn may_see(&self, device: &Device) -> bool {
+        match self {
+            Self::Staff => true,
+            _ if device.visibility == Visibility::Public => true,
+            Self::Customer {
+                account_id: Some(mine),
+            } => device.account_id.as_deref() == Some(mine.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// Every field of a device, as given to create or replace one.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceInput {
+    pub account_id: Option<String>,
+    pub name: String,
+    pub brand: String,
+    pub category: String,
+    pub model: String,
+    pub machine_no: Option<String>,
+    pub serial_no: Option<String>,
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub warranty_status: Option<WarrantyStatus>,
+    pub warranty_ends_on: Option<NaiveDate>,
+    pub status: Option<DeviceStatus>,
+    pub visibility: Option<Visibility>,
+}
+
+fn optional(text: &Option<String>) -> Option<String> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// Checks a device's fields; `prefix` names them in errors (`rows.3.serial_no` for imports).
+pub fn check(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    input: &DeviceInput,
+    prefix: &str,
+    errors: &mut Validator,
+) -> DomainResult<()> {
+    let field = |name: &str| format!("{prefix}{name}");
+    let name = input.name.trim();
+    errors.check(
+        !name.is_empty() && name.chars().count() <= 128,
+        &field("name"),
+        "invalid",
+        "1-128 characters",
+    );
+    for (name, value) in [
+        ("brand", &input.brand),
+        ("category", &input.category),
+        ("model", &input.model),
+    ] {
+        errors.check(
+            value.chars().count() <= 64,
+            &field(name),
+            "too_long",
+            "at most 64 characters",
+        );
+    }
+    errors.check(
+        input.install_address.chars().count() <= 200,
+        &field("install_address"),
+        "too_long",
+        "at most 200 characters",
+    );
+    for (name, value) in [
+        ("machine_no", &input.machine_no),
+        ("serial_no", &input.serial_no),
+    ] {
+        if let Some(value) = optional(value) {
+            errors.check(
+                value.chars().count() <= 64,
+                &field(name),
+                "too_long",
+                "at most 64 characters",
+            );
+        }
+    }
+    if let Some(lat) = input.latitude {
+        errors.check(
+            (-90.0..=90.0).contains(&lat),
+            &field("latitude"),
+            "out_of_range",
+            "must be -90 to 90",
+        );
+    }
+    if let Some(lng) = input.longitude {
+        errors.check(
+            (-180.0..=180.0).contains(&lng),
+            &field("longitude"),
+            "out_of_range",
+            "must be -180 to 180",
+        );
+    }
+    errors.check(
+        input.latitude.is_some() == input.longitude.is_some(),
+        &field("longitude"),
+        "invalid",
+        "give latitude and longitude together",
+    );
+    if let Some(account_id) = &input.account_id
+        && customers::get_account(conn, tenant_id, account_id).is_err()
+    {
+        errors.push(FieldError::new(
+            field("account_id"),
+            "not_found",
+            "no such account",
+        ));
+    }
+    Ok(())
+}
+
+fn serial_taken(prefix: &str) -> DomainError {
+    DomainError::invalid(
+        &format!("{prefix}serial_no"),
+        "taken",
+        "another device has this serial number",
+    )
+}
+
+/// Inserts a checked device (no audit entry: callers record one, imports one per file).
+pub fn insert(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    input: &DeviceInput,
+    prefix: &str,
+    now: NaiveDateTime,
+) -> DomainResult<String> {
+    let id = new_id();
+    let serial = optional(&input.serial_no);
+    let machine = optional(&input.machine_no);
+    let inserted = diesel::insert_into(devices::table)
+        .values((
+            devices::tenant_id.eq(tenant_id.as_str()),
+            devices::id.eq(&id),
+            devices::account_id.eq(&input.account_id),
+            devices::name.eq(input.name.trim()),
+            devices::brand.eq(input.brand.trim()),
+            devices::category.eq(input.category.trim()),
+            devices::model.eq(input.model.trim()),
+            devices::machine_key.eq(machine.as_deref().map(code_key)),
+            devices::machine_no.eq(&machine),
+            devices::serial_key.eq(serial.as_deref().map(code_key)),
+            devices::serial_no.eq(&serial),
+            devices::install_address.eq(input.install_address.trim()),
+            devices::latitude.eq(input.latitude),
+            devices::longitude.eq(input.longitude),
+            devices::warranty_status.eq(to_text(
+                input
+                    .warranty_status
+                    .unwrap_or(WarrantyStatus::OutOfWarranty),
+            )),
+            devices::warranty_ends_on.eq(input.warranty_ends_on),
+            devices::status.eq(to_text(input.status.unwrap_or(DeviceStatus::Running))),
+            devices::visibility.eq(to_text(input.visibility.unwrap_or(Visibility::Private))),
+            devices::version.eq(1),
+            devices::created_at.eq(now),
+            devices::updated_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Err(e) if is_unique_violation(&e) => Err(serial_taken(prefix)),
+        other => other.map(|_| id).map_err(Into::into),
+    }
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: DeviceInput,
+    now: NaiveDateTime,
+) -> DomainResult<Device> {
+    let mut errors = Validator::new();
+    check(conn, &actor.tenant_id, &input, "", &mut errors)?;
+    errors.finish()?;
+    let id = insert(conn, &actor.tenant_id, &input, "", now)?;
+    let device = get(conn, &actor.tenant_id, &id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "device.create",
+            object_type: "device",
+            object_id: &id,
+            before: None,
+            after: Some(&device),
+        },
+        now,
+    )?;
+    Ok(device)
+}
+
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Device> {
+    devices::table
+        .filter(devices::tenant_id.eq(tenant_id.as_str()))
+        .filter(devices::id.eq(id))
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("device"))?
+        .try_into()
+}
+
+/// A device the viewer may see; others answer not-found, as if they did not exist.
+pub fn get_for(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    viewer: &Viewer,
+) -> DomainResult<Device> {
+    let device = get(conn, tenant_id, id)?;
+    if viewer.may_see(&device) {
+        Ok(device)
+    } else {
+        Err(DomainError::NotFound("device"))
+    }
+}
+
+/// Lookup by serial or machine number (normalised), among what the viewer may see.
+pub fn lookup(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    serial: Option<&str>,
+    machine_no: Option<&str>,
+    viewer: &Viewer,
+) -> DomainResult<Vec<Device>> {
+    let mut query = devices::table
+        .filter(devices::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    match (
+        serial.map(code_key).filter(|k| !k.is_empty()),
+        machine_no.map(code_key).filter(|k| !k.is_empty()),
+    ) {
+        (Some(key), _) => query = query.filter(devices::serial_key.eq(key)),
+        (None, Some(key)) => query = query.filter(devices::machine_key.eq(key)),
+        (None, None) => {
+            return Err(DomainError::invalid(
+                "serial",
+                "required",
+                "give serial or machine_no",
+            ));
+        }
+    }
+    let rows = query
+        .order((devices::created_at.asc(), devices::id.asc()))
+        .limit(20)
+        .select(DeviceRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(Device::try_from)
+        .collect::<DomainResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|d| viewer.may_see(d))
+        .collect())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct DeviceFilter {
+    pub account_id: Option<String>,
+    pub status: Option<DeviceStatus>,
+    pub visibility: Option<Visibility>,
+    /// Serial, machine number or name containing this text.
+    pub q: Option<String>,
+}
+
+fn like(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &DeviceFilter,
+    viewer: &Viewer,
+    page: &PageRequest,
+) -> DomainResult<Page<Device>> {
+    let mut query = devices::table
+        .filter(devices::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    match viewer {
+        Viewer::Staff => {}
+        Viewer::Customer {
+            account_id: Some(mine),
+        } => {
+            query = query.filter(
+                devices::visibility
+                    .eq("public")
+                    .or(devices::account_id.eq(mine.clone())),
+            );
+        }
+        _ => query = query.filter(devices::visibility.eq("public")),
+    }
+    if let Some(account_id) = &filter.account_id {
+        query = query.filter(devices::account_id.eq(account_id.clone()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(devices::status.eq(to_text(status)));
+    }
+    if let Some(visibility) = filter.visibility {
+        query = query.filter(devices::visibility.eq(to_text(visibility)));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let key = like(&code_key(q));
+        let name = like(q);
+        query = query.filter(
+            devices::serial_key
+                .like(key.clone())
+                .escape('\\')
+                .or(devices::machine_key.like(key).escape('\\'))
+                .or(devices::name.like(name).escape('\\')),
+        );
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            devices::created_at
+                .gt(after.created_at)
+                .or(devices::created_at
+                    .eq(after.created_at)
+                    .and(devices::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((devices::created_at.asc(), devices::id.asc()))
+        .limit(page.fetch_limit())
+        .select(DeviceRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Device::try_from)
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(rows, |d| (d.created_at, d.id.clone())))
+}
+
+/// Replaces a device's fields (a PATCH reads the device, changes what it names, sends all).
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    input: DeviceInput,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Device> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let mut errors = Validator::new();
+    check(conn, &actor.tenant_id, &input, "", &mut errors)?;
+    errors.finish()?;
+    let serial = optional(&input.serial_no);
+    let machine = optional(&input.machine_no);
+    let updated = diesel::update(
+        devices::table
+            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::id.eq(id)),
+    )
+    .set((
+        devices::account_id.eq(&input.account_id),
+        devices::name.eq(input.name.trim()),
+        devices::brand.eq(input.brand.trim()),
+        devices::category.eq(input.category.trim()),
+        devices::model.eq(input.model.trim()),
+        devices::machine_key.eq(machine.as_deref().map(code_key)),
+        devices::machine_no.eq(&machine),
+        devices::serial_key.eq(serial.as_deref().map(code_key)),
+        devices::serial_no.eq(&serial),
+        devices::install_address.eq(input.install_address.trim()),
+        devices::latitude.eq(input.latitude),
+        devices::longitude.eq(input.longitude),
+        devices::warranty_status.eq(to_text(
+            input.warranty_status.unwrap_or(before.warranty_status),
+        )),
+        devices::warranty_ends_on.eq(input.warranty_ends_on),
+        devices::status.eq(to_text(input.status.unwrap_or(before.status))),
+        devices::visibility.eq(to_text(input.visibility.unwrap_or(before.visibility))),
+        devices::version.eq(before.version + 1),
+        devices::updated_at.eq(now),
+    ))
+    .execute(conn);
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(serial_taken("")),
+        other => other?,
+    };
+    let after = get(conn, &actor.tenant_id, id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "device.update",
+            object_type: "device",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+impl From<&Device> for DeviceInput {
+    fn from(d: &Device) -> Self {
+        Self {
+            account_id: d.account_id.clone(),
+            name: d.name.clone(),
+            brand: d.brand.clone(),
+            category: d.category.clone(),
+            model: d.model.clone(),
+            machine_no: d.machine_no.clone(),
+            serial_no: d.serial_no.clone(),
+            install_address: d.install_address.clone(),
+            latitude: d.latitude,
+            longitude: d.longitude,
+            warranty_status: Some(d.warranty_status),
+            warranty_ends_on: d.warranty_ends_on,
+            status: Some(d.status),
+            visibility: Some(d.visibility),
+        }
+    }
+}
+
+/// Removes a device; its QR codes become blank again (codes themselves are never reissued).
+pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    diesel::update(
+        qr_codes::table
+            .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(qr_codes::device_id.eq(id)),
+    )
+    .set((
+        qr_codes::device_id.eq(None::<String>),
+        qr_codes::bound_at.eq(None::<NaiveDateTime>),
+        qr_codes::bound_by.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    diesel::delete(
+        devices::table
+            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::id.eq(id)),
+    )
+    .execute(conn)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<_, ()> {
+            action: "device.delete",
+            object_type: "device",
+            object_id: id,
+            before: Some(&before),
+            after: None,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// Records where a device is (registration by serial may capture it).
+pub fn set_location(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    latitude: f64,
+    longitude: f64,
+    address: Option<&str>,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let target = devices::table
+        .filter(devices::tenant_id.eq(tenant_id.as_str()))
+        .filter(devices::id.eq(id));
+    diesel::update(target)
+        .set((
+            devices::latitude.eq(latitude),
+            devices::longitude.eq(longitude),
+            devices::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some(address) = address.map(str::trim).filter(|a| !a.is_empty()) {
+        diesel::update(target)
+            .set(devices::install_address.eq(address))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,558 @@
+//! QR codes: the per-tenant rule that makes code strings, the URL printed in the code,
+//! the style of the images; generating codes for devices or in blank batches; scanning
+//! and binding blank codes. Codes are unique per tenant and never reissued.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
+};
+use baoxiu_store::schema::{qr_codes, qr_settings};
+use baoxiu_store::{DbConn, is_unique_violation};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::devices::{self, Device, Viewer};
+
+/// How code strings are made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CodeRule {
+    /// `prefix` + a zero-padded sequence: `BX000001`.
+    Sequence { prefix: String, digits: u8 },
+    /// `length` characters from an alphabet without 0/O, 1/I/L.
+    Random { length: u8 },
+    /// The device's serial number (no blank codes).
+    Serial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCorrection {
+    Low,
+    Medium,
+    Quartile,
+    High,
+}
+
+/// What is printed under a code on labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Caption {
+    None,
+    DeviceName,
+    Serial,
+    Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QrStyle {
+    /// Pixels per module in PNG images (1-40).
+    pub module_px: u32,
+    /// Modules of blank border (0-10; 4 is the standard).
+    pub quiet_zone: u32,
+    pub error_correction: ErrorCorrection,
+    /// `#RRGGBB`.
+    pub foreground: String,
+    /// `#RRGGBB`.
+    pub background: String,
+    pub caption: Caption,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QrSettings {
+    pub enabled: bool,
+    pub rule: CodeRule,
+    /// The URL in the code; `{host}`, `{slug}` and `{code}` are filled in.
+    pub url_template: String,
+    /// Where `/q/{code}` redirects; same placeholders.
+    pub landing_url_template: String,
+    pub style: QrStyle,
+}
+
+impl Default for QrSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            rule: CodeRule::Sequence {
+                prefix: "BX".into(),
+                digits: 6,
+            },
+            url_template: "https://{host}/q/{code}".into(),
+            landing_url_template: "https://{host}/h5/#/scan/{code}".into(),
+            style: QrStyle {
+                module_px: 8,
+                quiet_zone: 4,
+                error_correction: ErrorCorrection::Medium,
+                foreground: "#000000".into(),
+                background: "#FFFFFF".into(),
+                caption: Caption::Code,
+            },
+        }
+    }
+}
+
+/// Fills `{host}`, `{slug}` and `{code}` into a template.
+pub fn fill(template: &str, host: &str, slug: &str, code: &str) -> String {
+    template
+        .replace("{host}", host)
+        .replace("{slug}", slug)
+        .replace("{code}", code)
+}
+
+fn is_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+pub fn get_settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<(QrSettings, i32)> {
+    let row: Option<(bool, String, String, String, String, i32)> = qr_settings::table
+        .filter(qr_settings::tenant_id.eq(tenant_id.as_str()))
+        .select((
+            qr_settings::enabled,
+            qr_settings::rule_json,
+            qr_settings::url_template,
+            qr_settings::landing_url_template,
+            qr_settings::style_json,
+            qr_settings::version,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((enabled, rule, url_template, landing_url_template, style, version)) = row else {
+        return Ok((QrSettings::default(), 0));
+    };
+    let bad = |e: serde_json::Error| DomainError::Internal(format!("stored QR settings: {e}"));
+    Ok((
+        QrSettings {
+            enabled,
+            rule: serde_json::from_str(&rule).map_err(bad)?,
+            url_template,
+            landing_url_template,
+            style: serde_json::from_str(&style).map_err(bad)?,
+        },
+        version,
+    ))
+}
+
+pub fn put_settings(
+    conn: &mut DbConn,
+    actor: &Actor,
+    settings: QrSettings,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<(QrSettings, i32)> {
+    let (before, version) = get_settings(conn, &actor.tenant_id)?;
+    if expected_version.is_some_and(|v| v != version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let mut errors = Validator::new();
+    match &settings.rule {
+        CodeRule::Sequence { prefix, digits } => {
+            errors.check(
+                prefix.len() <= 12 && prefix.chars().all(|c| c.is_ascii_alphanumeric()),
+                "rule.prefix",
+                "invalid",
+                "at most 12 of A-Z, a-z, 0-9",
+            );
+            errors.check(
+                (3..=12).contains(digits),
+                "rule.digits",
+                "out_of_range",
+                "3 to 12",
+            );
+        }
+        CodeRule::Random { length } => {
+            errors.check(
+                (6..=24).contains(length),
+                "rule.length",
+                "out_of_range",
+                "6 to 24",
+            );
+        }
+        CodeRule::Serial => {}
+    }
+    for (field, template) in [
+        ("url_template", &settings.url_template),
+        ("landing_url_template", &settings.landing_url_template),
+    ] {
+        errors.check(
+            template.contains("{code}")
+                && (template.starts_with("https://") || template.starts_with("http://"))
+                && template.len() <= 300,
+            field,
+            "invalid",
+            "an http(s) URL of at most 300 characters with {code}",
+        );
+    }
+    let style = &settings.style;
+    errors.check(
+        (1..=40).contains(&style.module_px),
+        "style.module_px",
+        "out_of_range",
+        "1 to 40",
+    );
+    errors.check(
+        style.quiet_zone <= 10,
+        "style.quiet_zone",
+        "out_of_range",
+        "0 to 10",
+    );
+    errors.check(
+        is_colour(&style.foreground),
+        "style.foreground",
+        "invalid",
+        "#RRGGBB",
+    );
+    errors.check(
+        is_colour(&style.background),
+        "style.background",
+        "invalid",
+        "#RRGGBB",
+    );
+    errors.finish()?;
+    let values = (
+        qr_settings::enabled.eq(settings.enabled),
+        qr_settings::rule_json.eq(serde_json::to_string(&settings.rule).unwrap_or_default()),
+        qr_settings::url_template.eq(&settings.url_template),
+        qr_settings::landing_url_template.eq(&settings.landing_url_template),
+        qr_settings::style_json.eq(serde_json::to_string(&settings.style).unwrap_or_default()),
+        qr_settings::version.eq(version + 1),
+        qr_settings::updated_at.eq(now),
+    );
+    if version == 0 {
+        diesel::insert_into(qr_settings::table)
+            .values((
+                qr_settings::tenant_id.eq(actor.tenant_id.as_str()),
+                qr_settings::next_sequence.eq(1i64),
+                values,
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(
+            qr_settings::table.filter(qr_settings::tenant_id.eq(actor.tenant_id.as_str())),
+        )
+        .set(values)
+        .execute(conn)?;
+    }
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "qr_settings.update",
+            object_type: "qr_settings",
+            object_id: actor.tenant_id.as_str(),
+            before: Some(&before),
+            after: Some(&settings),
+        },
+        now,
+    )?;
+    get_settings(conn, &actor.tenant_id)
+}
+
+/// Fails with not-found when the tenant has the QR feature off.
+pub fn enabled_settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<QrSettings> {
+    let (settings, _) = get_settings(conn, tenant_id)?;
+    if settings.enabled {
+        Ok(settings)
+    } else {
+        Err(DomainError::NotFound("QR code (the QR feature is off)"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = qr_codes)]
+pub struct QrCode {
+    pub id: String,
+    pub code: String,
+    pub device_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub bound_at: Option<NaiveDateTime>,
+    pub bound_by: Option<String>,
+}
+
+const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+fn next_code(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rule: &CodeRule,
+    device: Option<&Device>,
+) -> DomainResult<String> {
+    match rule {
+        CodeRule::Sequence { prefix, digits } => {
+            let target = qr_settings::table.filter(qr_settings::tenant_id.eq(tenant_id.as_str()));
+            let sequence: i64 = target.select(qr_settings::next_sequence).first(conn)?;
+            diesel::update(target)
+                .set(qr_settings::next_sequence.eq(sequence + 1))
+                .execute(conn)?;
+            Ok(format!(
+                "{prefix}{sequence:0width$}",
+                width = usize::from(*digits)
+            ))
+        }
+        CodeRule::Random { length } => {
+            let mut rng = rand::rng();
+            Ok((0..*length)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect())
+        }
+        CodeRule::Serial => device
+            .and_then(|d| d.serial_no.as_deref())
+            .map(crate::keys::code_key)
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "device_ids",
+                    "no_serial",
+                    "with the serial rule, every device needs a serial number",
+                )
+            }),
+    }
+}
+
+fn insert_code(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rule: &CodeRule,
+    device: Option<&Device>,
+    actor_id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<QrCode> {
+    // Random codes may collide: try again; sequences and serials cannot.
+    for _ in 0..5 {
+        let code = next_code(conn, tenant_id, rule, device)?;
+        let id = new_id();
+        let inserted = diesel::insert_into(qr_codes::table)
+            .values((
+                qr_codes::tenant_id.eq(tenant_id.as_str()),
+                qr_codes::id.eq(&id),
+                qr_codes::code.eq(&code),
+                qr_codes::device_id.eq(device.map(|d| d.id.clone())),
+                qr_codes::created_at.eq(now),
+                qr_codes::bound_at.eq(device.map(|_| now)),
+                qr_codes::bound_by.eq(device.map(|_| actor_id.to_owned())),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => return get_code(conn, tenant_id, &code),
+            Err(e) if is_unique_violation(&e) && matches!(rule, CodeRule::Random { .. }) => {
+                continue;
+            }
+            Err(e) if is_unique_violation(&e) => {
+                return Err(DomainError::Conflict(format!(
+                    "the code {code} exists already (codes are never reissued)"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Internal(
+        "no free random code after 5 tries".into(),
+    ))
+}
+
+pub const MAX_BATCH: usize = 500;
+
+/// Generates `count` blank codes, or one code for each of `device_ids`.
+pub fn generate(
+    conn: &mut DbConn,
+    actor: &Actor,
+    count: Option<usize>,
+    device_ids: &[String],
+    now: NaiveDateTime,
+) -> DomainResult<Vec<QrCode>> {
+    let settings = enabled_settings(conn, &actor.tenant_id)?;
+    let mut created = Vec::new();
+    match count {
+        Some(count) => {
+            if !(1..=MAX_BATCH).contains(&count) {
+                return Err(DomainError::invalid(
+                    "count",
+                    "out_of_range",
+                    format!("1 to {MAX_BATCH}"),
+                ));
+            }
+            if settings.rule == CodeRule::Serial {
+                return Err(DomainError::invalid(
+                    "count",
+                    "invalid",
+                    "the serial rule makes no blank codes",
+                ));
+            }
+            for _ in 0..count {
+                created.push(insert_code(
+                    conn,
+                    &actor.tenant_id,
+                    &settings.rule,
+                    None,
+                    &actor.id,
+                    now,
+                )?);
+            }
+        }
+        None => {
+            if device_ids.is_empty() || device_ids.len() > MAX_BATCH {
+                return Err(DomainError::invalid(
+                    "device_ids",
+                    "out_of_range",
+                    format!("give 1 to {MAX_BATCH} devices, or a count"),
+                ));
+            }
+            for (i, id) in device_ids.iter().enumerate() {
+                let device = devices::get(conn, &actor.tenant_id, id).map_err(|_| {
+                    DomainError::invalid(&format!("device_ids.{i}"), "not_found", "no such device")
+                })?;
+                created.push(insert_code(
+                    conn,
+                    &actor.tenant_id,
+                    &settings.rule,
+                    Some(&device),
+                    &actor.id,
+                    now,
+                )?);
+            }
+        }
+    }
+    let codes: Vec<&str> = created.iter().map(|c| c.code.as_str()).collect();
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "qr_code.generate",
+            object_type: "qr_code",
+            object_id: "batch",
+            before: None,
+            after: Some(&codes),
+        },
+        now,
+    )?;
+    Ok(created)
+}
+
+pub fn get_code(conn: &mut DbConn, tenant_id: &TenantId, code: &str) -> DomainResult<QrCode> {
+    qr_codes::table
+        .filter(qr_codes::tenant_id.eq(tenant_id.as_str()))
+        .filter(qr_codes::code.eq(code))
+        .select(QrCode::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("QR code"))
+}
+
+pub fn list_codes(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    bound: Option<bool>,
+    page: &PageRequest,
+) -> DomainResult<Page<QrCode>> {
+    let mut query = qr_codes::table
+        .filter(qr_codes::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    match bound {
+        Some(true) => query = query.filter(qr_codes::device_id.is_not_null()),
+        Some(false) => query = query.filter(qr_codes::device_id.is_null()),
+        None => {}
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            qr_codes::created_at
+                .gt(after.created_at)
+                .or(qr_codes::created_at
+                    .eq(after.created_at)
+                    .and(qr_codes::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((qr_codes::created_at.asc(), qr_codes::id.asc()))
+        .limit(page.fetch_limit())
+        .select(QrCode::as_select())
+        .load(conn)?;
+    Ok(page.finish(rows, |c| (c.created_at, c.id.clone())))
+}
+
+/// What a scan finds.
+#[derive(Debug, Clone)]
+pub enum Scanned {
+    Device(Box<Device>),
+    Blank,
+}
+
+/// Resolves a scanned code for a viewer: a device it may not see answers not-found.
+pub fn scan(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    code: &str,
+    viewer: &Viewer,
+) -> DomainResult<Scanned> {
+    enabled_settings(conn, tenant_id)?;
+    let found = get_code(conn, tenant_id, code.trim())?;
+    match found.device_id {
+        Some(device_id) => Ok(Scanned::Device(Box::new(devices::get_for(
+            conn, tenant_id, &device_id, viewer,
+        )?))),
+        None => Ok(Scanned::Blank),
+    }
+}
+
+/// Binds a blank code to a device the binder may see.
+pub fn bind(
+    conn: &mut DbConn,
+    actor: &Actor,
+    code: &str,
+    device_id: &str,
+    viewer: &Viewer,
+    now: NaiveDateTime,
+) -> DomainResult<Device> {
+    enabled_settings(conn, &actor.tenant_id)?;
+    let found = get_code(conn, &actor.tenant_id, code.trim())?;
+    if found.device_id.is_some() {
+        return Err(DomainError::Conflict(
+            "the code is bound to a device already".into(),
+        ));
+    }
+    let device = devices::get_for(conn, &actor.tenant_id, device_id, viewer)
+        .map_err(|_| DomainError::invalid("device_id", "not_found", "no such device"))?;
+    let updated = diesel::update(
+        qr_codes::table
+            .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(qr_codes::id.eq(&found.id))
+            .filter(qr_codes::device_id.is_null()),
+    )
+    .set((
+        qr_codes::device_id.eq(&device.id),
+        qr_codes::bound_at.eq(now),
+        qr_codes::bound_by.eq(&actor.id),
+    ))
+    .execute(conn)?;
+    if updated != 1 {
+        return Err(DomainError::Conflict(
+            "the code is bound to a device already".into(),
+        ));
+    }
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "qr_code.bind",
+            object_type: "qr_code",
+            object_id: &found.code,
+            before: None,
+            after: Some(&device.id),
+        },
+        now,
+    )?;
+    Ok(device)
+}
+
+/// The device names of codes, for captions.
+pub fn device_of(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    code: &QrCode,
+) -> DomainResult<Option<Device>> {
+    code.device_id
+        .as_deref()
+        .map(|id| devices::get(conn, tenant_id, id))
+        .transpose()
+}

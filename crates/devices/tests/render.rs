@@ -1,0 +1,105 @@
+//! Generated images decode back to their URL (rqrr), as PNG and as SVG, at every error
+//! correction level; label sheets hold the codes asked for.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use baoxiu_devices::qr::{Caption, ErrorCorrection, QrStyle};
+use baoxiu_devices::render::{self, Label};
+
+const URL: &str = "https://acme.baoxiu.example.com/q/BX000042";
+
+fn style(ecc: ErrorCorrection) -> QrStyle {
+    QrStyle {
+        module_px: 6,
+        quiet_zone: 4,
+        error_correction: ecc,
+        foreground: "#112233".into(),
+        background: "#FFFFFF".into(),
+        caption: Caption::Code,
+    }
+}
+
+fn decode(gray: image::GrayImage) -> String {
+    let mut prepared = rqrr::PreparedImage::prepare(gray);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one code in the image");
+    grids[0].decode().unwrap().1
+}
+
+const LEVELS: [ErrorCorrection; 4] = [
+    ErrorCorrection::Low,
+    ErrorCorrection::Medium,
+    ErrorCorrection::Quartile,
+    ErrorCorrection::High,
+];
+
+#[test]
+fn png_decodes_to_its_url_at_every_level() {
+    for ecc in LEVELS {
+        let png = render::png(URL, &style(ecc)).unwrap();
+        let image = image::load_from_memory(&png).unwrap().to_luma8();
+        assert_eq!(decode(image), URL, "{ecc:?}");
+    }
+}
+
+/// Rasterises our own SVG: the module path (`Mx,yh1v1h-1z` per dark module) in a viewBox.
+fn rasterise(svg: &str, scale: u32) -> image::GrayImage {
+    let view_box = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let mut sides = view_box.split(' ').map(|n| n.parse::<u32>().unwrap());
+    let (width, height) = (sides.next().unwrap(), sides.next().unwrap());
+    let mut image = image::GrayImage::from_pixel(width * scale, height * scale, image::Luma([255]));
+    let d = svg
+        .split("<path d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    for module in d.split('M').filter(|m| !m.is_empty()) {
+        let xy = module.trim_end_matches("h1v1h-1z");
+        let (x, y) = xy.split_once(',').unwrap();
+        let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+        for dy in 0..scale {
+            for dx in 0..scale {
+                image.put_pixel(x * scale + dx, y * scale + dy, image::Luma([0]));
+            }
+        }
+    }
+    image
+}
+
+#[test]
+fn svg_decodes_to_its_url_at_every_level() {
+    for ecc in LEVELS {
+        let svg = render::svg(URL, &style(ecc), Some("BX000042 <一号机>")).unwrap();
+        assert!(svg.starts_with("<?xml"));
+        assert!(
+            svg.contains("BX000042 &lt;一号机&gt;"),
+            "the caption, escaped"
+        );
+        assert!(svg.contains("fill=\"#112233\""));
+        assert_eq!(decode(rasterise(&svg, 6)), URL, "{ecc:?}");
+    }
+}
+
+#[test]
+fn label_sheets_hold_the_requested_codes() {
+    let labels: Vec<Label> = (1..=7)
+        .map(|i| Label {
+            text: format!("https://acme.example.com/q/BX{i:06}"),
+            caption: Some(format!("BX{i:06}")),
+        })
+        .collect();
+    let sheet = render::label_sheet(&labels, &style(ErrorCorrection::Medium), 3, 3).unwrap();
+    assert!(sheet.contains("width=\"210mm\" height=\"297mm\""));
+    assert_eq!(sheet.matches("<g class=\"label\"").count(), 7);
+    assert_eq!(sheet.matches("<text").count(), 7);
+    // More codes than cells is refused.
+    assert!(render::label_sheet(&labels, &style(ErrorCorrection::Medium), 2, 3).is_err());
+}

@@ -1,0 +1,912 @@
+//! The login, registration, activation and approval flows.
+
+use baoxiu_accounts::customers::{self, ExtraFields, NewAccount, NewContact};
+use baoxiu_accounts::roles;
+use baoxiu_accounts::terminal_users::{self, NewTerminalUser, TerminalStatus, TerminalUser};
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, ActorKind, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId,
+    Validator, new_id,
+};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::registrations;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::methods::{self, FormField, Method, Mode, NewAccountRule};
+use crate::{Channel, invitations, policy};
+use baoxiu_devices::{Viewer, devices};
+
+/// The name WeChat-created users' external enterprise gets until they register.
+const UNREGISTERED_ENTERPRISE: &str = "微信用户";
+
+/// Fails with `seats-exhausted` when `more` users cannot become active.
+fn take_seats(conn: &mut DbConn, tenant_id: &TenantId, more: i64) -> DomainResult<()> {
+    let seats = i64::from(policy::get(conn, tenant_id)?.seats);
+    let in_use = terminal_users::seats_in_use(conn, tenant_id)?;
+    if in_use + more > seats {
+        return Err(DomainError::SeatsExhausted(format!(
+            "{in_use} of {seats} terminal-user seats are in use; {more} more were asked for"
+        )));
+    }
+    Ok(())
+}
+
+/// A user created by a first login through a self-registration method.
+fn create_through(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    method: &Method,
+    mobile: Option<String>,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let (status, role_ids) = match method.settings.mode {
+        Mode::OpenidAuto => {
+            take_seats(conn, tenant_id, 1)?;
+            (TerminalStatus::Active, method.settings.role_ids.clone())
+        }
+        Mode::RequireRegistration => (TerminalStatus::Unregistered, Vec::new()),
+    };
+    terminal_users::create(
+        conn,
+        tenant_id,
+        NewTerminalUser {
+            enterprise_name: UNREGISTERED_ENTERPRISE.into(),
+            account_id: None,
+            contact_id: None,
+            mobile,
+            status,
+            method_id: Some(method.id.clone()),
+            role_ids,
+        },
+        now,
+    )
+}
+
+fn usable(user: TerminalUser) -> DomainResult<TerminalUser> {
+    if user.status == TerminalStatus::Disabled {
+        Err(DomainError::NotActivated)
+    } else {
+        Ok(user)
+    }
+}
+
+/// A WeChat login (Mini Program or Official Account). A known identity logs its user in;
+/// with `bind_to` (a user who logged in by SMS) the identity is bound to that user; else a
+/// self-registration method of the channel creates the user, or the guest stands in, or
+/// the login is refused with `not-activated`.
+/// Who WeChat says logged in, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct WechatLogin<'a> {
+    pub channel: Channel,
+    pub app_id: &'a str,
+    pub openid: &'a str,
+    pub unionid: Option<&'a str>,
+    /// A terminal user already logged in (by SMS) to bind the identity to.
+    pub bind_to: Option<&'a str>,
+}
+
+pub fn wechat_login(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    login: WechatLogin<'_>,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let WechatLogin {
+        channel,
+        app_id,
+        openid,
+        unionid,
+        bind_to,
+    } = login;
+    if let Some(user) = terminal_users::find_by_identity(conn, tenant_id, app_id, openid)? {
+        return usable(user);
+    }
+    if let Some(user_id) = bind_to {
+        let user = usable(terminal_users::get(conn, tenant_id, user_id)?)?;
+        if !user.is_guest {
+            terminal_users::add_identity(conn, tenant_id, &user.id, app_id, openid, unionid, now)?;
+            return Ok(user);
+        }
+    }
+    match methods::for_channel(conn, tenant_id, channel)? {
+        Some(method) => {
+            let user = create_through(conn, tenant_id, &method, None, now)?;
+            terminal_users::add_identity(conn, tenant_id, &user.id, app_id, openid, unionid, now)?;
+            terminal_users::get(conn, tenant_id, &user.id)
+        }
+        None if policy::get(conn, tenant_id)?.guest_enabled => {
+            terminal_users::guest(conn, tenant_id, now)
+        }
+        None => Err(DomainError::NotActivated),
+    }
+}
+
+/// An SMS login (the mobile's code was checked by the caller).
+pub fn sms_login(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    channel: Channel,
+    mobile: &str,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    if let Some(user) = terminal_users::find_by_mobile(conn, tenant_id, mobile)? {
+        return usable(user);
+    }
+    match methods::for_channel(conn, tenant_id, channel)? {
+        Some(method) => create_through(conn, tenant_id, &method, Some(mobile.to_owned()), now),
+        None => Err(DomainError::NotActivated),
+    }
+}
+
+pub fn guest_login(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    if !policy::get(conn, tenant_id)?.guest_enabled {
+        return Err(DomainError::GuestDisabled);
+    }
+    terminal_users::guest(conn, tenant_id, now)
+}
+
+/// The registration form for a user: which method, and which fields to fill.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationForm {
+    pub method_id: String,
+    pub method_name: String,
+    pub requires_approval: bool,
+    pub invitation_required: bool,
+    pub new_account_rule: NewAccountRule,
+    pub account_fields: Vec<FormField>,
+    pub contact_fields: Vec<FormField>,
+}
+
+fn method_for(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user: &TerminalUser,
+    channel: Channel,
+) -> DomainResult<Method> {
+    if let Some(method) = user
+        .method_id
+        .as_deref()
+        .and_then(|id| methods::get(conn, tenant_id, id).ok())
+        .filter(|m| m.enabled)
+    {
+        return Ok(method);
+    }
+    methods::for_channel(conn, tenant_id, channel)?.ok_or(DomainError::NotFound(
+        "registration method for this channel",
+    ))
+}
+
+fn visible(fields: &[FormField], only_required: bool) -> Vec<FormField> {
+    fields
+        .iter()
+        .filter(|f| f.required || !only_required)
+        .cloned()
+        .collect()
+}
+
+pub fn form(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user: &TerminalUser,
+    channel: Channel,
+) -> DomainResult<RegistrationForm> {
+    if user.is_guest {
+        return Err(DomainError::Forbidden(
+            "the guest identity cannot register; log in first",
+        ));
+    }
+    let method = method_for(conn, tenant_id, user, channel)?;
+    let settings = &method.settings;
+    Ok(RegistrationForm {
+        requires_approval: settings.requires_approval,
+        invitation_required: policy::get(conn, tenant_id)?.invitation_required,
+        new_account_rule: settings.account.new_account_rule,
+        account_fields: visible(
+            &settings.account.fields,
+            settings.account.show_only_required,
+        ),
+        contact_fields: visible(
+            &settings.contact.fields,
+            settings.contact.show_only_required,
+        ),
+        method_id: method.id,
+        method_name: method.name,
+    })
+}
+
+/// What a user sends to register (the mobile's code was checked by the caller; with the
+/// `business_registry` rule, `registered_name` is the name the registry gave).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationInput {
+    #[serde(default)]
+    pub registered_name: Option<String>,
+    /// Registration by device serial: the contact joins the device's owner account (the
+    /// account name is then not needed).
+    #[serde(default)]
+    pub device_serial: Option<String>,
+    /// Where the device is, if the user shares it: latitude, longitude, address.
+    #[serde(default)]
+    pub device_location: Option<(f64, f64, Option<String>)>,
+    pub account_name: String,
+    pub account_fields: ExtraFields,
+    pub contact_name: String,
+    pub contact_fields: ExtraFields,
+    pub mobile: String,
+    pub invitation_code: Option<String>,
+}
+
+fn check_fields(errors: &mut Validator, prefix: &str, form: &[FormField], values: &ExtraFields) {
+    for field in form {
+        let value = values.get(&field.key);
+        let present =
+            value.is_some_and(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()));
+        if field.required && !present {
+            errors.push(FieldError::new(
+                format!("{prefix}.{}", field.key),
+                "required",
+                format!("{} is required", field.label),
+            ));
+        }
+        if let Some(v) = value {
+            let ok = v.is_null()
+                || v.as_str().is_some_and(|s| s.chars().count() <= 500)
+                || v.is_number()
+                || v.is_boolean();
+            if !ok {
+                errors.push(FieldError::new(
+                    format!("{prefix}.{}", field.key),
+                    "invalid",
+                    "a text of at most 500 characters, a number or a boolean",
+                ));
+            }
+        }
+    }
+    for key in values.keys() {
+        if !form.iter().any(|f| &f.key == key) {
+            errors.push(FieldError::new(
+                format!("{prefix}.{key}"),
+                "unknown_field",
+                "this field is not on the form",
+            ));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum RegistrationOutcome {
+    Registered(TerminalUser),
+    AwaitingApproval { registration_id: String },
+}
+
+/// Completes a user's registration, or queues it for approval.
+pub fn register(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+    channel: Channel,
+    input: RegistrationInput,
+    now: NaiveDateTime,
+) -> DomainResult<RegistrationOutcome> {
+    let user = terminal_users::get(conn, tenant_id, user_id)?;
+    if user.is_guest {
+        return Err(DomainError::Forbidden(
+            "the guest identity cannot register; log in first",
+        ));
+    }
+    if user.is_registered() {
+        return Err(DomainError::Conflict("already registered".into()));
+    }
+    if user.status == TerminalStatus::AwaitingApproval {
+        return Err(DomainError::Conflict(
+            "a registration is already waiting for approval".into(),
+        ));
+    }
+    let method = method_for(conn, tenant_id, &user, channel)?;
+    let settings = &method.settings;
+    let mut errors = Validator::new();
+    // By serial, the device names the account.
+    let device = match input
+        .device_serial
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(serial) => {
+            let found = devices::lookup(conn, tenant_id, Some(serial), None, &Viewer::Staff)?
+                .into_iter()
+                .next();
+            match found {
+                Some(device) if device.account_id.is_some() => Some(device),
+                _ => {
+                    errors.push(FieldError::new(
+                        "device_serial",
+                        "not_found",
+                        "no device with an owner has this serial number",
+                    ));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some((lat, lng, _)) = input.device_location {
+        errors.check(
+            (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng),
+            "device_location",
+            "out_of_range",
+            "latitude -90 to 90, longitude -180 to 180",
+        );
+    }
+    let account_name = match &device {
+        Some(device) => {
+            let account_id = device.account_id.clone().unwrap_or_default();
+            Some(customers::get_account(conn, tenant_id, &account_id)?.name)
+        }
+        // A serial was given but names no device: that is the one error to report.
+        None if input
+            .device_serial
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty()) =>
+        {
+            None
+        }
+        None => baoxiu_accounts::fields::text("account_name", &input.account_name, 128)
+            .map_err(|e| errors.push(e))
+            .ok(),
+    };
+    let contact_name = baoxiu_accounts::fields::text("contact_name", &input.contact_name, 64)
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_fields(
+        &mut errors,
+        "account_fields",
+        &visible(
+            &settings.account.fields,
+            settings.account.show_only_required,
+        ),
+        &input.account_fields,
+    );
+    check_fields(
+        &mut errors,
+        "contact_fields",
+        &visible(
+            &settings.contact.fields,
+            settings.contact.show_only_required,
+        ),
+        &input.contact_fields,
+    );
+    let policy = policy::get(conn, tenant_id)?;
+    if policy.invitation_required
+        && input
+            .invitation_code
+            .as_deref()
+            .is_none_or(|c| c.trim().is_empty())
+    {
+        errors.push(FieldError::new(
+            "invitation_code",
+            "required",
+            "an invitation code is required",
+        ));
+    }
+    if let Some(name) = account_name.as_ref().filter(|_| device.is_none()) {
+        match settings.account.new_account_rule {
+            NewAccountRule::ExistingOnly => {
+                if customers::find_account_by_name(
+                    conn,
+                    tenant_id,
+                    name,
+                    settings.account.duplicate_check,
+                )?
+                .is_none()
+                {
+                    errors.push(FieldError::new(
+                        "account_name",
+                        "not_found",
+                        "no existing account has this name",
+                    ));
+                }
+            }
+            NewAccountRule::BusinessRegistry => {
+                if input.registered_name.is_none() {
+                    errors.push(FieldError::new(
+                        "account_name",
+                        "not_registered",
+                        "the name was not found in the business registry",
+                    ));
+                }
+            }
+            NewAccountRule::UserDefined => {}
+        }
+    }
+    errors.finish()?;
+    if policy.invitation_required
+        && let Some(code) = &input.invitation_code
+    {
+        invitations::redeem(conn, tenant_id, code, now)?;
+    }
+    if let (Some(device), Some((lat, lng, address))) = (&device, &input.device_location) {
+        devices::set_location(
+            conn,
+            tenant_id,
+            &device.id,
+            *lat,
+            *lng,
+            address.as_deref(),
+            now,
+        )?;
+    }
+    let input = RegistrationInput {
+        // With the registry rule, the account carries the registered name.
+        account_name: match settings.account.new_account_rule {
+            NewAccountRule::BusinessRegistry if device.is_none() => {
+                input.registered_name.clone().unwrap_or_default()
+            }
+            _ => account_name.unwrap_or_default(),
+        },
+        contact_name: contact_name.unwrap_or_default(),
+        ..input
+    };
+    if settings.requires_approval {
+        let id = new_id();
+        diesel::insert_into(registrations::table)
+            .values((
+                registrations::tenant_id.eq(tenant_id.as_str()),
+                registrations::id.eq(&id),
+                registrations::user_id.eq(&user.id),
+                registrations::method_id.eq(&method.id),
+                registrations::payload_json.eq(serde_json::to_string(&input).unwrap_or_default()),
+                registrations::status.eq("pending"),
+                registrations::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        terminal_users::set_registration(
+            conn,
+            tenant_id,
+            &user.id,
+            None,
+            TerminalStatus::AwaitingApproval,
+            now,
+        )?;
+        return Ok(RegistrationOutcome::AwaitingApproval {
+            registration_id: id,
+        });
+    }
+    let actor = Actor {
+        tenant_id: tenant_id.clone(),
+        kind: ActorKind::Terminal,
+        id: user.id.clone(),
+        request_id: None,
+    };
+    let role_ids = settings.role_ids.clone();
+    apply(conn, &actor, &user, &method, &input, &role_ids, now).map(RegistrationOutcome::Registered)
+}
+
+/// Matches or creates the account and contact, links the user to them and activates it.
+fn apply(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user: &TerminalUser,
+    method: &Method,
+    input: &RegistrationInput,
+    role_ids: &[String],
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    let tenant_id = &actor.tenant_id;
+    let settings = &method.settings;
+    let by_device = match input.device_serial.as_deref() {
+        Some(serial) => devices::lookup(conn, tenant_id, Some(serial), None, &Viewer::Staff)?
+            .into_iter()
+            .find_map(|d| d.account_id),
+        None => None,
+    };
+    let account = match by_device {
+        Some(account_id) => Some(customers::get_account(conn, tenant_id, &account_id)?),
+        None => customers::find_account_by_name(
+            conn,
+            tenant_id,
+            &input.account_name,
+            settings.account.duplicate_check,
+        )?,
+    };
+    let account = match account {
+        Some(existing) => existing,
+        None if settings.account.new_account_rule != NewAccountRule::ExistingOnly => {
+            let owner = methods::next_owner(conn, tenant_id, method)?;
+            customers::create_account(
+                conn,
+                actor,
+                NewAccount {
+                    name: input.account_name.clone(),
+                    record_type: settings.account.record_type.clone(),
+                    fields: input.account_fields.clone(),
+                    owner_staff_id: owner,
+                    source: "registration",
+                },
+                now,
+            )?
+        }
+        None => {
+            return Err(DomainError::invalid(
+                "account_name",
+                "not_found",
+                "no existing account has this name",
+            ));
+        }
+    };
+    let contact =
+        match customers::find_contact_by_mobile(conn, tenant_id, &account.id, &input.mobile)? {
+            Some(existing) => existing,
+            None => customers::create_contact(
+                conn,
+                actor,
+                &account.id,
+                NewContact {
+                    name: input.contact_name.clone(),
+                    mobile: Some(input.mobile.clone()),
+                    record_type: settings.contact.record_type.clone(),
+                    fields: input.contact_fields.clone(),
+                },
+                now,
+            )?,
+        };
+    if user.status != TerminalStatus::Active {
+        take_seats(conn, tenant_id, 1)?;
+    }
+    terminal_users::set_registration(
+        conn,
+        tenant_id,
+        &user.id,
+        Some((&account.id, &contact.id, &input.mobile)),
+        TerminalStatus::Active,
+        now,
+    )?;
+    let mut all_roles: Vec<String> = user.roles.iter().map(|r| r.id.clone()).collect();
+    all_roles.extend(role_ids.iter().cloned());
+    terminal_users::set_roles(conn, tenant_id, &user.id, &all_roles)?;
+    let after = terminal_users::get(conn, tenant_id, &user.id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "terminal_user.register",
+            object_type: "terminal_user",
+            object_id: &user.id,
+            before: Some(user),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+/// Manual activation: every contact with a mobile of the given accounts becomes an active
+/// terminal user with the given roles. All or nothing: a bad account or too few seats
+/// activates nobody.
+pub fn activate(
+    conn: &mut DbConn,
+    actor: &Actor,
+    account_ids: &[String],
+    role_ids: &[String],
+    now: NaiveDateTime,
+) -> DomainResult<Vec<TerminalUser>> {
+    let tenant_id = &actor.tenant_id;
+    let mut errors = Validator::new();
+    errors.check(
+        !account_ids.is_empty(),
+        "account_ids",
+        "required",
+        "name at least one account",
+    );
+    errors.check(
+        account_ids.len() <= 100,
+        "account_ids",
+        "too_many",
+        "at most 100 accounts at once",
+    );
+    let role_ids = if role_ids.is_empty() {
+        vec![roles::by_key(conn, tenant_id, roles::END_CUSTOMER)?.id]
+    } else {
+        role_ids.to_vec()
+    };
+    if let Err(DomainError::Validation(role_errors)) =
+        roles::check_assignable(conn, tenant_id, "role_ids", &role_ids)
+    {
+        role_errors.into_iter().for_each(|e| errors.push(e));
+    }
+    let mut plan = Vec::new();
+    for (i, account_id) in account_ids.iter().enumerate() {
+        let Ok(account) = customers::get_account(conn, tenant_id, account_id) else {
+            errors.push(FieldError::new(
+                format!("account_ids.{i}"),
+                "not_found",
+                "no such account",
+            ));
+            continue;
+        };
+        let contacts: Vec<_> = customers::contacts_of(conn, tenant_id, account_id)?
+            .into_iter()
+            .filter(|c| c.mobile.is_some())
+            .collect();
+        if contacts.is_empty() {
+            errors.push(FieldError::new(
+                format!("account_ids.{i}"),
+                "no_contact",
+                "the account needs at least one contact with a mobile",
+            ));
+        }
+        plan.push((account, contacts));
+    }
+    errors.finish()?;
+    let mut users = Vec::new();
+    let mut newly_active = 0;
+    let mut steps = Vec::new();
+    for (account, contacts) in &plan {
+        for contact in contacts {
+            let mobile = contact.mobile.clone().unwrap_or_default();
+            let existing = match terminal_users::find_by_contact(conn, tenant_id, &contact.id)? {
+                Some(user) => Some(user),
+                None => terminal_users::find_by_mobile(conn, tenant_id, &mobile)?
+                    .filter(|u| !u.is_registered()),
+            };
+            if existing
+                .as_ref()
+                .is_none_or(|u| u.status != TerminalStatus::Active)
+            {
+                newly_active += 1;
+            }
+            steps.push((account.clone(), contact.clone(), mobile, existing));
+        }
+    }
+    take_seats(conn, tenant_id, newly_active)?;
+    for (account, contact, mobile, existing) in steps {
+        let user = match existing {
+            Some(user) => {
+                terminal_users::set_registration(
+                    conn,
+                    tenant_id,
+                    &user.id,
+                    Some((&account.id, &contact.id, &mobile)),
+                    TerminalStatus::Active,
+                    now,
+                )?;
+                terminal_users::set_roles(conn, tenant_id, &user.id, &role_ids)?;
+                terminal_users::get(conn, tenant_id, &user.id)?
+            }
+            None => terminal_users::create(
+                conn,
+                tenant_id,
+                NewTerminalUser {
+                    enterprise_name: account.name.clone(),
+                    account_id: Some(account.id.clone()),
+                    contact_id: Some(contact.id.clone()),
+                    mobile: Some(mobile),
+                    status: TerminalStatus::Active,
+                    method_id: None,
+                    role_ids: role_ids.clone(),
+                },
+                now,
+            )?,
+        };
+        baoxiu_audit::record(
+            conn,
+            actor,
+            Change::<(), _> {
+                action: "terminal_user.activate",
+                object_type: "terminal_user",
+                object_id: &user.id,
+                before: None,
+                after: Some(&user),
+            },
+            now,
+        )?;
+        users.push(user);
+    }
+    for (account, _) in &plan {
+        customers::mark_activated(conn, tenant_id, &account.id, now)?;
+    }
+    Ok(users)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    pub id: String,
+    pub user_id: String,
+    pub method_id: String,
+    pub input: RegistrationInput,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+struct RegistrationRow {
+    id: String,
+    user_id: String,
+    method_id: String,
+    payload_json: String,
+    status: String,
+    reason: Option<String>,
+    decided_by: Option<String>,
+    created_at: NaiveDateTime,
+    decided_at: Option<NaiveDateTime>,
+}
+
+impl TryFrom<RegistrationRow> for Registration {
+    type Error = DomainError;
+
+    fn try_from(row: RegistrationRow) -> DomainResult<Self> {
+        Ok(Self {
+            input: serde_json::from_str(&row.payload_json)
+                .map_err(|e| DomainError::Internal(format!("stored registration: {e}")))?,
+            id: row.id,
+            user_id: row.user_id,
+            method_id: row.method_id,
+            status: row.status,
+            reason: row.reason,
+            decided_by: row.decided_by,
+            created_at: row.created_at,
+            decided_at: row.decided_at,
+        })
+    }
+}
+
+pub fn get_registration(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+) -> DomainResult<Registration> {
+    registrations::table
+        .filter(registrations::tenant_id.eq(tenant_id.as_str()))
+        .filter(registrations::id.eq(id))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("registration"))?
+        .try_into()
+}
+
+/// The newest registration of a user, for `/me`.
+pub fn latest_registration(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+) -> DomainResult<Option<Registration>> {
+    registrations::table
+        .filter(registrations::tenant_id.eq(tenant_id.as_str()))
+        .filter(registrations::user_id.eq(user_id))
+        .order((registrations::created_at.desc(), registrations::id.desc()))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Registration::try_from)
+        .transpose()
+}
+
+pub fn list_registrations(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    status: Option<&str>,
+    page: &PageRequest,
+) -> DomainResult<Page<Registration>> {
+    let mut query = registrations::table
+        .filter(registrations::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(registrations::status.eq(status.to_owned()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(
+            registrations::created_at
+                .gt(after.created_at)
+                .or(registrations::created_at
+                    .eq(after.created_at)
+                    .and(registrations::id.gt(after.id.clone()))),
+        );
+    }
+    let rows = query
+        .order((registrations::created_at.asc(), registrations::id.asc()))
+        .limit(page.fetch_limit())
+        .select(RegistrationRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Registration::try_from)
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(rows, |r| (r.created_at, r.id.clone())))
+}
+
+fn decide(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> DomainResult<Registration> {
+    let registration = get_registration(conn, &actor.tenant_id, id)?;
+    if registration.status != "pending" {
+        return Err(DomainError::Conflict(format!(
+            "the registration is already {}",
+            registration.status
+        )));
+    }
+    diesel::update(
+        registrations::table
+            .filter(registrations::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(registrations::id.eq(id)),
+    )
+    .set((
+        registrations::status.eq(status),
+        registrations::reason.eq(reason),
+        registrations::decided_by.eq(&actor.id),
+        registrations::decided_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(registration)
+}
+
+/// Approves a waiting registration with the roles the staff member chose.
+pub fn approve(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    role_ids: &[String],
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
+    let registration = decide(conn, actor, id, "approved", None, now)?;
+    let user = terminal_users::get(conn, &actor.tenant_id, &registration.user_id)?;
+    let method = methods::get(conn, &actor.tenant_id, &registration.method_id)?;
+    apply(
+        conn,
+        actor,
+        &user,
+        &method,
+        &registration.input,
+        role_ids,
+        now,
+    )
+}
+
+/// Rejects a waiting registration; the reason reaches the user through `/me`.
+pub fn reject(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let reason = baoxiu_accounts::fields::text("reason", reason, 500)
+        .map_err(|e| DomainError::Validation(vec![e]))?;
+    let registration = decide(conn, actor, id, "rejected", Some(&reason), now)?;
+    terminal_users::set_registration(
+        conn,
+        &actor.tenant_id,
+        &registration.user_id,
+        None,
+        TerminalStatus::Rejected,
+        now,
+    )?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "registration.reject",
+            object_type: "registration",
+            object_id: id,
+            before: None,
+            after: Some(&reason),
+        },
+        now,
+    )?;
+    Ok(())
+}

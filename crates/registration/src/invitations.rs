@@ -1,0 +1,129 @@
+//! Invitation codes: single- or multi-use, optionally expiring; required at registration
+//! when the policy says so.
+
+use baoxiu_audit::Change;
+use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::invitation_codes;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::Rng;
+use serde::Serialize;
+
+// No 0/O, 1/I/L: people type these from paper.
+const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = invitation_codes)]
+pub struct InvitationCode {
+    pub id: String,
+    pub code: String,
+    pub max_uses: i32,
+    pub uses: i32,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    max_uses: i32,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> DomainResult<InvitationCode> {
+    let mut errors = Validator::new();
+    errors.check(
+        (1..=100_000).contains(&max_uses),
+        "max_uses",
+        "out_of_range",
+        "must be 1 to 100000",
+    );
+    errors.check(
+        expires_at.is_none_or(|t| t > now),
+        "expires_at",
+        "invalid",
+        "must be in the future",
+    );
+    errors.finish()?;
+    let mut rng = rand::rng();
+    let code: String = (0..8)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    let id = new_id();
+    diesel::insert_into(invitation_codes::table)
+        .values((
+            invitation_codes::tenant_id.eq(actor.tenant_id.as_str()),
+            invitation_codes::id.eq(&id),
+            invitation_codes::code.eq(&code),
+            invitation_codes::max_uses.eq(max_uses),
+            invitation_codes::uses.eq(0),
+            invitation_codes::expires_at.eq(expires_at),
+            invitation_codes::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let created = list(conn, &actor.tenant_id)?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(DomainError::NotFound("invitation code"))?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "invitation_code.create",
+            object_type: "invitation_code",
+            object_id: &id,
+            before: None,
+            after: Some(&created),
+        },
+        now,
+    )?;
+    Ok(created)
+}
+
+pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<InvitationCode>> {
+    Ok(invitation_codes::table
+        .filter(invitation_codes::tenant_id.eq(tenant_id.as_str()))
+        .order((
+            invitation_codes::created_at.asc(),
+            invitation_codes::id.asc(),
+        ))
+        .select(InvitationCode::as_select())
+        .load(conn)?)
+}
+
+/// Uses a code once; fails (as a field error) when unknown, used up or expired.
+pub fn redeem(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    code: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let bad = || {
+        DomainError::invalid(
+            "invitation_code",
+            "invalid",
+            "the invitation code is unknown, used up or expired",
+        )
+    };
+    let found: InvitationCode = invitation_codes::table
+        .filter(invitation_codes::tenant_id.eq(tenant_id.as_str()))
+        .filter(invitation_codes::code.eq(code.trim().to_ascii_uppercase()))
+        .select(InvitationCode::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(bad)?;
+    if found.expires_at.is_some_and(|t| t <= now) {
+        return Err(bad());
+    }
+    // Guarded on the count so concurrent redemptions cannot exceed it.
+    let updated = diesel::update(
+        invitation_codes::table
+            .filter(invitation_codes::tenant_id.eq(tenant_id.as_str()))
+            .filter(invitation_codes::id.eq(&found.id))
+            .filter(invitation_codes::uses.lt(found.max_uses))
+            .filter(invitation_codes::uses.eq(found.uses)),
+    )
+    .set(invitation_codes::uses.eq(found.uses + 1))
+    .execute(conn)?;
+    if updated == 1 { Ok(()) } else { Err(bad()) }
+}

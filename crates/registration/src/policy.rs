@@ -1,0 +1,158 @@
+//! The registration policy: guest on/off and the account + contact that own guest data,
+//! whether work orders need an account and contact, whether registration needs an
+//! invitation code, and the number of terminal-user seats (licenses).
+
+use baoxiu_accounts::customers;
+use baoxiu_audit::Change;
+use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::registration_policies;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// Seats a tenant has until it buys more.
+pub const DEFAULT_SEATS: i32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = registration_policies)]
+pub struct Policy {
+    pub guest_enabled: bool,
+    pub guest_account_id: Option<String>,
+    pub guest_contact_id: Option<String>,
+    pub require_account_on_work_orders: bool,
+    pub invitation_required: bool,
+    pub seats: i32,
+    pub version: i32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            guest_enabled: false,
+            guest_account_id: None,
+            guest_contact_id: None,
+            require_account_on_work_orders: false,
+            invitation_required: false,
+            seats: DEFAULT_SEATS,
+            version: 0,
+        }
+    }
+}
+
+/// The tenant's policy (the default until an admin saves one).
+pub fn get(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Policy> {
+    Ok(registration_policies::table
+        .filter(registration_policies::tenant_id.eq(tenant_id.as_str()))
+        .select(Policy::as_select())
+        .first(conn)
+        .optional()?
+        .unwrap_or_default())
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyInput {
+    pub guest_enabled: bool,
+    pub guest_account_id: Option<String>,
+    pub guest_contact_id: Option<String>,
+    pub require_account_on_work_orders: bool,
+    pub invitation_required: bool,
+    pub seats: i32,
+}
+
+/// Replaces the policy. Guests need an account and one of its contacts to own their data.
+pub fn put(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: PolicyInput,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<Policy> {
+    let before = get(conn, &actor.tenant_id)?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(DomainError::PreconditionFailed);
+    }
+    let mut errors = Validator::new();
+    errors.check(
+        (0..=1_000_000).contains(&input.seats),
+        "seats",
+        "out_of_range",
+        "must be 0 to 1000000",
+    );
+    if input.guest_enabled {
+        match (&input.guest_account_id, &input.guest_contact_id) {
+            (Some(account_id), Some(contact_id)) => {
+                let account = customers::get_account(conn, &actor.tenant_id, account_id);
+                errors.check(
+                    account.is_ok(),
+                    "guest_account_id",
+                    "not_found",
+                    "no such account",
+                );
+                let contact = customers::get_contact(conn, &actor.tenant_id, contact_id);
+                errors.check(
+                    contact.as_ref().is_ok_and(|c| &c.account_id == account_id),
+                    "guest_contact_id",
+                    "not_found",
+                    "no such contact of the guest account",
+                );
+            }
+            _ => {
+                errors.check(
+                    input.guest_account_id.is_some(),
+                    "guest_account_id",
+                    "required",
+                    "guests need an account to own their data",
+                );
+                errors.check(
+                    input.guest_contact_id.is_some(),
+                    "guest_contact_id",
+                    "required",
+                    "guests need a contact to own their data",
+                );
+            }
+        }
+    }
+    errors.finish()?;
+    let version = before.version + 1;
+    let values = (
+        registration_policies::guest_enabled.eq(input.guest_enabled),
+        registration_policies::guest_account_id.eq(&input.guest_account_id),
+        registration_policies::guest_contact_id.eq(&input.guest_contact_id),
+        registration_policies::require_account_on_work_orders
+            .eq(input.require_account_on_work_orders),
+        registration_policies::invitation_required.eq(input.invitation_required),
+        registration_policies::seats.eq(input.seats),
+        registration_policies::version.eq(version),
+        registration_policies::updated_at.eq(now),
+    );
+    if before.version == 0 {
+        diesel::insert_into(registration_policies::table)
+            .values((
+                registration_policies::tenant_id.eq(actor.tenant_id.as_str()),
+                values,
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(
+            registration_policies::table
+                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str())),
+        )
+        .set(values)
+        .execute(conn)?;
+    }
+    let after = get(conn, &actor.tenant_id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "registration_policy.update",
+            object_type: "registration_policy",
+            object_id: actor.tenant_id.as_str(),
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}

@@ -1,0 +1,199 @@
+//! The pool: backend chosen from the URL scheme, pragmas on every SQLite connection,
+//! migrations before first use, and the transaction helpers every request goes through.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use parking_lot::Mutex;
+
+use crate::conn::DbConn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL (use sqlite://PATH or postgres://...): {0}")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("no database connection available: {0}")]
+    Pool(String),
+}
+
+impl From<StoreError> for baoxiu_core::DomainError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where a database lives, parsed from its URL.
+#[derive(Debug, Clone)]
+enum Target {
+    SqliteFile(PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            }
+            Ok(Self::SqliteFile(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+/// Opens connections of the one backend the URL names (never guessing between them).
+#[derive(Debug)]
+struct Manager(Target);
+
+// WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.0 {
+            Target::SqliteFile(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
+
+/// The database of one process: a pool plus what the transaction helpers need.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+    // SQLite allows one writer; taking this before a write transaction keeps a deferred
+    // transaction from failing with SQLITE_BUSY when it upgrades from read to write.
+    // Embedded SQLite is one process by definition; PostgreSQL never takes it.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens the database at `url`, creating an SQLite file and its folder when missing,
+    /// and runs pending migrations before any request can use it.
+    pub fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let target = Target::parse(url)?;
+        let backend = match &target {
+            Target::SqliteFile(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Connect(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+                Backend::Sqlite
+            }
+            Target::Postgres(_) => Backend::Postgres,
+        };
+        let manager = Manager(target);
+        let mut first = manager
+            .connect()
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let applied = crate::migrations::run_pending(&mut first)?;
+        if !applied.is_empty() {
+            tracing::info!(backend = backend.name(), ?applied, "migrations applied");
+        }
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// Runs `f` in a transaction that only reads. Blocking: call it from `web::block`.
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        (*conn).transaction(f)
+    }
+
+    /// Runs `f` in a transaction that writes: all of it commits, or none of it.
+    /// Blocking: call it from `web::block`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        let _writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.lock());
+        (*conn).transaction(f)
+    }
+
+    /// Whether the database answers (readiness probe).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| StoreError::Connect(e.to_string()))
+    }
+}

@@ -1,0 +1,339 @@
+//! The hand-kept diesel schema, in the types both backends share.
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        display_name -> Text,
+        introduction -> Text,
+        contact_person -> Text,
+        phone -> Text,
+        address -> Text,
+        about -> Text,
+        logo_url -> Nullable<Text>,
+        trial_ends_at -> Timestamp,
+        paid_until -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tenant_settings (tenant_id) {
+        tenant_id -> Text,
+        ratings_enabled -> Bool,
+        rating_levels -> Text,
+        rating_reason_threshold -> Integer,
+        repair_without_serial -> Bool,
+        default_form_template_id -> Nullable<Text>,
+        number_prefix -> Text,
+        auto_close_days -> Integer,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_users (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        mobile -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        disabled -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        principal_kind -> Text,
+        subject_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sms_codes (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        mobile -> Text,
+        purpose -> Text,
+        code_hash -> Text,
+        client_ip -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tenant_domains (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        host -> Text,
+        kind -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        actor_kind -> Text,
+        actor_id -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accounts (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        exact_key -> Text,
+        fuzzy_key -> Text,
+        record_type -> Text,
+        fields_json -> Text,
+        owner_staff_id -> Nullable<Text>,
+        source -> Text,
+        activated -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        mobile -> Nullable<Text>,
+        record_type -> Text,
+        fields_json -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terminal_roles (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        key -> Text,
+        name -> Text,
+        permissions_json -> Text,
+        built_in -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terminal_users (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        kind -> Text,
+        enterprise_name -> Text,
+        account_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        mobile -> Nullable<Text>,
+        status -> Text,
+        method_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terminal_user_roles (tenant_id, user_id, role_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        role_id -> Text,
+    }
+}
+
+diesel::table! {
+    wechat_identities (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        app_id -> Text,
+        openid -> Text,
+        unionid -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registration_policies (tenant_id) {
+        tenant_id -> Text,
+        guest_enabled -> Bool,
+        guest_account_id -> Nullable<Text>,
+        guest_contact_id -> Nullable<Text>,
+        require_account_on_work_orders -> Bool,
+        invitation_required -> Bool,
+        seats -> Integer,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registration_methods (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        enabled -> Bool,
+        settings_json -> Text,
+        owner_cursor -> Integer,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registrations (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        method_id -> Text,
+        payload_json -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invitation_codes (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        code -> Text,
+        max_uses -> Integer,
+        uses -> Integer,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    wechat_apps (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        app_id -> Text,
+        kind -> Text,
+        name -> Text,
+        secret_sealed -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    devices (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        account_id -> Nullable<Text>,
+        name -> Text,
+        brand -> Text,
+        category -> Text,
+        model -> Text,
+        machine_no -> Nullable<Text>,
+        machine_key -> Nullable<Text>,
+        serial_no -> Nullable<Text>,
+        serial_key -> Nullable<Text>,
+        install_address -> Text,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        warranty_status -> Text,
+        warranty_ends_on -> Nullable<Date>,
+        status -> Text,
+        visibility -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    qr_settings (tenant_id) {
+        tenant_id -> Text,
+        enabled -> Bool,
+        rule_json -> Text,
+        url_template -> Text,
+        landing_url_template -> Text,
+        style_json -> Text,
+        next_sequence -> BigInt,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    qr_codes (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        code -> Text,
+        device_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        bound_at -> Nullable<Timestamp>,
+        bound_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(tenant_settings -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    tenant_settings,
+    staff_users,
+    refresh_tokens,
+    sms_codes,
+    tenant_domains,
+    audit_log,
+    accounts,
+    contacts,
+    terminal_roles,
+    terminal_users,
+    terminal_user_roles,
+    wechat_identities,
+    registration_policies,
+    registration_methods,
+    registrations,
+    invitation_codes,
+    wechat_apps,
+    devices,
+    qr_settings,
+    qr_codes,
+);

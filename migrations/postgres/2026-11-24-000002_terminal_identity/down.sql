@@ -1,0 +1,11 @@
+DROP TABLE wechat_apps;
+DROP TABLE invitation_codes;
+DROP TABLE registrations;
+DROP TABLE registration_methods;
+DROP TABLE registration_policies;
+DROP TABLE wechat_identities;
+DROP TABLE terminal_user_roles;
+DROP TABLE terminal_users;
+DROP TABLE terminal_roles;
+DROP TABLE contacts;
+DROP TABLE accounts;

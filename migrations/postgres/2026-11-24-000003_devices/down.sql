@@ -1,0 +1,3 @@
+DROP TABLE qr_codes;
+DROP TABLE qr_settings;
+DROP TABLE devices;
