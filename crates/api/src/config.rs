@@ -103,6 +103,8 @@ pub struct Config {
     pub portal_domain: String,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest uploaded file (a CSV import) accepted, in bytes.
+    pub max_upload_bytes: usize,
     pub log_format: LogFormat,
     /// 64 hex characters: the key that seals WeChat app secrets at rest.
     pub secrets_key: String,
@@ -124,6 +126,7 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             portal_domain: "baoxiu.localhost".into(),
             max_body_bytes: 64 * 1024,
+            max_upload_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Text,
             secrets_key: DEV_SECRETS_KEY.into(),
             wechat: WechatConfig {

@@ -1,15 +1,17 @@
 //! The demo tenant seeded by `baoxiu demo` and on the first `make run`: a provider with an
 //! admin and an engineer, a bound demo Mini Program with an `openid_auto` registration
-//! method, and an activated customer account, so a newcomer can log in at once (as staff,
-//! as a WeChat user through the development fake, or by SMS). Seeding twice changes nothing.
+//! method, an activated customer account with devices, and QR codes (two bound to devices,
+//! two blank), so a newcomer can log in at once (as staff, as a WeChat user through the
+//! development fake, or by SMS) and scan. Seeding twice changes nothing.
 
 use baoxiu_accounts::customers::{self, NewAccount, NewContact};
 use baoxiu_accounts::roles;
 use baoxiu_accounts::staff::{self, NewStaff, StaffRole};
 use baoxiu_accounts::tenants::{self, SignUp};
 use baoxiu_accounts::wechat_apps::{self, AppKind, NewApp, SecretsKey};
-use baoxiu_core::DomainError;
-use baoxiu_core::{Actor, ActorKind, DomainResult};
+use baoxiu_core::{Actor, ActorKind, DomainError, DomainResult};
+use baoxiu_devices::devices::{self, DeviceInput, Visibility, WarrantyStatus};
+use baoxiu_devices::qr::{self, CodeRule, QrSettings};
 use baoxiu_registration::methods::{
     self, AccountForm, ContactForm, MethodSettings, Mode, NewAccountRule, OwnerAssignment,
 };
@@ -124,12 +126,70 @@ pub fn seed(
         },
         now,
     )?;
-    flows::activate(conn, &actor, &[account.id], &[end_customer.id], now)
-        .map_err(|e| DomainError::Internal(format!("demo activation: {e}")))?;
+    flows::activate(
+        conn,
+        &actor,
+        std::slice::from_ref(&account.id),
+        &[end_customer.id],
+        now,
+    )
+    .map_err(|e| DomainError::Internal(format!("demo activation: {e}")))?;
+    seed_devices(conn, &actor, &account.id, now)?;
     Ok(Some(format!(
         "demo tenant `{DEMO_SLUG}` (send X-Tenant: {DEMO_SLUG}): staff admin {} / engineer {DEMO_ENGINEER_MOBILE}, password `{DEMO_PASSWORD}`; \
          terminal: Mini Program app id {DEMO_MINI_PROGRAM} (any code logs in through the development WeChat fake), \
-         or SMS login as {DEMO_CUSTOMER_MOBILE}",
+         or SMS login as {DEMO_CUSTOMER_MOBILE}; QR codes DM00001-DM00002 (devices), DM00003-DM00004 (blank)",
         admin.mobile
     )))
+}
+
+/// Two devices of the demo account (one private, one public) with QR codes, and two blank
+/// codes for trying the binding.
+fn seed_devices(
+    conn: &mut DbConn,
+    actor: &Actor,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    let device = |name: &str, serial: &str, visibility: Visibility| DeviceInput {
+        account_id: Some(account_id.to_owned()),
+        name: name.into(),
+        brand: "演示品牌".into(),
+        category: "空压机".into(),
+        model: "DX-37".into(),
+        serial_no: Some(serial.into()),
+        install_address: "深圳市南山区科技园".into(),
+        warranty_status: Some(WarrantyStatus::InWarranty),
+        visibility: Some(visibility),
+        ..DeviceInput::default()
+    };
+    let private = devices::create(
+        conn,
+        actor,
+        device("1号空压机", "DEMO-0001", Visibility::Private),
+        now,
+    )?;
+    let public = devices::create(
+        conn,
+        actor,
+        device("大堂饮水机", "DEMO-0002", Visibility::Public),
+        now,
+    )?;
+    qr::put_settings(
+        conn,
+        actor,
+        QrSettings {
+            enabled: true,
+            rule: CodeRule::Sequence {
+                prefix: "DM".into(),
+                digits: 5,
+            },
+            ..QrSettings::default()
+        },
+        None,
+        now,
+    )?;
+    qr::generate(conn, actor, None, &[private.id, public.id], now)?;
+    qr::generate(conn, actor, Some(2), &[], now)?;
+    Ok(())
 }

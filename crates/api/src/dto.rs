@@ -90,3 +90,8 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// A file's bytes, as an answer other than JSON (PNG, ZIP).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(pub Vec<u8>);

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod sms_codes;
 pub mod state;
 pub mod tokens;
+pub mod upload;
 
 pub use app::{Application, StartError, build_state};
 pub use config::Config;

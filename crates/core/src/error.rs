@@ -130,6 +130,14 @@ impl Validator {
         self.0.push(error);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+
     pub fn finish(self) -> DomainResult<()> {
         if self.0.is_empty() {
             Ok(())

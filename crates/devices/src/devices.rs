@@ -176,14 +176,29 @@ fn optional(text: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Checks a device's fields; `prefix` names them in errors (`rows.3.serial_no` for imports).
+/// Checks a device's fields and that its owner account exists.
 pub fn check(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     input: &DeviceInput,
-    prefix: &str,
     errors: &mut Validator,
 ) -> DomainResult<()> {
+    check_fields(input, "", errors);
+    if let Some(account_id) = &input.account_id
+        && customers::get_account(conn, tenant_id, account_id).is_err()
+    {
+        errors.push(FieldError::new(
+            "account_id",
+            "not_found",
+            "no such account",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks what can be checked of a device's fields without the database; `prefix` names
+/// them in errors.
+pub fn check_fields(input: &DeviceInput, prefix: &str, errors: &mut Validator) {
     let field = |name: &str| format!("{prefix}{name}");
     let name = input.name.trim();
     errors.check(
@@ -245,16 +260,6 @@ pub fn check(
         "invalid",
         "give latitude and longitude together",
     );
-    if let Some(account_id) = &input.account_id
-        && customers::get_account(conn, tenant_id, account_id).is_err()
-    {
-        errors.push(FieldError::new(
-            field("account_id"),
-            "not_found",
-            "no such account",
-        ));
-    }
-    Ok(())
 }
 
 fn serial_taken(prefix: &str) -> DomainError {
@@ -318,7 +323,7 @@ pub fn create(
     now: NaiveDateTime,
 ) -> DomainResult<Device> {
     let mut errors = Validator::new();
-    check(conn, &actor.tenant_id, &input, "", &mut errors)?;
+    check(conn, &actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
     let id = insert(conn, &actor.tenant_id, &input, "", now)?;
     let device = get(conn, &actor.tenant_id, &id)?;
@@ -497,7 +502,7 @@ pub fn update(
         return Err(DomainError::PreconditionFailed);
     }
     let mut errors = Validator::new();
-    check(conn, &actor.tenant_id, &input, "", &mut errors)?;
+    check(conn, &actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
     let serial = optional(&input.serial_no);
     let machine = optional(&input.machine_no);

@@ -5,5 +5,6 @@ pub mod devices;
 pub mod keys;
 pub mod qr;
 pub mod render;
+pub mod transfer;
 
 pub use devices::{Device, Viewer};

@@ -1,8 +1,12 @@
 //! QR images: the module matrix from qrcodegen, written as SVG (with an optional caption)
-//! or PNG, and printable A4 label sheets (SVG, millimetre units).
+//! or PNG, ZIP files of many, and printable A4 label sheets (SVG, millimetre units).
+
+use std::collections::HashSet;
+use std::io::Write;
 
 use baoxiu_core::{DomainError, DomainResult};
 use qrcodegen::{QrCode, QrCodeEcc};
+use serde::Deserialize;
 
 use crate::qr::{ErrorCorrection, QrStyle};
 
@@ -171,4 +175,61 @@ pub fn label_sheet(
     }
     out.push_str("</svg>\n");
     Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageFormat {
+    /// SVG, with the caption under the code.
+    Svg,
+    /// PNG, the code alone.
+    Png,
+}
+
+/// A file name made of the code: characters a file system might refuse become `_`.
+fn file_stem(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A ZIP file of one image per label, named after each label's code (`ABC0001.svg`).
+pub fn images_zip(
+    labels: &[(String, Label)],
+    style: &QrStyle,
+    format: ImageFormat,
+) -> DomainResult<Vec<u8>> {
+    let failed = |e: &dyn std::fmt::Display| DomainError::Internal(format!("zip: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut names = HashSet::new();
+    for (code, label) in labels {
+        let (image, extension) = match format {
+            ImageFormat::Svg => (
+                svg(&label.text, style, label.caption.as_deref())?.into_bytes(),
+                "svg",
+            ),
+            ImageFormat::Png => (png(&label.text, style)?, "png"),
+        };
+        let stem = file_stem(code);
+        // Two codes that differ only in characters a file name cannot hold.
+        let name = (1..)
+            .map(|n| match n {
+                1 => format!("{stem}.{extension}"),
+                _ => format!("{stem}-{n}.{extension}"),
+            })
+            .find(|name| !names.contains(name))
+            .unwrap_or_default();
+        names.insert(name.clone());
+        zip.start_file(name, options).map_err(|e| failed(&e))?;
+        zip.write_all(&image).map_err(|e| failed(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| failed(&e))?.into_inner())
 }

@@ -10,6 +10,7 @@ use baoxiu_devices::Viewer;
 use baoxiu_devices::devices::{
     self, Device, DeviceFilter, DeviceInput, DeviceStatus, Visibility, WarrantyStatus,
 };
+use baoxiu_devices::transfer::{self, ImportOptions, ImportReport};
 use baoxiu_registration::access::{self, DataScope};
 use baoxiu_store::DbConn;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,6 +23,7 @@ use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
+use crate::upload::CsvUpload;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceResponse {
@@ -426,4 +428,77 @@ pub async fn get_device(
         })
         .await?;
     Ok(web::Json(device.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Keep the good rows of a file with bad ones (default: all or nothing).
+    #[serde(default)]
+    pub partial: bool,
+    /// Check the file, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Import devices from CSV.
+///
+/// The body is the CSV file itself (`Content-Type: text/csv`), UTF-8 with or without a BOM.
+/// The header row names the columns: `name` (required), `serial_no`, `machine_no`, `brand`,
+/// `category`, `model`, `install_address`, `latitude`, `longitude`, `warranty_status`,
+/// `warranty_ends_on`, `status`, `visibility`, `account_id` (or their Chinese names, as
+/// the export template has them). Rows are numbered as a spreadsheet shows them, the
+/// header being row 1. Unless `partial=true`, one bad row rejects the file with a 422 whose
+/// `errors` name each bad cell as `rows.{row}.{column}`, and nothing is imported.
+#[utoipa::path(tag = "devices", operation_id = "import_devices", params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses((status = 200, description = "What was imported, and the rows that were not", body = ImportReport),
+        (status = 413, description = "The file is larger than the upload limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not text/csv", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad rows (without `partial`), or a bad header or encoding", body = Problem, content_type = "application/problem+json")))]
+#[post("/admin/devices/import")]
+pub async fn import_devices(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<ImportQuery>,
+    file: CsvUpload,
+) -> Result<web::Json<ImportReport>, ApiError> {
+    let options = ImportOptions {
+        partial: query.partial,
+        dry_run: query.dry_run,
+    };
+    let actor = staff.actor();
+    let now = state.now();
+    let report = state
+        .write_in_tenant(staff.tenant_id(), move |conn| {
+            transfer::import(conn, &actor, &file.0, options, now)
+        })
+        .await?;
+    Ok(web::Json(report))
+}
+
+/// Export devices as CSV.
+///
+/// UTF-8 with a BOM (so Excel reads it as UTF-8), in the columns an import reads; the
+/// filters of the device list apply.
+#[utoipa::path(tag = "devices", operation_id = "export_devices", params(DeviceQuery),
+    responses((status = 200, description = "The CSV file", content((String = "text/csv")))))]
+#[get("/admin/devices/export")]
+pub async fn export_devices(
+    state: web::Data<AppState>,
+    staff: StaffCaller,
+    query: web::Query<DeviceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = DeviceFilter::from(query.into_inner());
+    let tenant_id = staff.tenant_id().clone();
+    let file = state
+        .read(move |conn| transfer::export(conn, &tenant_id, &filter))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"devices.csv\"",
+        ))
+        .body(file))
 }

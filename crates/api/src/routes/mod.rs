@@ -82,6 +82,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(wechat_apps::unbind_wechat_app)
         .service(devices::list_admin_devices)
         .service(devices::create_device)
+        // Before /admin/devices/{id}, which the paths would otherwise match.
+        .service(devices::import_devices)
+        .service(devices::export_devices)
         .service(devices::get_admin_device)
         .service(devices::update_device)
         .service(devices::delete_device)

@@ -10,14 +10,14 @@ use baoxiu_accounts::{domains, tenants, terminal_users};
 use baoxiu_core::{DomainError, DomainResult, TenantId};
 use baoxiu_devices::devices::{self, DeviceInput};
 use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned};
-use baoxiu_devices::render::{self, Label};
+use baoxiu_devices::render::{self, ImageFormat, Label};
 use baoxiu_registration::access;
 use baoxiu_store::DbConn;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, utc};
+use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, Caller, IfMatch, StaffCaller, TenantScope, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -182,13 +182,6 @@ pub async fn generate_qr_codes(
     Ok(HttpResponse::Created().json(body))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageFormat {
-    Svg,
-    Png,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImageQuery {
@@ -220,7 +213,7 @@ fn caption_of(
 
 /// Get a QR code image.
 #[utoipa::path(tag = "qr-codes", operation_id = "get_qr_code_image", params(("code" = String, Path, description = "The code"), ImageQuery),
-    responses((status = 200, description = "The image", content((String = "image/svg+xml"), (Vec<u8> = "image/png"))),
+    responses((status = 200, description = "The image", content((String = "image/svg+xml"), (BinaryFile = "image/png"))),
         (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/qr-codes/{code}/image")]
 pub async fn get_qr_code_image(
@@ -259,23 +252,43 @@ pub async fn get_qr_code_image(
     })
 }
 
+/// The most codes one export may hold.
+const MAX_EXPORT_CODES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// One A4 SVG sheet of labels (code and caption), `rows` × `columns`.
+    #[default]
+    LabelSheet,
+    /// A ZIP file of one SVG per code, with its caption.
+    SvgZip,
+    /// A ZIP file of one PNG per code.
+    PngZip,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
-    /// The codes, in label order.
+    /// The codes, in label order (at most 1000).
     pub codes: Vec<String>,
+    /// Default `label_sheet`.
+    pub format: Option<ExportFormat>,
     /// Labels per column of the A4 sheet (default 5).
     pub rows: Option<u32>,
     /// Labels per row of the A4 sheet (default 4).
     pub columns: Option<u32>,
 }
 
-/// Export a printable label sheet.
+/// Export codes as images.
 ///
-/// An A4 SVG sheet of `rows` × `columns` labels: each the code and its caption.
+/// A printable A4 SVG sheet of `rows` × `columns` labels (each the code and its caption), or
+/// a ZIP file of one SVG or PNG per code, named after the code.
 #[utoipa::path(tag = "qr-codes", operation_id = "export_qr_codes", request_body = ExportRequest,
-    responses((status = 200, description = "The A4 label sheet", content((String = "image/svg+xml"))),
-        (status = 404, description = "A code does not exist", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The label sheet, or the ZIP file of images",
+            content((String = "image/svg+xml"), (BinaryFile = "application/zip"))),
+        (status = 404, description = "A code does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No codes, too many, or more than fit on the sheet", body = Problem, content_type = "application/problem+json")))]
 #[post("/admin/qr-codes/export")]
 pub async fn export_qr_codes(
     state: web::Data<AppState>,
@@ -283,10 +296,19 @@ pub async fn export_qr_codes(
     body: ApiJson<ExportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
+    if request.codes.is_empty() || request.codes.len() > MAX_EXPORT_CODES {
+        return Err(DomainError::invalid(
+            "codes",
+            "out_of_range",
+            format!("give 1 to {MAX_EXPORT_CODES} codes"),
+        )
+        .into());
+    }
     let tenant_id = staff.tenant_id().clone();
     let portal = state.config.portal_domain.clone();
+    let format = request.format.unwrap_or_default();
     let (rows, columns) = (request.rows.unwrap_or(5), request.columns.unwrap_or(4));
-    let sheet = state
+    let file = state
         .read(move |conn| {
             let settings = qr::get_settings(conn, &tenant_id)?.0;
             let (host, slug) = host_and_slug(conn, &tenant_id, &portal)?;
@@ -294,21 +316,39 @@ pub async fn export_qr_codes(
             for code in &request.codes {
                 let found = qr::get_code(conn, &tenant_id, code)?;
                 let device = qr::device_of(conn, &tenant_id, &found)?;
-                labels.push(Label {
+                let label = Label {
                     text: qr::fill(&settings.url_template, &host, &slug, &found.code),
                     caption: caption_of(&settings, &found, device.as_ref()),
-                });
+                };
+                labels.push((found.code, label));
             }
-            render::label_sheet(&labels, &settings.style, rows, columns)
+            match format {
+                ExportFormat::LabelSheet => {
+                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
+                    render::label_sheet(&labels, &settings.style, rows, columns)
+                        .map(String::into_bytes)
+                }
+                ExportFormat::SvgZip => {
+                    render::images_zip(&labels, &settings.style, ImageFormat::Svg)
+                }
+                ExportFormat::PngZip => {
+                    render::images_zip(&labels, &settings.style, ImageFormat::Png)
+                }
+            }
         })
         .await?;
+    let (content_type, name) = match format {
+        ExportFormat::LabelSheet => ("image/svg+xml", "qr-labels.svg"),
+        ExportFormat::SvgZip => ("application/zip", "qr-codes-svg.zip"),
+        ExportFormat::PngZip => ("application/zip", "qr-codes-png.zip"),
+    };
     Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
+        .content_type(content_type)
         .insert_header((
             "Content-Disposition",
-            "attachment; filename=\"qr-labels.svg\"",
+            format!("attachment; filename=\"{name}\""),
         ))
-        .body(sheet))
+        .body(file))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

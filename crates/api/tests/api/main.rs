@@ -6,6 +6,8 @@
 mod support;
 
 mod audit;
+mod demo;
+mod device_files;
 mod devices;
 mod domains;
 mod errors;

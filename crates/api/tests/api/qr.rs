@@ -106,4 +106,57 @@ backend_tests! {
         let unknown = no_redirect.get(format!("{}/q/NOPE?t=acme", app.base)).send().await.unwrap();
         assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     }
+
+    async fn codes_export_as_zip_files_of_images(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        let settings = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
+        let mut body = settings.body.clone();
+        body["enabled"] = json!(true);
+        body["rule"] = json!({ "kind": "sequence", "prefix": "ZP", "digits": 3 });
+        app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&body), bearer(&admin)).await;
+        app.post("/api/v1/admin/qr-codes", &json!({ "count": 3 }), bearer(&admin)).await;
+        let codes = json!(["ZP001", "ZP002", "ZP003"]);
+
+        for (format, extension) in [("png_zip", "png"), ("svg_zip", "svg")] {
+            let answer = app
+                .client
+                .post(format!("{}/api/v1/admin/qr-codes/export", app.base))
+                .bearer_auth(&admin)
+                .json(&json!({ "codes": codes, "format": format }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            assert_eq!(answer.headers().get("content-type").unwrap(), "application/zip");
+            let bytes = answer.bytes().await.unwrap().to_vec();
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+            let mut names: Vec<String> = zip.file_names().map(|name| name.unwrap().into_owned()).collect();
+            names.sort();
+            assert_eq!(names, ["ZP001", "ZP002", "ZP003"].map(|c| format!("{c}.{extension}")));
+            let mut image = Vec::new();
+            std::io::Read::read_to_end(&mut zip.by_name(&format!("ZP002.{extension}")).unwrap(), &mut image).unwrap();
+            if extension == "png" {
+                // The image in the file decodes to the code's URL.
+                let gray = image::load_from_memory(&image).unwrap().to_luma8();
+                let mut prepared = rqrr::PreparedImage::prepare(gray);
+                let grids = prepared.detect_grids();
+                assert_eq!(grids.len(), 1);
+                assert_eq!(grids[0].decode().unwrap().1, "https://acme.baoxiu.localhost/q/ZP002");
+            } else {
+                let svg = String::from_utf8(image).unwrap();
+                assert!(svg.starts_with("<?xml") && svg.contains(">ZP002</text>"), "{svg}");
+            }
+        }
+        app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": [], "format": "png_zip" }), bearer(&admin))
+            .await
+            .problem(422, "validation-failed");
+        app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": codes, "format": "pdf" }), bearer(&admin))
+            .await
+            .problem(422, "validation-failed");
+        // Another tenant's codes do not exist for this one.
+        let other = app.sign_up("other", "13900139000").await.access;
+        app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": ["ZP001"], "format": "svg_zip" }), bearer(&other))
+            .await
+            .problem(404, "not-found");
+    }
 }

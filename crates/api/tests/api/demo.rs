@@ -1,0 +1,47 @@
+//! The demo tenant that `make run` seeds: usable at once, and seeded only once.
+
+use baoxiu_accounts::wechat_apps::SecretsKey;
+use baoxiu_api::config::Config;
+use baoxiu_api::demo::{
+    self, DEMO_ADMIN_MOBILE, DEMO_ENGINEER_MOBILE, DEMO_MINI_PROGRAM, DEMO_PASSWORD, DEMO_SLUG,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::*;
+use crate::terminal::access_of;
+
+backend_tests! {
+    async fn the_demo_tenant_is_ready_to_use(app: TestApp) {
+        let key = SecretsKey::from_hex(&Config::default().secrets_key).unwrap();
+        let db = baoxiu_store::Db::open(&app.db.url, 1).unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let seeded = db.write(|conn| demo::seed(conn, &key, now)).unwrap();
+        assert!(seeded.unwrap().contains("DM00003"));
+        assert!(db.write(|conn| demo::seed(conn, &key, now)).unwrap().is_none(), "seeded once");
+
+        let admin = app.login(DEMO_SLUG, DEMO_ADMIN_MOBILE, DEMO_PASSWORD).await;
+        assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
+        let admin = admin.body["access_token"].as_str().unwrap().to_owned();
+        let engineer = app.login(DEMO_SLUG, DEMO_ENGINEER_MOBILE, DEMO_PASSWORD).await;
+        assert_eq!(engineer.status, StatusCode::OK, "{}", engineer.text);
+        let engineer = engineer.body["access_token"].as_str().unwrap().to_owned();
+
+        let devices = app.get("/api/v1/admin/devices", bearer(&admin)).await;
+        assert_eq!(devices.body["items"].as_array().unwrap().len(), 2, "{}", devices.text);
+        let bound = app.get("/api/v1/scan/DM00001", bearer(&engineer)).await;
+        assert_eq!(bound.body["device"]["serial_no"], "DEMO-0001", "{}", bound.text);
+        let blank = app.get("/api/v1/scan/DM00003", bearer(&engineer)).await;
+        assert_eq!(blank.body["kind"], "blank");
+        assert_eq!(blank.body["may_bind"], true);
+
+        // A WeChat user gets in through the development fake with any code.
+        let wx = app
+            .post("/api/v1/auth/wechat/mini-program", &json!({ "app_id": DEMO_MINI_PROGRAM, "code": "newcomer" }), Opts::default())
+            .await;
+        let token = access_of(&wx);
+        let public = app.get("/api/v1/scan/DM00002", bearer(&token)).await;
+        assert_eq!(public.body["device"]["name"], "大堂饮水机", "{}", public.text);
+    }
+}

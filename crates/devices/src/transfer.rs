@@ -1,0 +1,516 @@
+//! Devices in and out of CSV files, as spreadsheets save them: UTF-8 with or without a BOM,
+//! a header row naming the columns (in English or Chinese), one device per row.
+//!
+//! An import checks every row before it writes any: a file with bad rows imports nothing
+//! unless the caller asks for a partial import, which keeps the good rows. Rows are
+//! numbered as a spreadsheet shows them: the header is row 1.
+
+use std::collections::{HashMap, HashSet};
+
+use baoxiu_audit::Change;
+use baoxiu_core::{
+    Actor, Cursor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator,
+};
+use baoxiu_store::DbConn;
+use baoxiu_store::schema::{accounts, devices};
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::devices::{Device, DeviceFilter, DeviceInput, Viewer};
+use crate::keys::code_key;
+
+/// The most data rows one file may hold.
+pub const MAX_ROWS: usize = 50_000;
+
+/// The columns, in the order an export writes them, with the headers an import accepts.
+const COLUMNS: [(Column, &str, &[&str]); 14] = [
+    (Column::SerialNo, "serial_no", &["序列号", "sn"]),
+    (Column::MachineNo, "machine_no", &["机器编号", "机号"]),
+    (Column::Name, "name", &["名称", "设备名称"]),
+    (Column::Brand, "brand", &["品牌"]),
+    (Column::Category, "category", &["类别", "分类"]),
+    (Column::Model, "model", &["型号"]),
+    (
+        Column::InstallAddress,
+        "install_address",
+        &["安装地址", "地址"],
+    ),
+    (Column::Latitude, "latitude", &["纬度"]),
+    (Column::Longitude, "longitude", &["经度"]),
+    (Column::WarrantyStatus, "warranty_status", &["保修状态"]),
+    (
+        Column::WarrantyEndsOn,
+        "warranty_ends_on",
+        &["保修截止日期", "保修到期"],
+    ),
+    (Column::Status, "status", &["状态"]),
+    (Column::Visibility, "visibility", &["可见性"]),
+    (Column::AccountId, "account_id", &["客户账户", "账户"]),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Column {
+    SerialNo,
+    MachineNo,
+    Name,
+    Brand,
+    Category,
+    Model,
+    InstallAddress,
+    Latitude,
+    Longitude,
+    WarrantyStatus,
+    WarrantyEndsOn,
+    Status,
+    Visibility,
+    AccountId,
+}
+
+impl Column {
+    fn name(self) -> &'static str {
+        COLUMNS
+            .iter()
+            .find(|(c, ..)| *c == self)
+            .map(|(_, name, _)| *name)
+            .unwrap_or_default()
+    }
+
+    fn from_header(header: &str) -> Option<Self> {
+        let header = header.trim().to_lowercase();
+        COLUMNS
+            .iter()
+            .find(|(_, name, aliases)| *name == header || aliases.contains(&header.as_str()))
+            .map(|(c, ..)| *c)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Keep the good rows of a file that has bad ones.
+    pub partial: bool,
+    /// Check everything, write nothing.
+    pub dry_run: bool,
+}
+
+/// A row that was not imported, and why; `field` of each error names the column.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RejectedRow {
+    /// The row as a spreadsheet numbers it (the header is row 1).
+    pub row: usize,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Data rows read (the header not counted).
+    pub rows: usize,
+    /// Devices created (for a dry run: that would have been created).
+    pub imported: usize,
+    pub rejected: Vec<RejectedRow>,
+    pub dry_run: bool,
+}
+
+/// One data row, read and checked as far as the row alone allows.
+struct ParsedRow {
+    row: usize,
+    input: DeviceInput,
+    errors: Validator,
+}
+
+/// Imports devices from a CSV file. Without `partial`, any bad row makes the whole import a
+/// validation error naming every bad row (`rows.7.serial_no`), and nothing is written.
+pub fn import(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file: &[u8],
+    options: ImportOptions,
+    now: NaiveDateTime,
+) -> DomainResult<ImportReport> {
+    let mut rows = parse(file)?;
+    check_accounts(conn, &actor.tenant_id, &mut rows)?;
+    check_serials(conn, &actor.tenant_id, &mut rows)?;
+    let (good, rejected): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|row| row.errors.is_empty());
+    let rejected: Vec<RejectedRow> = rejected
+        .into_iter()
+        .map(|row| RejectedRow {
+            row: row.row,
+            errors: row.errors.into_errors(),
+        })
+        .collect();
+    if !rejected.is_empty() && !options.partial {
+        return Err(DomainError::Validation(
+            rejected
+                .iter()
+                .flat_map(|r| {
+                    r.errors.iter().map(|e| {
+                        FieldError::new(
+                            format!("rows.{}.{}", r.row, e.field),
+                            e.code.clone(),
+                            e.message.clone(),
+                        )
+                    })
+                })
+                .collect(),
+        ));
+    }
+    let report = ImportReport {
+        rows: good.len() + rejected.len(),
+        imported: good.len(),
+        rejected,
+        dry_run: options.dry_run,
+    };
+    if options.dry_run {
+        return Ok(report);
+    }
+    for row in &good {
+        crate::devices::insert(
+            conn,
+            &actor.tenant_id,
+            &row.input,
+            &format!("rows.{}.", row.row),
+            now,
+        )?;
+    }
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change::<(), _> {
+            action: "device.import",
+            object_type: "device",
+            object_id: "",
+            before: None,
+            after: Some(&serde_json::json!({
+                "rows": report.rows,
+                "imported": report.imported,
+                "rejected": report.rejected.len(),
+            })),
+        },
+        now,
+    )?;
+    Ok(report)
+}
+
+fn file_error(code: &str, message: impl Into<String>) -> DomainError {
+    DomainError::invalid("file", code, message)
+}
+
+/// Reads the file into rows, each with the errors its own cells show.
+fn parse(file: &[u8]) -> DomainResult<Vec<ParsedRow>> {
+    let file = file.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(file);
+    if std::str::from_utf8(file).is_err() {
+        return Err(file_error(
+            "encoding",
+            "the file must be UTF-8 (in Excel: save as \"CSV UTF-8\")",
+        ));
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(file);
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => return Err(file_error("malformed", format!("row 1: {e}"))),
+        None => return Err(file_error("empty", "the file is empty")),
+    };
+    let columns = header_columns(&header)?;
+    let mut rows = Vec::new();
+    for (index, record) in records.enumerate() {
+        let row = index + 2;
+        let record = record.map_err(|e| file_error("malformed", format!("row {row}: {e}")))?;
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            continue; // Spreadsheets leave empty rows at the end.
+        }
+        if rows.len() == MAX_ROWS {
+            return Err(file_error(
+                "too_many_rows",
+                format!("a file may hold at most {MAX_ROWS} devices"),
+            ));
+        }
+        rows.push(parse_row(row, &columns, &record));
+    }
+    if rows.is_empty() {
+        return Err(file_error("empty", "the file has a header but no devices"));
+    }
+    Ok(rows)
+}
+
+/// The column of each cell position; `None` for a column without a header, whose cells
+/// are ignored (spreadsheets add them after the last column).
+fn header_columns(header: &::csv::StringRecord) -> DomainResult<Vec<Option<Column>>> {
+    let mut errors = Validator::new();
+    let mut columns = Vec::new();
+    for (i, cell) in header.iter().enumerate() {
+        if cell.trim().is_empty() {
+            columns.push(None);
+            continue;
+        }
+        match Column::from_header(cell) {
+            Some(column) if columns.contains(&Some(column)) => errors.push(FieldError::new(
+                format!("header.{}", i + 1),
+                "duplicate_column",
+                format!("the column {} appears twice", column.name()),
+            )),
+            Some(column) => columns.push(Some(column)),
+            None => errors.push(FieldError::new(
+                format!("header.{}", i + 1),
+                "unknown_column",
+                format!(
+                    "unknown column \"{}\"; the columns are {}",
+                    cell.trim(),
+                    COLUMNS.map(|(_, name, _)| name).join(", ")
+                ),
+            )),
+        }
+    }
+    errors.check(
+        columns.contains(&Some(Column::Name)),
+        "header",
+        "required",
+        "the header must have a name column",
+    );
+    errors.finish()?;
+    Ok(columns)
+}
+
+/// A cell as written: trimmed, and without the `'` an export puts before text a
+/// spreadsheet would otherwise run as a formula.
+fn cell_text(cell: &str) -> &str {
+    let cell = cell.trim();
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+fn parse_row(row: usize, columns: &[Option<Column>], record: &::csv::StringRecord) -> ParsedRow {
+    let mut errors = Validator::new();
+    let mut input = DeviceInput::default();
+    if record.len() > columns.len() {
+        errors.push(FieldError::new(
+            "row",
+            "too_many_cells",
+            format!("{} cells for {} columns", record.len(), columns.len()),
+        ));
+    }
+    for (column, cell) in columns.iter().zip(record.iter()) {
+        let Some(column) = column else { continue };
+        let text = cell_text(cell);
+        let some = (!text.is_empty()).then(|| text.to_owned());
+        let mut bad = |message: &str| {
+            errors.push(FieldError::new(column.name(), "invalid", message));
+        };
+        match column {
+            Column::SerialNo => input.serial_no = some,
+            Column::MachineNo => input.machine_no = some,
+            Column::Name => input.name = text.to_owned(),
+            Column::Brand => input.brand = text.to_owned(),
+            Column::Category => input.category = text.to_owned(),
+            Column::Model => input.model = text.to_owned(),
+            Column::InstallAddress => input.install_address = text.to_owned(),
+            Column::AccountId => input.account_id = some,
+            Column::Latitude | Column::Longitude => match some.map(|t| t.parse::<f64>()) {
+                None => {}
+                Some(Ok(value)) if value.is_finite() => {
+                    if *column == Column::Latitude {
+                        input.latitude = Some(value);
+                    } else {
+                        input.longitude = Some(value);
+                    }
+                }
+                Some(_) => bad("not a number"),
+            },
+            Column::WarrantyEndsOn => match some.map(|t| parse_date(&t)) {
+                None => {}
+                Some(Some(date)) => input.warranty_ends_on = Some(date),
+                Some(None) => bad("not a date (2026-12-31)"),
+            },
+            Column::WarrantyStatus => match some.map(|t| parse_enum(&t)) {
+                None => {}
+                Some(Some(value)) => input.warranty_status = Some(value),
+                Some(None) => bad("one of in_warranty, out_of_warranty, contract, factory"),
+            },
+            Column::Status => match some.map(|t| parse_enum(&t)) {
+                None => {}
+                Some(Some(value)) => input.status = Some(value),
+                Some(None) => bad("one of running, fault, in_repair, retired"),
+            },
+            Column::Visibility => match some.map(|t| parse_enum(&t)) {
+                None => {}
+                Some(Some(value)) => input.visibility = Some(value),
+                Some(None) => bad("one of public, private"),
+            },
+        }
+    }
+    crate::devices::check_fields(&input, "", &mut errors);
+    ParsedRow { row, input, errors }
+}
+
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
+        .iter()
+        .find_map(|format| NaiveDate::parse_from_str(text, format).ok())
+}
+
+fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_lowercase())).ok()
+}
+
+/// Marks rows whose owner account does not exist in the tenant.
+fn check_accounts(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rows: &mut [ParsedRow],
+) -> DomainResult<()> {
+    let wanted: HashSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.input.account_id.as_deref())
+        .collect();
+    let wanted: Vec<String> = wanted.into_iter().map(str::to_owned).collect();
+    let mut known = HashSet::new();
+    for chunk in wanted.chunks(500) {
+        known.extend(
+            accounts::table
+                .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+                .filter(accounts::id.eq_any(chunk))
+                .select(accounts::id)
+                .load::<String>(conn)?,
+        );
+    }
+    for row in rows.iter_mut() {
+        if let Some(account_id) = &row.input.account_id
+            && !known.contains(account_id)
+        {
+            row.errors.push(FieldError::new(
+                "account_id",
+                "not_found",
+                "no such account",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Marks rows whose serial number another device has, or an earlier row of the file.
+fn check_serials(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rows: &mut [ParsedRow],
+) -> DomainResult<()> {
+    let keys: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.input.serial_no.as_deref().map(code_key))
+        .collect();
+    let mut taken = HashSet::new();
+    for chunk in keys.chunks(500) {
+        taken.extend(
+            devices::table
+                .filter(devices::tenant_id.eq(tenant_id.as_str()))
+                .filter(devices::serial_key.eq_any(chunk))
+                .select(devices::serial_key.assume_not_null())
+                .load::<String>(conn)?,
+        );
+    }
+    let mut first_row: HashMap<String, usize> = HashMap::new();
+    for row in rows.iter_mut() {
+        let Some(key) = row.input.serial_no.as_deref().map(code_key) else {
+            continue;
+        };
+        if taken.contains(&key) {
+            row.errors.push(FieldError::new(
+                "serial_no",
+                "taken",
+                "another device has this serial number",
+            ));
+        } else if let Some(first) = first_row.get(&key) {
+            row.errors.push(FieldError::new(
+                "serial_no",
+                "duplicate",
+                format!("row {first} has this serial number too"),
+            ));
+        } else {
+            first_row.insert(key, row.row);
+        }
+    }
+    Ok(())
+}
+
+/// What a spreadsheet would take for a formula at the start of a cell.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Text cells that a spreadsheet would run as a formula get a leading `'`; an import
+/// takes it off again.
+fn safe_cell(text: &str) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn text_of<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The tenant's devices matching `filter` as a CSV file (UTF-8 with a BOM, so that Excel
+/// reads it as UTF-8), in the columns an import reads.
+pub fn export(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    filter: &DeviceFilter,
+) -> DomainResult<Vec<u8>> {
+    let mut writer = ::csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let failed = |e: ::csv::Error| DomainError::Internal(format!("csv: {e}"));
+    writer
+        .write_record(COLUMNS.map(|(_, name, _)| name))
+        .map_err(failed)?;
+    let mut page = PageRequest {
+        limit: 1000,
+        after: None,
+    };
+    loop {
+        let found = crate::devices::list(conn, tenant_id, filter, &Viewer::Staff, &page)?;
+        for device in &found.items {
+            writer.write_record(record(device)).map_err(failed)?;
+        }
+        match found.next_cursor {
+            Some(cursor) => page.after = Some(Cursor::decode(&cursor)?),
+            None => break,
+        }
+    }
+    writer
+        .into_inner()
+        .map_err(|e| DomainError::Internal(format!("csv: {e}")))
+}
+
+fn record(device: &Device) -> Vec<String> {
+    let optional = |v: &Option<String>| v.as_deref().map(safe_cell).unwrap_or_default();
+    let number = |v: Option<f64>| v.map(|n| n.to_string()).unwrap_or_default();
+    COLUMNS
+        .iter()
+        .map(|(column, ..)| match column {
+            Column::SerialNo => optional(&device.serial_no),
+            Column::MachineNo => optional(&device.machine_no),
+            Column::Name => safe_cell(&device.name),
+            Column::Brand => safe_cell(&device.brand),
+            Column::Category => safe_cell(&device.category),
+            Column::Model => safe_cell(&device.model),
+            Column::InstallAddress => safe_cell(&device.install_address),
+            Column::Latitude => number(device.latitude),
+            Column::Longitude => number(device.longitude),
+            Column::WarrantyStatus => text_of(device.warranty_status),
+            Column::WarrantyEndsOn => device
+                .warranty_ends_on
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            Column::Status => text_of(device.status),
+            Column::Visibility => text_of(device.visibility),
+            Column::AccountId => device.account_id.clone().unwrap_or_default(),
+        })
+        .collect()
+}
