@@ -299,9 +299,8 @@ fn parse_row(row: usize, columns: &[Option<Column>], record: &::csv::StringRecor
         let Some(column) = column else { continue };
         let text = cell_text(cell);
         let some = (!text.is_empty()).then(|| text.to_owned());
-        let mut bad = |message: &str| {
-            errors.push(FieldError::new(column.name(), "invalid", message));
-        };
+        let number = |t: &str| t.parse::<f64>().ok().filter(|n| n.is_finite());
+        let some_text = some.as_deref();
         match column {
             Column::SerialNo => input.serial_no = some,
             Column::MachineNo => input.machine_no = some,
@@ -311,41 +310,62 @@ fn parse_row(row: usize, columns: &[Option<Column>], record: &::csv::StringRecor
             Column::Model => input.model = text.to_owned(),
             Column::InstallAddress => input.install_address = text.to_owned(),
             Column::AccountId => input.account_id = some,
-            Column::Latitude | Column::Longitude => match some.map(|t| t.parse::<f64>()) {
-                None => {}
-                Some(Ok(value)) if value.is_finite() => {
-                    if *column == Column::Latitude {
-                        input.latitude = Some(value);
-                    } else {
-                        input.longitude = Some(value);
-                    }
-                }
-                Some(_) => bad("not a number"),
-            },
-            Column::WarrantyEndsOn => match some.map(|t| parse_date(&t)) {
-                None => {}
-                Some(Some(date)) => input.warranty_ends_on = Some(date),
-                Some(None) => bad("not a date (2026-12-31)"),
-            },
-            Column::WarrantyStatus => match some.map(|t| parse_enum(&t)) {
-                None => {}
-                Some(Some(value)) => input.warranty_status = Some(value),
-                Some(None) => bad("one of in_warranty, out_of_warranty, contract, factory"),
-            },
-            Column::Status => match some.map(|t| parse_enum(&t)) {
-                None => {}
-                Some(Some(value)) => input.status = Some(value),
-                Some(None) => bad("one of running, fault, in_repair, retired"),
-            },
-            Column::Visibility => match some.map(|t| parse_enum(&t)) {
-                None => {}
-                Some(Some(value)) => input.visibility = Some(value),
-                Some(None) => bad("one of public, private"),
-            },
+            Column::Latitude => {
+                input.latitude = typed(some_text.map(number), *column, "not a number", &mut errors)
+            }
+            Column::Longitude => {
+                input.longitude = typed(some_text.map(number), *column, "not a number", &mut errors)
+            }
+            Column::WarrantyEndsOn => {
+                input.warranty_ends_on = typed(
+                    some_text.map(parse_date),
+                    *column,
+                    "not a date (2026-12-31)",
+                    &mut errors,
+                );
+            }
+            Column::WarrantyStatus => {
+                input.warranty_status = typed(
+                    some_text.map(parse_enum),
+                    *column,
+                    "one of in_warranty, out_of_warranty, contract, factory",
+                    &mut errors,
+                );
+            }
+            Column::Status => {
+                input.status = typed(
+                    some_text.map(parse_enum),
+                    *column,
+                    "one of running, fault, in_repair, retired",
+                    &mut errors,
+                );
+            }
+            Column::Visibility => {
+                input.visibility = typed(
+                    some_text.map(parse_enum),
+                    *column,
+                    "one of public, private",
+                    &mut errors,
+                );
+            }
         }
     }
     crate::devices::check_fields(&input, "", &mut errors);
     ParsedRow { row, input, errors }
+}
+
+/// A typed cell: empty (`None`) leaves the default; text that did not parse
+/// (`Some(None)`) is an error naming what was expected.
+fn typed<T>(
+    parsed: Option<Option<T>>,
+    column: Column,
+    expected: &str,
+    errors: &mut Validator,
+) -> Option<T> {
+    if matches!(parsed, Some(None)) {
+        errors.push(FieldError::new(column.name(), "invalid", expected));
+    }
+    parsed.flatten()
 }
 
 fn parse_date(text: &str) -> Option<NaiveDate> {
