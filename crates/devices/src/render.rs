@@ -137,7 +137,9 @@ pub fn label_sheet(
         return Err(DomainError::invalid(
             "codes",
             "out_of_range",
-            format!("1 to {capacity} codes fit on a sheet of {rows} × {columns}"),
+            format!(
+                "1 to {capacity} codes fit on a sheet of {rows} × {columns} (label_sheets_zip takes more)"
+            ),
         ));
     }
     let (margin, width, height) = (10.0, 210.0, 297.0);
@@ -205,11 +207,8 @@ pub fn images_zip(
     style: &QrStyle,
     format: ImageFormat,
 ) -> DomainResult<Vec<u8>> {
-    let failed = |e: &dyn std::fmt::Display| DomainError::Internal(format!("zip: {e}"));
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
     let mut names = HashSet::new();
+    let mut files = Vec::new();
     for (code, label) in labels {
         let (image, extension) = match format {
             ImageFormat::Svg => (
@@ -228,8 +227,37 @@ pub fn images_zip(
             .find(|name| !names.contains(name))
             .unwrap_or_default();
         names.insert(name.clone());
+        files.push((name, image));
+    }
+    zip_files(files)
+}
+
+/// As many A4 label sheets as the labels need, in a ZIP file (`sheet-001.svg`, ...).
+pub fn label_sheets_zip(
+    labels: &[Label],
+    style: &QrStyle,
+    rows: u32,
+    columns: u32,
+) -> DomainResult<Vec<u8>> {
+    let per_sheet = usize::try_from(rows.saturating_mul(columns))
+        .unwrap_or(1)
+        .max(1);
+    let mut files = Vec::new();
+    for (i, page) in labels.chunks(per_sheet).enumerate() {
+        let sheet = label_sheet(page, style, rows, columns)?;
+        files.push((format!("sheet-{:03}.svg", i + 1), sheet.into_bytes()));
+    }
+    zip_files(files)
+}
+
+fn zip_files(files: Vec<(String, Vec<u8>)>) -> DomainResult<Vec<u8>> {
+    let failed = |e: &dyn std::fmt::Display| DomainError::Internal(format!("zip: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
         zip.start_file(name, options).map_err(|e| failed(&e))?;
-        zip.write_all(&image).map_err(|e| failed(&e))?;
+        zip.write_all(&bytes).map_err(|e| failed(&e))?;
     }
     Ok(zip.finish().map_err(|e| failed(&e))?.into_inner())
 }

@@ -88,18 +88,51 @@ fn svg_decodes_to_its_url_at_every_level() {
     }
 }
 
+/// The sheet parses as SVG; answers its label groups and caption texts.
+fn labels_of(sheet: &str) -> (usize, Vec<String>) {
+    let document = roxmltree::Document::parse(sheet).unwrap();
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.attribute("width"), Some("210mm"));
+    assert_eq!(root.attribute("height"), Some("297mm"));
+    let groups = root
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("label"))
+        .count();
+    let captions = root
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .map(|n| n.text().unwrap_or_default().to_owned())
+        .collect();
+    (groups, captions)
+}
+
 #[test]
 fn label_sheets_hold_the_requested_codes() {
-    let labels: Vec<Label> = (1..=7)
+    let mut labels: Vec<Label> = (1..=7)
         .map(|i| Label {
             text: format!("https://acme.example.com/q/BX{i:06}"),
             caption: Some(format!("BX{i:06}")),
         })
         .collect();
+    // A device name is text anyone with a device may have typed.
+    labels[6].caption = Some("</text><script>alert(1)</script> & \"1号\"".into());
     let sheet = render::label_sheet(&labels, &style(ErrorCorrection::Medium), 3, 3).unwrap();
-    assert!(sheet.contains("width=\"210mm\" height=\"297mm\""));
-    assert_eq!(sheet.matches("<g class=\"label\"").count(), 7);
-    assert_eq!(sheet.matches("<text").count(), 7);
-    // More codes than cells is refused.
+    let (groups, captions) = labels_of(&sheet);
+    assert_eq!(groups, 7);
+    assert_eq!(captions.len(), 7);
+    assert_eq!(captions[0], "BX000001");
+    assert_eq!(captions[6], "</text><script>alert(1)</script> & \"1号\"");
+    // More codes than cells is refused on one sheet, and fills two in a ZIP.
     assert!(render::label_sheet(&labels, &style(ErrorCorrection::Medium), 2, 3).is_err());
+    let zip = render::label_sheets_zip(&labels, &style(ErrorCorrection::Medium), 2, 3).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut per_sheet = Vec::new();
+    for name in ["sheet-001.svg", "sheet-002.svg"] {
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut sheet).unwrap();
+        per_sheet.push(labels_of(&sheet).0);
+    }
+    assert_eq!(per_sheet, [6, 1]);
+    assert_eq!(zip.len(), 2);
 }

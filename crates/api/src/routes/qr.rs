@@ -261,6 +261,8 @@ pub enum ExportFormat {
     /// One A4 SVG sheet of labels (code and caption), `rows` × `columns`.
     #[default]
     LabelSheet,
+    /// As many A4 SVG label sheets as the codes need, in a ZIP file.
+    LabelSheetsZip,
     /// A ZIP file of one SVG per code, with its caption.
     SvgZip,
     /// A ZIP file of one PNG per code.
@@ -282,10 +284,11 @@ pub struct ExportRequest {
 
 /// Export codes as images.
 ///
-/// A printable A4 SVG sheet of `rows` × `columns` labels (each the code and its caption), or
-/// a ZIP file of one SVG or PNG per code, named after the code.
+/// A printable A4 SVG sheet of `rows` × `columns` labels (each the code and its caption), a
+/// ZIP file of as many such sheets as the codes need, or a ZIP file of one SVG or PNG per
+/// code, named after the code.
 #[utoipa::path(tag = "qr-codes", operation_id = "export_qr_codes", request_body = ExportRequest,
-    responses((status = 200, description = "The label sheet, or the ZIP file of images",
+    responses((status = 200, description = "The label sheet, or the ZIP file of sheets or images",
             content((String = "image/svg+xml"), (BinaryFile = "application/zip"))),
         (status = 404, description = "A code does not exist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No codes, too many, or more than fit on the sheet", body = Problem, content_type = "application/problem+json")))]
@@ -328,6 +331,10 @@ pub async fn export_qr_codes(
                     render::label_sheet(&labels, &settings.style, rows, columns)
                         .map(String::into_bytes)
                 }
+                ExportFormat::LabelSheetsZip => {
+                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
+                    render::label_sheets_zip(&labels, &settings.style, rows, columns)
+                }
                 ExportFormat::SvgZip => {
                     render::images_zip(&labels, &settings.style, ImageFormat::Svg)
                 }
@@ -339,6 +346,7 @@ pub async fn export_qr_codes(
         .await?;
     let (content_type, name) = match format {
         ExportFormat::LabelSheet => ("image/svg+xml", "qr-labels.svg"),
+        ExportFormat::LabelSheetsZip => ("application/zip", "qr-labels.zip"),
         ExportFormat::SvgZip => ("application/zip", "qr-codes-svg.zip"),
         ExportFormat::PngZip => ("application/zip", "qr-codes-png.zip"),
     };

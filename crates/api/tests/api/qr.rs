@@ -147,6 +147,25 @@ backend_tests! {
                 assert!(svg.starts_with("<?xml") && svg.contains(">ZP002</text>"), "{svg}");
             }
         }
+        // More codes than fit on one sheet: as many sheets as needed, in a ZIP.
+        let sheets = app
+            .client
+            .post(format!("{}/api/v1/admin/qr-codes/export", app.base))
+            .bearer_auth(&admin)
+            .json(&json!({ "codes": codes, "format": "label_sheets_zip", "rows": 1, "columns": 2 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sheets.status(), StatusCode::OK);
+        let bytes = sheets.bytes().await.unwrap().to_vec();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("sheet-002.svg").unwrap(), &mut sheet).unwrap();
+        assert_eq!(sheet.matches("<g class=\"label\"").count(), 1);
+        assert_eq!(zip.len(), 2);
+        app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": codes, "rows": 1, "columns": 2 }), bearer(&admin))
+            .await
+            .problem(422, "validation-failed");
         app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": [], "format": "png_zip" }), bearer(&admin))
             .await
             .problem(422, "validation-failed");
