@@ -4,6 +4,7 @@
 pub mod company_names;
 pub mod customers;
 pub mod domains;
+pub mod enterprises;
 pub mod fields;
 pub mod passwords;
 pub mod roles;

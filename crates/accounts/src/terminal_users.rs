@@ -1,5 +1,5 @@
-//! Terminal users: end customers' login identities. Each belongs to an external
-//! enterprise (its name is kept on the user), may be linked to an account and a contact,
+//! Terminal users: end customers' login identities. Each but the guest belongs to an
+//! external enterprise (see `enterprises`), may be linked to an account and a contact,
 //! holds roles, and has WeChat identities (one per WeChat app) and/or a mobile. One shared
 //! user per tenant is the guest.
 
@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::enterprises::{self, Enterprise};
 use crate::roles::{self, Permission, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +60,8 @@ impl TerminalStatus {
 pub struct TerminalUser {
     pub id: String,
     pub is_guest: bool,
-    pub enterprise_name: String,
+    /// None for the guest.
+    pub enterprise: Option<Enterprise>,
     pub account_id: Option<String>,
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
@@ -93,7 +95,7 @@ impl TerminalUser {
 struct UserRow {
     id: String,
     kind: String,
-    enterprise_name: String,
+    enterprise_id: Option<String>,
     account_id: Option<String>,
     contact_id: Option<String>,
     mobile: Option<String>,
@@ -106,11 +108,15 @@ struct UserRow {
 
 fn load(conn: &mut DbConn, tenant_id: &TenantId, row: UserRow) -> DomainResult<TerminalUser> {
     let roles = roles_of(conn, tenant_id, &row.id)?;
+    let enterprise = match &row.enterprise_id {
+        Some(id) => Some(enterprises::get(conn, tenant_id, id)?),
+        None => None,
+    };
     Ok(TerminalUser {
         is_guest: row.kind == "guest",
         status: TerminalStatus::parse(&row.status)?,
         id: row.id,
-        enterprise_name: row.enterprise_name,
+        enterprise,
         account_id: row.account_id,
         contact_id: row.contact_id,
         mobile: row.mobile,
@@ -166,7 +172,7 @@ pub fn set_roles(
 
 #[derive(Debug, Clone)]
 pub struct NewTerminalUser {
-    pub enterprise_name: String,
+    pub enterprise_id: Option<String>,
     pub account_id: Option<String>,
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
@@ -200,7 +206,7 @@ fn insert(
             terminal_users::tenant_id.eq(tenant_id.as_str()),
             terminal_users::id.eq(id),
             terminal_users::kind.eq(kind),
-            terminal_users::enterprise_name.eq(&input.enterprise_name),
+            terminal_users::enterprise_id.eq(&input.enterprise_id),
             terminal_users::account_id.eq(&input.account_id),
             terminal_users::contact_id.eq(&input.contact_id),
             terminal_users::mobile.eq(&input.mobile),
@@ -243,7 +249,7 @@ pub fn guest(
     let guest_role = roles::by_key(conn, tenant_id, roles::GUEST)?;
     let id = format!("{tenant_id}-guest");
     let input = NewTerminalUser {
-        enterprise_name: "Guest".into(),
+        enterprise_id: None,
         account_id: None,
         contact_id: None,
         mobile: None,
@@ -361,13 +367,20 @@ pub fn set_registration(
         ))
         .execute(conn)?;
     if let Some((account_id, contact_id, mobile)) = link {
+        let before: Option<String> = target.select(terminal_users::enterprise_id).first(conn)?;
+        let enterprise =
+            enterprises::join_account(conn, tenant_id, before.as_deref(), account_id, now)?;
         diesel::update(target)
             .set((
                 terminal_users::account_id.eq(account_id),
                 terminal_users::contact_id.eq(contact_id),
                 terminal_users::mobile.eq(mobile),
+                terminal_users::enterprise_id.eq(&enterprise.id),
             ))
             .execute(conn)?;
+        if let Some(old) = before.filter(|old| *old != enterprise.id) {
+            enterprises::remove_if_unused(conn, tenant_id, &old)?;
+        }
     }
     Ok(())
 }

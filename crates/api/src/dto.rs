@@ -95,3 +95,23 @@ where
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct BinaryFile(pub Vec<u8>);
+
+/// The external enterprise a terminal user belongs to (互联企业).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnterpriseView {
+    pub id: String,
+    /// The account's name once registered; `微信用户` for a WeChat user's own until then.
+    pub name: String,
+    /// The account it is linked to, once one of its users has registered.
+    pub account_id: Option<String>,
+}
+
+impl From<baoxiu_accounts::enterprises::Enterprise> for EnterpriseView {
+    fn from(e: baoxiu_accounts::enterprises::Enterprise) -> Self {
+        Self {
+            id: e.id,
+            name: e.name,
+            account_id: e.account_id,
+        }
+    }
+}

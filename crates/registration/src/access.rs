@@ -33,7 +33,7 @@ pub enum DataScope {
     PublicOnly,
     /// The caller's own data.
     Own,
-    /// The data of the caller's whole enterprise (account).
+    /// The data of the caller's whole external enterprise (its account's users).
     Enterprise,
 }
 

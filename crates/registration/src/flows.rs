@@ -1,8 +1,8 @@
 //! The login, registration, activation and approval flows.
 
 use baoxiu_accounts::customers::{self, ExtraFields, NewAccount, NewContact};
-use baoxiu_accounts::roles;
 use baoxiu_accounts::terminal_users::{self, NewTerminalUser, TerminalStatus, TerminalUser};
+use baoxiu_accounts::{enterprises, roles};
 use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, ActorKind, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId,
@@ -41,18 +41,24 @@ fn create_through(
     mobile: Option<String>,
     now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
-    let (status, role_ids) = match method.settings.mode {
+    let (status, role_ids, enterprise_id) = match method.settings.mode {
         Mode::OpenidAuto => {
             take_seats(conn, tenant_id, 1)?;
-            (TerminalStatus::Active, method.settings.role_ids.clone())
+            let own = enterprises::create(conn, tenant_id, UNREGISTERED_ENTERPRISE, None, now)?;
+            (
+                TerminalStatus::Active,
+                method.settings.role_ids.clone(),
+                Some(own.id),
+            )
         }
-        Mode::RequireRegistration => (TerminalStatus::Unregistered, Vec::new()),
+        // The enterprise comes with registration.
+        Mode::RequireRegistration => (TerminalStatus::Unregistered, Vec::new(), None),
     };
     terminal_users::create(
         conn,
         tenant_id,
         NewTerminalUser {
-            enterprise_name: UNREGISTERED_ENTERPRISE.into(),
+            enterprise_id,
             account_id: None,
             contact_id: None,
             mobile,
@@ -280,7 +286,7 @@ fn check_fields(errors: &mut Validator, prefix: &str, form: &[FormField], values
 
 #[derive(Debug, Clone, Serialize)]
 pub enum RegistrationOutcome {
-    Registered(TerminalUser),
+    Registered(Box<TerminalUser>),
     AwaitingApproval { registration_id: String },
 }
 
@@ -484,7 +490,8 @@ pub fn register(
         request_id: None,
     };
     let role_ids = settings.role_ids.clone();
-    apply(conn, &actor, &user, &method, &input, &role_ids, now).map(RegistrationOutcome::Registered)
+    apply(conn, &actor, &user, &method, &input, &role_ids, now)
+        .map(|user| RegistrationOutcome::Registered(Box::new(user)))
 }
 
 /// Matches or creates the account and contact, links the user to them and activates it.
@@ -678,20 +685,24 @@ pub fn activate(
                 terminal_users::set_roles(conn, tenant_id, &user.id, &role_ids)?;
                 terminal_users::get(conn, tenant_id, &user.id)?
             }
-            None => terminal_users::create(
-                conn,
-                tenant_id,
-                NewTerminalUser {
-                    enterprise_name: account.name.clone(),
-                    account_id: Some(account.id.clone()),
-                    contact_id: Some(contact.id.clone()),
-                    mobile: Some(mobile),
-                    status: TerminalStatus::Active,
-                    method_id: None,
-                    role_ids: role_ids.clone(),
-                },
-                now,
-            )?,
+            None => {
+                let enterprise =
+                    enterprises::join_account(conn, tenant_id, None, &account.id, now)?;
+                terminal_users::create(
+                    conn,
+                    tenant_id,
+                    NewTerminalUser {
+                        enterprise_id: Some(enterprise.id),
+                        account_id: Some(account.id.clone()),
+                        contact_id: Some(contact.id.clone()),
+                        mobile: Some(mobile),
+                        status: TerminalStatus::Active,
+                        method_id: None,
+                        role_ids: role_ids.clone(),
+                    },
+                    now,
+                )?
+            }
         };
         baoxiu_audit::record(
             conn,

@@ -161,13 +161,24 @@ diesel::table! {
         tenant_id -> Text,
         id -> Text,
         kind -> Text,
-        enterprise_name -> Text,
         account_id -> Nullable<Text>,
         contact_id -> Nullable<Text>,
         mobile -> Nullable<Text>,
         status -> Text,
         method_id -> Nullable<Text>,
         version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        enterprise_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    external_enterprises (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        account_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -326,6 +337,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     terminal_roles,
     terminal_users,
+    external_enterprises,
     terminal_user_roles,
     wechat_identities,
     registration_policies,

@@ -30,7 +30,7 @@ fn every_table_loads(backend: Backend) {
     let db = Db::open(&test_db.url, 2).unwrap();
     assert_eq!(db.backend(), backend);
     db.read(|conn| -> Result<(), baoxiu_core::DomainError> {
-        let counts: [i64; 21] = [
+        let counts: [i64; 22] = [
             tenants::table.count().get_result(conn)?,
             tenant_settings::table.count().get_result(conn)?,
             staff_users::table.count().get_result(conn)?,
@@ -42,6 +42,7 @@ fn every_table_loads(backend: Backend) {
             contacts::table.count().get_result(conn)?,
             terminal_roles::table.count().get_result(conn)?,
             terminal_users::table.count().get_result(conn)?,
+            external_enterprises::table.count().get_result(conn)?,
             terminal_user_roles::table.count().get_result(conn)?,
             wechat_identities::table.count().get_result(conn)?,
             registration_policies::table.count().get_result(conn)?,
@@ -53,7 +54,7 @@ fn every_table_loads(backend: Backend) {
             qr_settings::table.count().get_result(conn)?,
             qr_codes::table.count().get_result(conn)?,
         ];
-        assert_eq!(counts, [0; 21]);
+        assert_eq!(counts, [0; 22]);
         Ok(())
     })
     .unwrap();
@@ -104,4 +105,83 @@ fn a_failed_write_changes_nothing() {
         })
         .unwrap();
     assert_eq!(rows, 0);
+}
+
+/// Migration 000004 gives users who existed before it an external enterprise: an account's
+/// users share the account's, others get one of their own under their old name.
+fn existing_users_get_enterprises(backend: Backend) {
+    use baoxiu_store::DbConn;
+    use baoxiu_store::migrations::{POSTGRES, SQLITE};
+    use diesel::connection::SimpleConnection;
+    use diesel_migrations::MigrationHarness;
+
+    let test_db = TestDatabase::new(backend);
+    let mut conn = match backend {
+        Backend::Sqlite => DbConn::Sqlite(
+            SqliteConnection::establish(test_db.url.trim_start_matches("sqlite://")).unwrap(),
+        ),
+        Backend::Postgres => DbConn::Postgresql(PgConnection::establish(&test_db.url).unwrap()),
+    };
+    for _ in 0..3 {
+        match &mut conn {
+            DbConn::Sqlite(c) => c.run_next_migration(SQLITE).map(|_| ()),
+            DbConn::Postgresql(c) => c.run_next_migration(POSTGRES).map(|_| ()),
+        }
+        .unwrap();
+    }
+    let at = "'2026-11-01 00:00:00'";
+    conn.batch_execute(&format!(
+        "INSERT INTO tenants (id, slug, name, display_name, trial_ends_at, version, created_at, updated_at)
+             VALUES ('t', 'acme', 'Acme', 'Acme', {at}, 1, {at}, {at});
+         INSERT INTO accounts (tenant_id, id, name, exact_key, fuzzy_key, record_type, fields_json, source, activated, version, created_at, updated_at)
+             VALUES ('t', 'a', '甲公司', 'x', 'x', 'customer', '{{}}', 'admin', TRUE, 1, {at}, {at});
+         INSERT INTO terminal_users (tenant_id, id, kind, enterprise_name, account_id, status, version, created_at, updated_at) VALUES
+             ('t', 'u1', 'user', '甲公司', 'a', 'active', 1, {at}, {at}),
+             ('t', 'u2', 'user', '甲公司', 'a', 'active', 1, {at}, {at}),
+             ('t', 'u3', 'user', '微信用户', NULL, 'active', 1, {at}, {at}),
+             ('t', 't-guest', 'guest', 'Guest', NULL, 'active', 1, {at}, {at});"
+    ))
+    .unwrap();
+    baoxiu_store::migrations::run_pending(&mut conn).unwrap();
+
+    let mut users: Vec<(String, Option<String>)> = terminal_users::table
+        .select((terminal_users::id, terminal_users::enterprise_id))
+        .load(&mut conn)
+        .unwrap();
+    users.sort();
+    assert_eq!(
+        users,
+        [
+            ("t-guest".into(), None),
+            ("u1".into(), Some("a".into())),
+            ("u2".into(), Some("a".into())),
+            ("u3".into(), Some("u3".into())),
+        ]
+    );
+    let mut enterprises: Vec<(String, String, Option<String>)> = external_enterprises::table
+        .select((
+            external_enterprises::id,
+            external_enterprises::name,
+            external_enterprises::account_id,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    enterprises.sort();
+    assert_eq!(
+        enterprises,
+        [
+            ("a".into(), "甲公司".into(), Some("a".into())),
+            ("u3".into(), "微信用户".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn existing_users_get_enterprises_on_sqlite() {
+    existing_users_get_enterprises(Backend::Sqlite);
+}
+
+#[test]
+fn existing_users_get_enterprises_on_postgres() {
+    existing_users_get_enterprises(Backend::Postgres);
 }

@@ -11,6 +11,7 @@ use baoxiu_store::DbConn;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::dto::EnterpriseView;
 use crate::extract::Caller;
 use crate::problem::ApiError;
 use crate::routes::staff::StaffResponse;
@@ -56,7 +57,8 @@ pub struct TerminalView {
     pub permissions: Vec<Permission>,
     /// Role keys.
     pub roles: Vec<String>,
-    pub enterprise_name: String,
+    /// None for the guest.
+    pub enterprise: Option<EnterpriseView>,
     pub account_id: Option<String>,
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
@@ -79,7 +81,7 @@ pub fn terminal_view(
         may_register: access.may_register,
         permissions: access.permissions,
         roles: user.role_keys(),
-        enterprise_name: user.enterprise_name.clone(),
+        enterprise: user.enterprise.clone().map(Into::into),
         account_id: user.account_id.clone(),
         contact_id: user.contact_id.clone(),
         mobile: user.mobile.clone(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, utc};
+use crate::dto::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -19,7 +19,8 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TerminalUserResponse {
     pub id: String,
-    pub enterprise_name: String,
+    /// None for the guest.
+    pub enterprise: Option<EnterpriseView>,
     pub account_id: Option<String>,
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
@@ -41,7 +42,7 @@ impl From<TerminalUser> for TerminalUserResponse {
             role_ids: u.roles.iter().map(|r| r.id.clone()).collect(),
             roles: u.role_keys(),
             id: u.id,
-            enterprise_name: u.enterprise_name,
+            enterprise: u.enterprise.map(Into::into),
             account_id: u.account_id,
             contact_id: u.contact_id,
             mobile: u.mobile,

@@ -181,8 +181,12 @@ backend_tests! {
         assert_eq!(alice_me["data_scope"], "own");
         assert_eq!(alice_me["may_submit"], true);
         assert_eq!(alice_me["roles"], json!(["end_customer"]));
+        // The login made Alice an external enterprise of her own, as it did Bob.
+        assert_eq!(alice_me["enterprise"]["name"], "微信用户");
+        assert_eq!(alice_me["enterprise"]["account_id"], Value::Null);
         let bob = wx_login(&app, "bob").await;
         assert_ne!(bob.body["me"]["user_id"], alice_me["user_id"]);
+        assert_ne!(bob.body["me"]["enterprise"]["id"], alice_me["enterprise"]["id"]);
         // The same WeChat user again is the same terminal user.
         let again = wx_login(&app, "alice").await;
         assert_eq!(again.body["me"]["user_id"], alice_me["user_id"]);
@@ -217,6 +221,8 @@ backend_tests! {
         assert_eq!(before["may_submit"], false);
         assert_eq!(before["submit_denied"], "registration-required");
         assert_eq!(before["may_register"], true);
+        let own_enterprise = before["enterprise"]["id"].clone();
+        assert!(own_enterprise.is_string());
         let form = app.get("/api/v1/registration/form", bearer(&token)).await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.text);
         assert_eq!(form.body["account_fields"][0]["key"], "industry");
@@ -231,6 +237,21 @@ backend_tests! {
         assert_eq!(account.body["source"], "registration");
         let contacts = app.get(&format!("/api/v1/admin/accounts/{account_id}/contacts"), bearer(&admin)).await;
         assert_eq!(contacts.body[0]["mobile"], "13900139001");
+        // Carol's enterprise is now the account's, under its name.
+        assert_eq!(registered.body["enterprise"]["id"], own_enterprise);
+        assert_eq!(registered.body["enterprise"]["name"], "广州某某设备有限公司");
+        assert_eq!(registered.body["enterprise"]["account_id"], account_id.as_str());
+        // A colleague registering with the same company joins that enterprise; the one
+        // their login made is gone.
+        let dave = access_of(&wx_login(&app, "dave").await);
+        assert_eq!(app.count_rows("external_enterprises"), 2);
+        let joined = register(&app, &dave, "广州某某设备", "王五", "13900139002").await;
+        assert_eq!(joined.status, StatusCode::OK, "{}", joined.text);
+        assert_eq!(joined.body["account_id"], account_id.as_str());
+        assert_eq!(joined.body["enterprise"]["id"], own_enterprise);
+        assert_eq!(app.count_rows("external_enterprises"), 1);
+        let users = app.get(&format!("/api/v1/admin/terminal-users?account_id={account_id}"), bearer(&admin)).await;
+        assert!(users.body["items"].as_array().unwrap().iter().all(|u| u["enterprise"]["id"] == own_enterprise), "{}", users.text);
         // The WeChat identity stays bound to the registered user.
         let again = wx_login(&app, "carol").await;
         assert_eq!(again.body["me"]["registration_state"], "registered");
