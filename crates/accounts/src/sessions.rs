@@ -51,6 +51,13 @@ pub struct IssuedRefresh {
     pub expires_at: NaiveDateTime,
 }
 
+/// The WeChat identity a terminal session was started with (app id and OpenID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionWechat {
+    pub app_id: String,
+    pub openid: String,
+}
+
 /// The principal a rotated token belonged to.
 #[derive(Debug, Clone)]
 pub struct SessionPrincipal {
@@ -58,6 +65,7 @@ pub struct SessionPrincipal {
     pub kind: PrincipalKind,
     pub subject_id: String,
     pub session_id: String,
+    pub wechat: Option<SessionWechat>,
 }
 
 fn hash(token: &str) -> String {
@@ -78,6 +86,7 @@ fn insert(
     family_id: &str,
     kind: PrincipalKind,
     subject_id: &str,
+    wechat: Option<&SessionWechat>,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedRefresh> {
     let mut secret = [0u8; 32];
@@ -94,6 +103,8 @@ fn insert(
             refresh_tokens::subject_id.eq(subject_id),
             refresh_tokens::created_at.eq(now),
             refresh_tokens::expires_at.eq(expires_at),
+            refresh_tokens::wechat_app_id.eq(wechat.map(|w| &w.app_id)),
+            refresh_tokens::wechat_openid.eq(wechat.map(|w| &w.openid)),
         ))
         .execute(conn)?;
     Ok(IssuedRefresh {
@@ -103,15 +114,17 @@ fn insert(
     })
 }
 
-/// Starts a session: a new family with its first refresh token.
+/// Starts a session: a new family with its first refresh token; `wechat` is the identity
+/// a terminal user logged in with, if WeChat.
 pub fn start(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     kind: PrincipalKind,
     subject_id: &str,
+    wechat: Option<&SessionWechat>,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedRefresh> {
-    insert(conn, tenant_id, &new_id(), kind, subject_id, now)
+    insert(conn, tenant_id, &new_id(), kind, subject_id, wechat, now)
 }
 
 /// What presenting a refresh token led to. Reuse revokes the family, and that must be
@@ -138,6 +151,8 @@ struct TokenRow {
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
+    wechat_app_id: Option<String>,
+    wechat_openid: Option<String>,
 }
 
 /// Exchanges a refresh token for the next one of its family.
@@ -159,6 +174,8 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
         expires_at,
         used_at,
         revoked_at,
+        wechat_app_id,
+        wechat_openid,
     }) = row
     else {
         return Ok(Rotation::Invalid);
@@ -185,13 +202,25 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
         return Ok(Rotation::Reused);
     }
     let kind = PrincipalKind::parse(&kind)?;
-    let refresh = insert(conn, &tenant_id, &family_id, kind, &subject_id, now)?;
+    let wechat = wechat_app_id
+        .zip(wechat_openid)
+        .map(|(app_id, openid)| SessionWechat { app_id, openid });
+    let refresh = insert(
+        conn,
+        &tenant_id,
+        &family_id,
+        kind,
+        &subject_id,
+        wechat.as_ref(),
+        now,
+    )?;
     Ok(Rotation::Rotated {
         principal: SessionPrincipal {
             tenant_id,
             kind,
             subject_id,
             session_id: family_id,
+            wechat,
         },
         refresh,
     })

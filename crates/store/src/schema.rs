@@ -63,6 +63,8 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        wechat_app_id -> Nullable<Text>,
+        wechat_openid -> Nullable<Text>,
     }
 }
 

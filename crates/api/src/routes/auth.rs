@@ -16,7 +16,7 @@ use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::providers::SendCodeRequest;
 use crate::state::AppState;
-use crate::tokens::TokenKind;
+use crate::tokens::{TokenKind, WechatClaim};
 
 fn staff_tokens(
     state: &AppState,
@@ -119,8 +119,14 @@ pub async fn login_staff(
                 .write(move |conn| {
                     let staff =
                         staff::login_with_password(conn, &tenant_id, &request.mobile, &password)?;
-                    let refresh =
-                        sessions::start(conn, &tenant_id, PrincipalKind::Staff, &staff.id, now)?;
+                    let refresh = sessions::start(
+                        conn,
+                        &tenant_id,
+                        PrincipalKind::Staff,
+                        &staff.id,
+                        None,
+                        now,
+                    )?;
                     Ok((staff, refresh))
                 })
                 .await?
@@ -143,8 +149,14 @@ pub async fn login_staff(
                     let staff = staff::find_by_mobile(conn, &tenant_id, &mobile)?
                         .filter(|s| !s.disabled)
                         .ok_or(DomainError::InvalidCredentials)?;
-                    let refresh =
-                        sessions::start(conn, &tenant_id, PrincipalKind::Staff, &staff.id, now)?;
+                    let refresh = sessions::start(
+                        conn,
+                        &tenant_id,
+                        PrincipalKind::Staff,
+                        &staff.id,
+                        None,
+                        now,
+                    )?;
                     Ok((staff, refresh))
                 })
                 .await?
@@ -223,12 +235,16 @@ pub async fn refresh_tokens(
             Ok(web::Json(staff_tokens(&state, &staff, refresh)?))
         }
         (Rotation::Rotated { refresh, principal }, Some(Holder::Terminal(user))) => {
+            let wx = principal.wechat.map(|w| WechatClaim {
+                app_id: w.app_id,
+                openid: w.openid,
+            });
             Ok(web::Json(crate::routes::terminal_auth::terminal_tokens(
                 &state,
                 &principal.tenant_id,
                 &user,
                 refresh,
-                None,
+                wx,
             )?))
         }
         (Rotation::Reused, _) => Err(DomainError::RefreshTokenReused.into()),

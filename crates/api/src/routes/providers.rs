@@ -150,6 +150,7 @@ pub async fn create_provider(
                 &tenant.tenant_id(),
                 PrincipalKind::Staff,
                 &admin.id,
+                None,
                 now,
             )?;
             Ok((tenant, admin, refresh))

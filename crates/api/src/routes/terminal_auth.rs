@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use baoxiu_accounts::fields::normalise_mobile;
-use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind};
+use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, SessionWechat};
 use baoxiu_accounts::sms::{self, Purpose};
 use baoxiu_accounts::terminal_users::TerminalUser;
 use baoxiu_accounts::wechat_apps::{self, AppKind};
@@ -72,10 +72,21 @@ async fn finish_login(
 ) -> Result<TerminalLoginResponse, ApiError> {
     let now = state.now();
     let tenant = tenant_id.clone();
+    let session_wechat = wx.as_ref().map(|w| SessionWechat {
+        app_id: w.app_id.clone(),
+        openid: w.openid.clone(),
+    });
     let (user, refresh, me) = state
         .write(move |conn| {
             let user = login(conn)?;
-            let refresh = sessions::start(conn, &tenant, principal(&user), &user.id, now)?;
+            let refresh = sessions::start(
+                conn,
+                &tenant,
+                principal(&user),
+                &user.id,
+                session_wechat.as_ref(),
+                now,
+            )?;
             let me = terminal_view(conn, &tenant, &user)?;
             Ok((user, refresh, me))
         })

@@ -206,6 +206,16 @@ backend_tests! {
         let refresh = alice.body["tokens"]["refresh_token"].as_str().unwrap();
         let renewed = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": refresh }), Opts::default()).await;
         assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+        // ... and the new access token still names the OpenID it came from, rotation after rotation.
+        let claims_of = |answer: &Answer| -> Value {
+            let token = answer.body["access_token"].as_str().unwrap();
+            serde_json::from_slice(&base64_url(token.split('.').nth(1).unwrap())).unwrap()
+        };
+        assert_eq!(claims_of(&renewed)["wx"]["openid"], format!("dev_{MINI_APP}_alice"));
+        let next = renewed.body["refresh_token"].as_str().unwrap();
+        let again = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": next }), Opts::default()).await;
+        assert_eq!(claims_of(&again)["wx"]["app_id"], MINI_APP);
+        assert_eq!(claims_of(&again)["sub"], alice_me["user_id"]);
     }
 
     async fn scenario_2_openid_auto_with_mandatory_account(app: TestApp) {
