@@ -127,6 +127,16 @@ pub fn start(
     insert(conn, tenant_id, &new_id(), kind, subject_id, wechat, now)
 }
 
+/// Starts a staff session (staff log in by password or SMS code, never through WeChat).
+pub fn start_staff(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    staff_id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<IssuedRefresh> {
+    start(conn, tenant_id, PrincipalKind::Staff, staff_id, None, now)
+}
+
 /// What presenting a refresh token led to. Reuse revokes the family, and that must be
 /// committed although the request fails: so it is a value, not an error.
 #[derive(Debug)]

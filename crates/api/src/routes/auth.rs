@@ -119,14 +119,7 @@ pub async fn login_staff(
                 .write(move |conn| {
                     let staff =
                         staff::login_with_password(conn, &tenant_id, &request.mobile, &password)?;
-                    let refresh = sessions::start(
-                        conn,
-                        &tenant_id,
-                        PrincipalKind::Staff,
-                        &staff.id,
-                        None,
-                        now,
-                    )?;
+                    let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
                     Ok((staff, refresh))
                 })
                 .await?
@@ -149,14 +142,7 @@ pub async fn login_staff(
                     let staff = staff::find_by_mobile(conn, &tenant_id, &mobile)?
                         .filter(|s| !s.disabled)
                         .ok_or(DomainError::InvalidCredentials)?;
-                    let refresh = sessions::start(
-                        conn,
-                        &tenant_id,
-                        PrincipalKind::Staff,
-                        &staff.id,
-                        None,
-                        now,
-                    )?;
+                    let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
                     Ok((staff, refresh))
                 })
                 .await?

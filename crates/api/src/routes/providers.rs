@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use baoxiu_accounts::fields::normalise_mobile;
-use baoxiu_accounts::sessions::{self, PrincipalKind};
+use baoxiu_accounts::sessions;
 use baoxiu_accounts::sms::{self, PLATFORM_SCOPE, Purpose};
 use baoxiu_accounts::tenants::{self, SignUp};
 use baoxiu_core::DomainError;
@@ -145,14 +145,7 @@ pub async fn create_provider(
                 DomainError::invalid("code", "invalid", "the code is wrong or has expired")
             })?;
             let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
-            let refresh = sessions::start(
-                conn,
-                &tenant.tenant_id(),
-                PrincipalKind::Staff,
-                &admin.id,
-                None,
-                now,
-            )?;
+            let refresh = sessions::start_staff(conn, &tenant.tenant_id(), &admin.id, now)?;
             Ok((tenant, admin, refresh))
         })
         .await?;
