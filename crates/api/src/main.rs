@@ -124,9 +124,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             if demo {
                 seed_demo(&app.state().db, &config, clock.as_ref())?;
             }
+            // The port actually bound, so `--bind 127.0.0.1:0` tells where it went.
+            let host = bind.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host);
+            let shown = if host == "0.0.0.0" { "127.0.0.1" } else { host };
             println!(
-                "Baoxiu listens on http://{bind} — Swagger UI: http://127.0.0.1:{}/docs/",
-                app.port()
+                "Baoxiu listens on http://{host}:{port} — Swagger UI: http://{shown}:{port}/docs/",
+                port = app.port()
             );
             app.run().await.map_err(|e| e.to_string())
         }
