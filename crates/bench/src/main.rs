@@ -182,20 +182,23 @@ async fn measure(args: std::sync::Arc<Args>, endpoint: Endpoint) -> Result<Value
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
+    let requests_per_sec = (latencies.len() as f64 / elapsed * 10.0).round() / 10.0;
+    let p50_ms = (percentile(&latencies, 50.0) * 100.0).round() / 100.0;
+    let p99_ms = (percentile(&latencies, 99.0) * 100.0).round() / 100.0;
     let figures = json!({
         "requests": latencies.len(),
         "errors": errors,
-        "requests_per_sec": (latencies.len() as f64 / elapsed * 10.0).round() / 10.0,
-        "p50_ms": (percentile(&latencies, 50.0) * 100.0).round() / 100.0,
-        "p99_ms": (percentile(&latencies, 99.0) * 100.0).round() / 100.0,
+        "requests_per_sec": requests_per_sec,
+        "p50_ms": p50_ms,
+        "p99_ms": p99_ms,
     });
     println!(
-        "{:<9} {:<32} {:>10} {:>9} {:>9} {:>7}",
+        "{:<9} {:<32} {:>10.1} {:>9.2} {:>9.2} {:>7}",
         args.backend,
         endpoint.name(),
-        figures["requests_per_sec"],
-        figures["p50_ms"],
-        figures["p99_ms"],
+        requests_per_sec,
+        p50_ms,
+        p99_ms,
         errors
     );
     Ok(figures)
