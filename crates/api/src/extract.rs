@@ -43,10 +43,9 @@ fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     }))
 }
 
-/// Verifies the token and that its session is still live (logout and reuse detection
-/// take effect at once, not when the access token expires).
-async fn verified_claims(state: &AppState, token: &str) -> Result<Claims, ApiError> {
-    let claims = state.tokens.verify(token)?;
+/// The session of verified claims is still live (logout and reuse detection take effect at
+/// once, not when the access token expires).
+async fn ensure_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
     if let Some(session_id) = claims.sid.clone() {
         let tenant_id = TenantId(claims.tid.clone());
         let live = state
@@ -56,7 +55,102 @@ async fn verified_claims(state: &AppState, token: &str) -> Result<Claims, ApiErr
             return Err(DomainError::Unauthenticated("the session has ended; log in again").into());
         }
     }
-    Ok(claims)
+    Ok(())
+}
+
+/// Who a route admits, judged from the verified token alone.
+type Admit = fn(&Claims) -> Result<(), DomainError>;
+
+/// The one guard behind every caller extractor: verifies the token and asks `admit` whether
+/// this kind of caller may use the route, both before the first await. Actix polls a
+/// handler's extractors together and the first error wins, so a caller the route refuses
+/// gets 401/403 before its body is validated, and learns nothing from a 422. Then the
+/// session is checked in the database.
+fn authenticate(
+    req: &HttpRequest,
+    admit: Admit,
+) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
+    let request_id = request_id(req);
+    let checked = state(req).and_then(|state| {
+        let token =
+            bearer(req).ok_or(DomainError::Unauthenticated("a bearer token is required"))??;
+        let claims = state.tokens.verify(&token)?;
+        admit(&claims)?;
+        Ok((state, claims))
+    });
+    Box::pin(async move {
+        let (state, claims) = checked?;
+        ensure_live(&state, &claims).await?;
+        Ok(Caller {
+            tenant_id: TenantId(claims.tid),
+            kind: claims.kind,
+            subject: claims.sub,
+            roles: claims.roles,
+            session_id: claims.sid,
+            request_id,
+        })
+    })
+}
+
+fn staff_role_of(kind: TokenKind, roles: &[String]) -> Option<StaffRole> {
+    (kind == TokenKind::Staff)
+        .then(|| roles.first().and_then(|r| StaffRole::parse(r)))
+        .flatten()
+}
+
+fn admit_tenant_callers(claims: &Claims) -> Result<(), DomainError> {
+    match claims.kind {
+        TokenKind::Platform => Err(DomainError::Forbidden(
+            "platform operators use the /platform routes",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn admit_staff(claims: &Claims) -> Result<(), DomainError> {
+    staff_role_of(claims.kind, &claims.roles)
+        .map(|_| ())
+        .ok_or(DomainError::Forbidden(
+            "this route is for the provider's staff",
+        ))
+}
+
+fn admit_admins(claims: &Claims) -> Result<(), DomainError> {
+    admit_staff(claims)?;
+    match staff_role_of(claims.kind, &claims.roles) {
+        Some(StaffRole::Admin) => Ok(()),
+        _ => Err(DomainError::Forbidden(
+            "this route is for the provider's admins",
+        )),
+    }
+}
+
+fn admit_terminal_and_guest(claims: &Claims) -> Result<(), DomainError> {
+    match claims.kind {
+        TokenKind::Terminal | TokenKind::Guest => Ok(()),
+        TokenKind::Staff => Err(DomainError::Forbidden(
+            "this route is for terminal users; staff use the /admin routes",
+        )),
+        TokenKind::Platform => admit_tenant_callers(claims),
+    }
+}
+
+fn admit_registrants(claims: &Claims) -> Result<(), DomainError> {
+    match claims.kind {
+        TokenKind::Terminal => Ok(()),
+        _ => Err(DomainError::Forbidden(
+            "only a logged-in terminal user (not the guest, not staff) can register",
+        )),
+    }
+}
+
+fn admit_platform(claims: &Claims) -> Result<(), DomainError> {
+    match claims.kind {
+        TokenKind::Platform => Ok(()),
+        _ => Err(DomainError::Forbidden(
+            "this route is for platform operators",
+        )),
+    }
 }
 
 /// Any authenticated caller of a tenant: staff, terminal user or guest.
@@ -86,9 +180,7 @@ impl Caller {
     }
 
     pub fn staff_role(&self) -> Option<StaffRole> {
-        (self.kind == TokenKind::Staff)
-            .then(|| self.roles.first().and_then(|r| StaffRole::parse(r)))
-            .flatten()
+        staff_role_of(self.kind, &self.roles)
     }
 }
 
@@ -97,28 +189,35 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let token = bearer(req);
-        let request_id = request_id(req);
-        Box::pin(async move {
-            let state = state?;
-            let token =
-                token.ok_or(DomainError::Unauthenticated("a bearer token is required"))??;
-            let claims = verified_claims(&state, &token).await?;
-            if claims.kind == TokenKind::Platform {
-                return Err(
-                    DomainError::Forbidden("platform operators use the /platform routes").into(),
-                );
-            }
-            Ok(Caller {
-                tenant_id: TenantId(claims.tid),
-                kind: claims.kind,
-                subject: claims.sub,
-                roles: claims.roles,
-                session_id: claims.sid,
-                request_id,
-            })
-        })
+        authenticate(req, admit_tenant_callers)
+    }
+}
+
+/// A terminal user or the guest (staff get 403: they have the /admin routes).
+#[derive(Debug, Clone)]
+pub struct TerminalCaller(pub Caller);
+
+impl FromRequest for TerminalCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authenticate(req, admit_terminal_and_guest);
+        Box::pin(async move { Ok(TerminalCaller(caller.await?)) })
+    }
+}
+
+/// A terminal user who may register: not the guest, not staff.
+#[derive(Debug, Clone)]
+pub struct RegistrantCaller(pub Caller);
+
+impl FromRequest for RegistrantCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = authenticate(req, admit_registrants);
+        Box::pin(async move { Ok(RegistrantCaller(caller.await?)) })
     }
 }
 
@@ -137,14 +236,9 @@ impl StaffCaller {
     pub fn actor(&self) -> Actor {
         self.caller.actor()
     }
-}
 
-impl FromRequest for StaffCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = Caller::from_request(req, payload);
+    fn guarded(req: &HttpRequest, admit: Admit) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
+        let caller = authenticate(req, admit);
         Box::pin(async move {
             let caller = caller.await?;
             let role = caller.staff_role().ok_or(DomainError::Forbidden(
@@ -152,6 +246,15 @@ impl FromRequest for StaffCaller {
             ))?;
             Ok(StaffCaller { caller, role })
         })
+    }
+}
+
+impl FromRequest for StaffCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        StaffCaller::guarded(req, admit_staff)
     }
 }
 
@@ -163,17 +266,9 @@ impl FromRequest for AdminCaller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let staff = StaffCaller::from_request(req, payload);
-        Box::pin(async move {
-            let staff = staff.await?;
-            if staff.role != StaffRole::Admin {
-                return Err(
-                    DomainError::Forbidden("this route is for the provider's admins").into(),
-                );
-            }
-            Ok(AdminCaller(staff))
-        })
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let staff = StaffCaller::guarded(req, admit_admins);
+        Box::pin(async move { Ok(AdminCaller(staff.await?)) })
     }
 }
 
@@ -189,20 +284,12 @@ impl FromRequest for PlatformCaller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let token = bearer(req);
-        let request_id = request_id(req);
+        let caller = authenticate(req, admit_platform);
         Box::pin(async move {
-            let state = state?;
-            let token =
-                token.ok_or(DomainError::Unauthenticated("a bearer token is required"))??;
-            let claims = verified_claims(&state, &token).await?;
-            if claims.kind != TokenKind::Platform {
-                return Err(DomainError::Forbidden("this route is for platform operators").into());
-            }
+            let caller = caller.await?;
             Ok(PlatformCaller {
-                operator: claims.sub,
-                request_id,
+                operator: caller.subject,
+                request_id: caller.request_id,
             })
         })
     }
@@ -245,7 +332,8 @@ impl FromRequest for TenantScope {
             let state = state?;
             let portal_domain = state.config.portal_domain.clone();
             if let Some(token) = token {
-                let claims = verified_claims(&state, &token?).await?;
+                let claims = state.tokens.verify(&token?)?;
+                ensure_live(&state, &claims).await?;
                 if claims.kind != TokenKind::Platform {
                     return Ok(TenantScope {
                         tenant_id: TenantId(claims.tid),

@@ -5,7 +5,7 @@ use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::terminal_users;
-use baoxiu_core::{DomainError, DomainResult, TenantId};
+use baoxiu_core::{DomainResult, TenantId};
 use baoxiu_devices::Viewer;
 use baoxiu_devices::devices::{
     self, Device, DeviceFilter, DeviceInput, DeviceStatus, Visibility, WarrantyStatus,
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{PageQuery, PageResponse, double_option, utc};
-use crate::extract::{Caller, IfMatch, StaffCaller, etag};
+use crate::extract::{Caller, IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -336,14 +336,6 @@ pub async fn delete_device(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn terminal_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.kind == TokenKind::Staff {
-        Err(DomainError::Forbidden("staff use /admin/devices").into())
-    } else {
-        Ok(())
-    }
-}
-
 /// List my devices.
 ///
 /// My account's devices and public ones; guests see public ones only.
@@ -353,11 +345,11 @@ fn terminal_only(caller: &Caller) -> Result<(), ApiError> {
 #[get("/devices")]
 pub async fn list_devices(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: TerminalCaller,
     query: web::Query<DeviceQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
-    terminal_only(&caller)?;
+    let TerminalCaller(caller) = caller;
     let request = page.request()?;
     let filter = DeviceFilter {
         account_id: None,
@@ -390,10 +382,10 @@ pub struct LookupQuery {
 #[get("/devices/lookup")]
 pub async fn lookup_devices(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: TerminalCaller,
     query: web::Query<LookupQuery>,
 ) -> Result<web::Json<Vec<DeviceResponse>>, ApiError> {
-    terminal_only(&caller)?;
+    let TerminalCaller(caller) = caller;
     let query = query.into_inner();
     let found = state
         .read(move |conn| {
@@ -417,10 +409,10 @@ pub async fn lookup_devices(
 #[get("/devices/{id}")]
 pub async fn get_device(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: TerminalCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<DeviceResponse>, ApiError> {
-    terminal_only(&caller)?;
+    let TerminalCaller(caller) = caller;
     let device = state
         .read(move |conn| {
             let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;

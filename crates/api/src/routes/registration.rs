@@ -12,23 +12,11 @@ use baoxiu_registration::{Channel, methods};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::Caller;
+use crate::extract::{Caller, RegistrantCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::me::{TerminalView, terminal_view};
 use crate::state::AppState;
-use crate::tokens::TokenKind;
-
-fn terminal(caller: &Caller) -> Result<(), ApiError> {
-    if caller.kind == TokenKind::Terminal {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only a logged-in terminal user (not the guest, not staff) can register",
-        )
-        .into())
-    }
-}
 
 /// A field of the registration form.
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,10 +75,10 @@ pub struct ChannelQuery {
 #[get("/registration/form")]
 pub async fn get_registration_form(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: RegistrantCaller,
     query: web::Query<ChannelQuery>,
 ) -> Result<web::Json<RegistrationFormResponse>, ApiError> {
-    terminal(&caller)?;
+    let RegistrantCaller(caller) = caller;
     let channel = query.channel.unwrap_or(Channel::H5);
     let form = state
         .read(move |conn| {
@@ -200,10 +188,10 @@ async fn registered_name(
 #[post("/me/registration")]
 pub async fn complete_registration(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: RegistrantCaller,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    terminal(&caller)?;
+    let RegistrantCaller(caller) = caller;
     let request = body.0;
     let mobile =
         normalise_mobile("mobile", &request.mobile).map_err(|e| ApiError::validation(vec![e]))?;

@@ -12,6 +12,7 @@ mod devices;
 mod domains;
 mod errors;
 mod isolation;
+mod matrix;
 mod openapi;
 mod providers;
 mod qr;

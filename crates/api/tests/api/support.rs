@@ -185,7 +185,11 @@ impl TestApp {
         let port = app.spawn();
         Self {
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder().build().expect("client"),
+            // Redirects are answers to assert, not to follow.
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
             clock,
             backend,
             db,
