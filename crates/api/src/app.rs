@@ -153,6 +153,7 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
         .build()
         .map_err(|e| StartError::Other(format!("metrics: {e}")))?;
     let body_limit = state.config.max_body_bytes;
+    let origins = crate::cors::AllowedOrigins::new(&state.config);
     let data = web::Data::new(state);
     let document = crate::openapi::document();
     let server = HttpServer::new(move || {
@@ -172,6 +173,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
                 web::PathConfig::default()
                     .error_handler(|error, _| ApiError::malformed(error.to_string()).into()),
             )
+            .wrap(crate::cors::middleware(origins.clone()))
+            .wrap(from_fn(crate::cors::refuse_foreign_preflight))
             .wrap(metrics.clone())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_context))

@@ -101,6 +101,9 @@ pub struct Config {
     pub access_token_ttl_secs: i64,
     /// Tenants' sub-domains live under it: `slug.portal_domain`.
     pub portal_domain: String,
+    /// Browser origins allowed besides the portal hosts (custom domains, an admin SPA):
+    /// `["https://repair.example.com"]`, or `BAOXIU_CORS_ORIGINS='["https://..."]'`.
+    pub cors_origins: Vec<String>,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
@@ -125,6 +128,7 @@ impl Default for Config {
             jwt_issuer: "baoxiu".into(),
             access_token_ttl_secs: 15 * 60,
             portal_domain: "baoxiu.localhost".into(),
+            cors_origins: Vec::new(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Text,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod dto;
 pub mod extract;
