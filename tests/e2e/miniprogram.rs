@@ -66,3 +66,28 @@ fn every_call_of_the_sample_is_an_operation_of_the_openapi_document() {
         );
     }
 }
+
+/// The sample's client (utils/api.js, with a `wx` stub) against the built server and its
+/// demo tenant, through node's own test runner.
+#[test]
+fn the_sample_client_works_against_a_demo_server() {
+    let folder = super::Folder::new();
+    let server = super::Server::start(&folder.0, &["serve", "--demo", "--bind", "127.0.0.1:0"]);
+    let output = std::process::Command::new("node")
+        .arg("--test")
+        .arg(repository().join("miniprogram-sample/test"))
+        .env("BAOXIU_BASE", server.url(""))
+        .output()
+        .unwrap_or_else(|e| panic!("node (18 or newer) runs the Mini Program sample's tests: {e}"));
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("# fail 0") && !report.contains("# pass 0"),
+        "{report}"
+    );
+}

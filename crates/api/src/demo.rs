@@ -151,12 +151,12 @@ fn seed_devices(
     account_id: &str,
     now: NaiveDateTime,
 ) -> DomainResult<()> {
-    let device = |name: &str, serial: &str, visibility: Visibility| DeviceInput {
+    let device = |name: &str, category: &str, model: &str, serial: &str, visibility| DeviceInput {
         account_id: Some(account_id.to_owned()),
         name: name.into(),
         brand: "演示品牌".into(),
-        category: "空压机".into(),
-        model: "DX-37".into(),
+        category: category.into(),
+        model: model.into(),
         serial_no: Some(serial.into()),
         install_address: "深圳市南山区科技园".into(),
         warranty_status: Some(WarrantyStatus::InWarranty),
@@ -166,13 +166,25 @@ fn seed_devices(
     let private = devices::create(
         conn,
         actor,
-        device("1号空压机", "DEMO-0001", Visibility::Private),
+        device(
+            "1号空压机",
+            "空压机",
+            "GA-37",
+            "DEMO-0001",
+            Visibility::Private,
+        ),
         now,
     )?;
     let public = devices::create(
         conn,
         actor,
-        device("大堂饮水机", "DEMO-0002", Visibility::Public),
+        device(
+            "大堂饮水机",
+            "饮水机",
+            "YS-20",
+            "DEMO-0002",
+            Visibility::Public,
+        ),
         now,
     )?;
     qr::put_settings(
