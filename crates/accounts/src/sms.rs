@@ -54,8 +54,11 @@ fn code_hash(scope: &str, mobile: &str, purpose: Purpose, code: &str) -> String 
     hex::encode(digest.finalize())
 }
 
-fn seconds_until(later: NaiveDateTime, now: NaiveDateTime) -> u64 {
-    u64::try_from((later - now).num_seconds().max(1)).unwrap_or(1)
+/// Whole seconds from `now` until `later`, rounded up (a client that waits that long is
+/// past it), at least 1.
+pub(crate) fn seconds_until(later: NaiveDateTime, now: NaiveDateTime) -> u64 {
+    let millis = (later - now).num_milliseconds();
+    u64::try_from(((millis + 999) / 1000).max(1)).unwrap_or(1)
 }
 
 /// Issues a code, enforcing the send limits (429 with the seconds to wait).

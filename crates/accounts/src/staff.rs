@@ -5,9 +5,9 @@ use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
-use baoxiu_store::schema::staff_users;
+use baoxiu_store::schema::{password_failures, staff_users};
 use baoxiu_store::{DbConn, MultiBackend, is_unique_violation};
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -210,16 +210,51 @@ pub fn find_by_mobile(
 
 /// Mobile + password login. Unknown mobile, wrong password, no password and disabled user
 /// all answer the same, after the same amount of hashing work.
+/// Wrong passwords a mobile may have within `PASSWORD_FAILURE_WINDOW_MINUTES`; at this
+/// many, password login for it pauses until the oldest of them leaves the window.
+pub const PASSWORD_FAILURES_ALLOWED: usize = 5;
+pub const PASSWORD_FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// What a password login came to. A wrong password is recorded, and that record must be
+/// committed although the request fails: so it is a value, not an error.
+#[derive(Debug)]
+pub enum PasswordLogin {
+    LoggedIn(StaffUser),
+    WrongCredentials,
+}
+
+/// Checks a password. Unknown mobiles, disabled staff and wrong passwords look the same
+/// (and take as long); all count towards the pause, which is checked first so that a
+/// guessing caller also stops costing password hashes.
 pub fn login_with_password(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     mobile: &str,
     password: &str,
-) -> DomainResult<StaffUser> {
-    let mobile =
-        fields::normalise_mobile("mobile", mobile).map_err(|_| DomainError::InvalidCredentials)?;
+    now: NaiveDateTime,
+) -> DomainResult<PasswordLogin> {
+    let Ok(mobile) = fields::normalise_mobile("mobile", mobile) else {
+        return Ok(PasswordLogin::WrongCredentials);
+    };
+    let window_start = now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
+    let recent: Vec<NaiveDateTime> = password_failures::table
+        .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
+        .filter(password_failures::mobile.eq(&mobile))
+        .filter(password_failures::failed_at.gt(window_start))
+        .select(password_failures::failed_at)
+        .order(password_failures::failed_at.asc())
+        .load(conn)?;
+    if let Some(oldest) = recent
+        .first()
+        .filter(|_| recent.len() >= PASSWORD_FAILURES_ALLOWED)
+    {
+        let until = *oldest + Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
+        return Err(DomainError::RateLimited {
+            retry_after_secs: crate::sms::seconds_until(until, now),
+        });
+    }
     let row: Option<StaffRow> = live(tenant_id)
-        .filter(staff_users::mobile.eq(mobile))
+        .filter(staff_users::mobile.eq(&mobile))
         .select(StaffRow::as_select())
         .first(conn)
         .optional()?;
@@ -228,9 +263,27 @@ pub fn login_with_password(
         .and_then(|r| r.password_hash.clone())
         .unwrap_or_else(|| passwords::decoy().to_owned());
     let matches = passwords::verify(password, &stored);
+    let mine = password_failures::table
+        .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
+        .filter(password_failures::mobile.eq(&mobile));
     match row {
-        Some(row) if matches && !row.disabled && row.password_hash.is_some() => row.try_into(),
-        _ => Err(DomainError::InvalidCredentials),
+        Some(row) if matches && !row.disabled && row.password_hash.is_some() => {
+            diesel::delete(mine).execute(conn)?;
+            Ok(PasswordLogin::LoggedIn(row.try_into()?))
+        }
+        _ => {
+            diesel::delete(mine.filter(password_failures::failed_at.le(window_start)))
+                .execute(conn)?;
+            diesel::insert_into(password_failures::table)
+                .values((
+                    password_failures::tenant_id.eq(tenant_id.as_str()),
+                    password_failures::id.eq(new_id()),
+                    password_failures::mobile.eq(&mobile),
+                    password_failures::failed_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(PasswordLogin::WrongCredentials)
+        }
     }
 }
 

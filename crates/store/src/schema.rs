@@ -84,6 +84,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_failures (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        mobile -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     tenant_domains (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
@@ -333,6 +342,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_users,
     refresh_tokens,
     sms_codes,
+    password_failures,
     tenant_domains,
     audit_log,
     accounts,

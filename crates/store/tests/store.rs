@@ -30,12 +30,13 @@ fn every_table_loads(backend: Backend) {
     let db = Db::open(&test_db.url, 2).unwrap();
     assert_eq!(db.backend(), backend);
     db.read(|conn| -> Result<(), baoxiu_core::DomainError> {
-        let counts: [i64; 22] = [
+        let counts: [i64; 23] = [
             tenants::table.count().get_result(conn)?,
             tenant_settings::table.count().get_result(conn)?,
             staff_users::table.count().get_result(conn)?,
             refresh_tokens::table.count().get_result(conn)?,
             sms_codes::table.count().get_result(conn)?,
+            password_failures::table.count().get_result(conn)?,
             tenant_domains::table.count().get_result(conn)?,
             audit_log::table.count().get_result(conn)?,
             accounts::table.count().get_result(conn)?,
@@ -54,7 +55,7 @@ fn every_table_loads(backend: Backend) {
             qr_settings::table.count().get_result(conn)?,
             qr_codes::table.count().get_result(conn)?,
         ];
-        assert_eq!(counts, [0; 22]);
+        assert_eq!(counts, [0; 23]);
         Ok(())
     })
     .unwrap();

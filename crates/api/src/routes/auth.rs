@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, post, web};
 use baoxiu_accounts::fields::normalise_mobile;
 use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, Rotation};
 use baoxiu_accounts::sms::{self, Purpose};
-use baoxiu_accounts::staff::{self, StaffUser};
+use baoxiu_accounts::staff::{self, PasswordLogin, StaffUser};
 use baoxiu_accounts::terminal_users::{self, TerminalStatus, TerminalUser};
 use baoxiu_core::{DomainError, TenantId};
 use serde::Deserialize;
@@ -100,7 +100,9 @@ pub struct StaffLoginRequest {
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong mobile, password or code (`invalid-credentials`), the same answer for each", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Five wrong passwords for this mobile within 15 minutes: password login pauses; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]
@@ -115,14 +117,26 @@ pub async fn login_staff(
     let now = state.now();
     let (staff, refresh) = match (request.password, request.code) {
         (Some(password), None) => {
-            state
+            let outcome = state
                 .write(move |conn| {
-                    let staff =
-                        staff::login_with_password(conn, &tenant_id, &request.mobile, &password)?;
-                    let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
-                    Ok((staff, refresh))
+                    let login = staff::login_with_password(
+                        conn,
+                        &tenant_id,
+                        &request.mobile,
+                        &password,
+                        now,
+                    )?;
+                    match login {
+                        PasswordLogin::LoggedIn(staff) => {
+                            let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
+                            Ok(Some((staff, refresh)))
+                        }
+                        // Committed: the wrong try counts towards the pause.
+                        PasswordLogin::WrongCredentials => Ok(None),
+                    }
                 })
-                .await?
+                .await?;
+            outcome.ok_or(DomainError::InvalidCredentials)?
         }
         (None, Some(code)) => {
             let mobile = normalise_mobile("mobile", &request.mobile)

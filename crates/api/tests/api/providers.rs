@@ -46,6 +46,30 @@ backend_tests! {
         assert_eq!(app.get("/api/v1/me", bearer(&provider.access)).await.status, StatusCode::OK);
     }
 
+    async fn wrong_passwords_pause_password_login_for_that_mobile(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        app.add_staff(&provider.access, "acme", "13700137000", "engineer").await;
+        for _ in 0..5 {
+            app.login("acme", "13700137000", "not-the-password").await.problem(401, "invalid-credentials");
+        }
+        // Now even the right password waits, and is told how long.
+        let paused = app.login("acme", "13700137000", PASSWORD).await;
+        paused.problem(429, "rate-limited");
+        assert_eq!(paused.header("retry-after"), Some("900"));
+        // The pause is this mobile's: the admin still logs in.
+        assert_eq!(app.login("acme", "13800138000", PASSWORD).await.status, StatusCode::OK);
+        // A mobile nobody has is paused the same way: no hint which mobiles exist.
+        for _ in 0..5 {
+            app.login("acme", "13700137999", "guess").await.problem(401, "invalid-credentials");
+        }
+        app.login("acme", "13700137999", "guess").await.problem(429, "rate-limited");
+        // When the window has passed the right password works, and the count starts over.
+        app.clock.advance(chrono::Duration::minutes(15));
+        assert_eq!(app.login("acme", "13700137000", PASSWORD).await.status, StatusCode::OK);
+        app.login("acme", "13700137000", "not-the-password").await.problem(401, "invalid-credentials");
+        assert_eq!(app.login("acme", "13700137000", PASSWORD).await.status, StatusCode::OK);
+    }
+
     async fn staff_login_by_sms_code(app: TestApp) {
         let provider = app.sign_up("acme", "13800138000").await;
         let sent = app.post("/api/v1/auth/staff/sms-code", &json!({ "mobile": provider.admin_mobile }), tenant("acme")).await;
