@@ -156,6 +156,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
     let origins = crate::cors::AllowedOrigins::new(&state.config);
     let data = web::Data::new(state);
     let document = crate::openapi::document();
+    let known_routes =
+        std::sync::Arc::new(crate::known_routes::KnownRoutes::from_document(&document));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -193,8 +195,12 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
                         .finish()
                 }),
             )
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::route_not_found())
+            .default_service(web::to({
+                let known_routes = known_routes.clone();
+                move |req: actix_web::HttpRequest| {
+                    let answer = known_routes.unmatched(&req);
+                    async move { Err::<HttpResponse, _>(answer) }
+                }
             }))
     })
     .listen(listener)

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dto;
 pub mod extract;
 pub mod json;
+pub mod known_routes;
 pub mod openapi;
 pub mod problem;
 pub mod request;

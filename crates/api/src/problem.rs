@@ -44,6 +44,8 @@ pub struct ApiError {
     detail: String,
     errors: Option<Vec<FieldError>>,
     retry_after: Option<u64>,
+    /// The methods the path has, for 405 (boxed: the error stays small).
+    allow: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -60,6 +62,7 @@ impl ApiError {
             detail: detail.into(),
             errors: None,
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -92,6 +95,23 @@ impl ApiError {
             "Not found",
             "no such route",
         )
+    }
+
+    pub fn method_not_allowed(allowed: &[actix_web::http::Method]) -> Self {
+        let allow = allowed
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            allow: Some(allow.clone().into_boxed_str()),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("this path answers {allow}"),
+            )
+        }
     }
 
     pub fn slug(&self) -> &'static str {
@@ -197,6 +217,7 @@ impl From<DomainError> for ApiError {
                 DomainError::Validation(errors) => Some(errors),
                 _ => None,
             },
+            allow: None,
         }
     }
 }
@@ -218,6 +239,9 @@ impl ResponseError for ApiError {
         response.content_type(PROBLEM_JSON);
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.to_string()));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -130,4 +130,28 @@ backend_tests! {
             .unwrap();
         assert_eq!(answer.headers().get("x-request-id").unwrap(), "trace-123");
     }
+
+    async fn a_method_a_path_lacks_answers_405_with_allow(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let cases = [
+            (reqwest::Method::PUT, "/api/v1/admin/staff".to_owned(), "GET, POST"),
+            (reqwest::Method::PUT, format!("/api/v1/admin/staff/{}", provider.admin_id), "GET, PATCH, DELETE"),
+            (reqwest::Method::DELETE, "/healthz/live".to_owned(), "GET"),
+            (reqwest::Method::GET, "/api/v1/auth/refresh".to_owned(), "POST"),
+            // The literal path's methods, not those of `/terminal-users/{id}` beside it.
+            (reqwest::Method::PUT, "/api/v1/admin/terminal-users/activations".to_owned(), "POST"),
+        ];
+        for (method, path, allow) in cases {
+            let answer = app.call(method.clone(), &path, None, bearer(&provider.access)).await;
+            answer.problem(405, "method-not-allowed");
+            assert_eq!(answer.header("allow"), Some(allow), "{method} {path}");
+        }
+        // A path that does not exist at all is still 404, whatever the method.
+        app.call(reqwest::Method::PUT, "/api/v1/admin/nothing", None, bearer(&provider.access))
+            .await
+            .problem(404, "not-found");
+        // Nothing changed: the admin is still there.
+        let me = app.get(&format!("/api/v1/admin/staff/{}", provider.admin_id), bearer(&provider.access)).await;
+        assert_eq!(me.status, StatusCode::OK);
+    }
 }
