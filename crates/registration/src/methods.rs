@@ -82,6 +82,7 @@ pub struct ContactForm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodSettings {
+    #[schema(min_items = 1)]
     pub channels: Vec<Channel>,
     pub mode: Mode,
     /// Registrations wait for a staff member to approve them.

@@ -219,6 +219,7 @@ pub struct UpdateSettingsRequest {
     /// 1-8 of A-Z and 0-9.
     pub number_prefix: Option<String>,
     /// 1 to 90.
+    #[schema(minimum = 1, maximum = 90)]
     pub auto_close_days: Option<i32>,
 }
 

@@ -72,6 +72,7 @@ pub struct SignUpRequest {
     #[schema(example = "深圳某某科技有限公司")]
     pub provider_name: String,
     /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// 3-32 of a-z, 0-9 and inner hyphens: the tenant's handle (`X-Tenant`) and sub-domain.
     #[schema(example = "acme-repair")]

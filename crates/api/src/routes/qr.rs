@@ -143,9 +143,11 @@ pub async fn list_qr_codes(
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     /// This many blank codes (1-500)...
+    #[schema(minimum = 1, maximum = 500)]
     pub count: Option<usize>,
-    /// ...or one code for each of these devices.
+    /// ...or one code for each of these devices (at most 500).
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub device_ids: Vec<String>,
 }
 
@@ -273,6 +275,7 @@ pub enum ExportFormat {
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// The codes, in label order (at most 1000).
+    #[schema(min_items = 1, max_items = 1000)]
     pub codes: Vec<String>,
     /// Default `label_sheet`.
     pub format: Option<ExportFormat>,

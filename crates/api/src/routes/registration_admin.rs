@@ -144,6 +144,7 @@ pub async fn list_registration_methods(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMethodRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     pub enabled: bool,
     /// Duplicate check `fuzzy` ignores width, case, spaces, punctuation, the 省/市 of a
@@ -293,6 +294,7 @@ pub async fn list_invitation_codes(
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationCodeRequest {
     /// 1 for single use.
+    #[schema(minimum = 1, maximum = 100000)]
     pub max_uses: i32,
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -437,6 +439,7 @@ pub async fn approve_registration(
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Shown to the user.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 

@@ -119,7 +119,8 @@ pub struct CreateStaffRequest {
     pub mobile: String,
     pub name: String,
     pub role: StaffRoleDto,
-    /// Optional: without one, the user logs in by SMS code.
+    /// Optional: without one, the user logs in by SMS code. 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -187,7 +188,8 @@ pub struct UpdateStaffRequest {
     pub role: Option<StaffRoleDto>,
     /// Disabling ends the user's sessions at once.
     pub disabled: Option<bool>,
-    /// Sets a new password.
+    /// Sets a new password: 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 

@@ -92,6 +92,7 @@ pub async fn list_terminal_users(
 #[serde(deny_unknown_fields)]
 pub struct ActivationRequest {
     /// Accounts whose contacts (those with a mobile) become terminal users.
+    #[schema(min_items = 1)]
     pub account_ids: Vec<String>,
     /// Roles they get (default: `end_customer`).
     #[serde(default)]

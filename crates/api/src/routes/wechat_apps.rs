@@ -48,9 +48,10 @@ pub struct BindWechatAppRequest {
     #[schema(example = "wx1234567890abcdef")]
     pub app_id: String,
     pub kind: AppKindDto,
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// The AppSecret. Write-only: stored sealed, never answered or logged.
-    #[schema(write_only)]
+    #[schema(write_only, min_length = 1, max_length = 128)]
     pub secret: String,
 }
 
