@@ -91,6 +91,7 @@ pub async fn list_accounts(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// Default `default`.
     pub record_type: Option<String>,
@@ -160,6 +161,7 @@ pub async fn get_account(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<ExtraFields>,
@@ -252,6 +254,7 @@ pub async fn list_contacts(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// The login mobile of the contact once its account is activated.
     pub mobile: Option<String>,
@@ -300,6 +303,7 @@ pub async fn create_contact(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     /// `null` clears the mobile.
     #[serde(default, deserialize_with = "double_option")]

@@ -158,6 +158,7 @@ pub async fn list_admin_devices(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDeviceRequest {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// The owner account (none yet is fine).
     pub account_id: Option<String>,
@@ -244,6 +245,7 @@ pub async fn get_admin_device(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDeviceRequest {
+    #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
     /// `null` detaches the device from its account.
     #[serde(default, deserialize_with = "double_option")]

@@ -101,7 +101,9 @@ pub async fn list_roles(
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     /// 2-32 of a-z, 0-9 and _.
+    #[schema(pattern = "^[a-z0-9_]{2,32}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 32)]
     pub name: String,
     pub permissions: Vec<PermissionDto>,
 }
@@ -136,6 +138,7 @@ pub async fn create_role(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
+    #[schema(min_length = 1, max_length = 32)]
     pub name: Option<String>,
     pub permissions: Option<Vec<PermissionDto>>,
 }

@@ -117,6 +117,7 @@ pub async fn list_staff(
 pub struct CreateStaffRequest {
     #[schema(example = "13900139000")]
     pub mobile: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     pub role: StaffRoleDto,
     /// Optional: without one, the user logs in by SMS code. 8 to 128 characters.
@@ -184,6 +185,7 @@ pub async fn get_staff(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaffRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     pub role: Option<StaffRoleDto>,
     /// Disabling ends the user's sessions at once.
