@@ -193,33 +193,36 @@ impl FromRequest for Caller {
     }
 }
 
-/// A terminal user or the guest (staff get 403: they have the /admin routes).
-#[derive(Debug, Clone)]
-pub struct TerminalCaller(pub Caller);
+/// A `Caller` newtype for routes that admit only what `admit` allows.
+macro_rules! admitted_caller {
+    ($(#[$doc:meta])* $name:ident, $admit:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
 
-impl FromRequest for TerminalCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let caller = authenticate(req, admit_terminal_and_guest);
-        Box::pin(async move { Ok(TerminalCaller(caller.await?)) })
-    }
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let caller = authenticate(req, $admit);
+                Box::pin(async move { Ok($name(caller.await?)) })
+            }
+        }
+    };
 }
 
-/// A terminal user who may register: not the guest, not staff.
-#[derive(Debug, Clone)]
-pub struct RegistrantCaller(pub Caller);
+admitted_caller!(
+    /// A terminal user or the guest (staff get 403: they have the /admin routes).
+    TerminalCaller,
+    admit_terminal_and_guest
+);
 
-impl FromRequest for RegistrantCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let caller = authenticate(req, admit_registrants);
-        Box::pin(async move { Ok(RegistrantCaller(caller.await?)) })
-    }
-}
+admitted_caller!(
+    /// A terminal user who may register: not the guest, not staff.
+    RegistrantCaller,
+    admit_registrants
+);
 
 /// A staff user of the tenant (any role). Terminal callers get 403.
 #[derive(Debug, Clone)]
