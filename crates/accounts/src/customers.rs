@@ -2,6 +2,7 @@
 //! Account names are stored with an exact and a fuzzy key for the duplicate check.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
 };
@@ -223,9 +224,7 @@ pub fn update_account(
     now: NaiveDateTime,
 ) -> DomainResult<Account> {
     let before = get_account(conn, &actor.tenant_id, id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let name = match &changes.name {
         Some(name) => {
             fields::text("name", name, 128).map_err(|e| DomainError::Validation(vec![e]))?
@@ -237,10 +236,11 @@ pub fn update_account(
             DomainError::invalid("owner_staff_id", "not_found", "no such staff user")
         })?;
     }
-    diesel::update(
+    let updated = diesel::update(
         accounts::table
             .filter(accounts::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(accounts::id.eq(id)),
+            .filter(accounts::id.eq(id))
+            .filter(accounts::version.eq(before.version)),
     )
     .set((
         accounts::exact_key.eq(exact_key(&name)),
@@ -257,6 +257,7 @@ pub fn update_account(
         accounts::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     let after = get_account(conn, &actor.tenant_id, id)?;
     baoxiu_audit::record(
         conn,
@@ -452,9 +453,7 @@ pub fn update_contact(
     now: NaiveDateTime,
 ) -> DomainResult<Contact> {
     let before = get_contact(conn, &actor.tenant_id, id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let name = changes
         .name
@@ -474,10 +473,11 @@ pub fn update_contact(
         None => None,
     };
     errors.finish()?;
-    diesel::update(
+    let updated = diesel::update(
         contacts::table
             .filter(contacts::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(contacts::id.eq(id)),
+            .filter(contacts::id.eq(id))
+            .filter(contacts::version.eq(before.version)),
     )
     .set((
         contacts::name.eq(name.unwrap_or(before.name.clone())),
@@ -490,6 +490,7 @@ pub fn update_contact(
         contacts::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     let after = get_contact(conn, &actor.tenant_id, id)?;
     baoxiu_audit::record(
         conn,

@@ -2,6 +2,7 @@
 //! `end_customer` are built in; the guest role cannot be changed or removed.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::schema::{terminal_roles, terminal_user_roles};
 use baoxiu_store::{DbConn, is_unique_violation};
@@ -322,19 +323,18 @@ pub fn update(
             "the guest role's permissions cannot be changed".into(),
         ));
     }
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     check_key_and_name(&mut errors, None, changes.name.as_deref());
     errors.finish()?;
     let mut permissions = changes.permissions.unwrap_or(before.permissions.clone());
     permissions.sort();
     permissions.dedup();
-    diesel::update(
+    let updated = diesel::update(
         terminal_roles::table
             .filter(terminal_roles::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(terminal_roles::id.eq(id)),
+            .filter(terminal_roles::id.eq(id))
+            .filter(terminal_roles::version.eq(before.version)),
     )
     .set((
         terminal_roles::name.eq(changes
@@ -347,6 +347,7 @@ pub fn update(
         terminal_roles::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     let after = get(conn, &actor.tenant_id, id)?;
     baoxiu_audit::record(
         conn,

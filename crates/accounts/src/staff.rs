@@ -2,6 +2,7 @@
 //! and password login. A tenant always keeps at least one active admin.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
@@ -347,9 +348,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> DomainResult<StaffUser> {
     let before = get(conn, &actor.tenant_id, id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let name = changes
         .name
@@ -370,6 +369,9 @@ pub fn update(
     let stops_being_admin = before.role == StaffRole::Admin
         && !before.disabled
         && (role != StaffRole::Admin || disabled);
+    if stops_being_admin {
+        baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+    }
     if stops_being_admin && active_admins(conn, &actor.tenant_id)? <= 1 {
         return Err(DomainError::Conflict(
             "a tenant keeps at least one active admin".into(),
@@ -383,7 +385,7 @@ pub fn update(
     let target = staff_users::table
         .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
         .filter(staff_users::id.eq(id));
-    diesel::update(target)
+    let updated = diesel::update(target.filter(staff_users::version.eq(before.version)))
         .set((
             staff_users::name.eq(name.unwrap_or(before.name.clone())),
             staff_users::role.eq(role.as_str()),
@@ -392,13 +394,19 @@ pub fn update(
             staff_users::updated_at.eq(now),
         ))
         .execute(conn)?;
+    version::updated(updated, expected_version)?;
     if let Some(hash) = password_hash {
         diesel::update(target)
             .set(staff_users::password_hash.eq(hash))
             .execute(conn)?;
     }
     let after = get(conn, &actor.tenant_id, id)?;
-    if after.disabled && !before.disabled {
+    // Access tokens carry the role, so a new role (or a new password, or being disabled)
+    // ends the sessions made under the old one: the next request logs in again.
+    let ends_sessions = (after.disabled && !before.disabled)
+        || after.role != before.role
+        || changes.password.is_some();
+    if ends_sessions {
         crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
     }
     baoxiu_audit::record(

@@ -2,6 +2,7 @@
 //! and whether a tenant may still change anything.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{
     Actor, ActorKind, DomainError, DomainResult, FieldError, TenantId, Validator, new_id,
 };
@@ -210,13 +211,6 @@ pub fn require_active(
     }
 }
 
-fn check_version(current: i32, expected: Option<i32>) -> DomainResult<()> {
-    match expected {
-        Some(expected) if expected != current => Err(DomainError::PreconditionFailed),
-        _ => Ok(()),
-    }
-}
-
 /// Changes to the public profile; `None` leaves a field as it is. The name is not here:
 /// it is fixed at sign-up.
 #[derive(Debug, Default, Clone)]
@@ -239,7 +233,7 @@ pub fn update_profile(
     now: NaiveDateTime,
 ) -> DomainResult<Tenant> {
     let before = get(conn, &actor.tenant_id)?;
-    check_version(before.version, expected_version)?;
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let mut field =
         |name: &str, value: &Option<String>, max: usize, required: bool| -> Option<String> {
@@ -279,19 +273,24 @@ pub fn update_profile(
         updated_at: now,
         ..before.clone()
     };
-    diesel::update(tenants::table.filter(tenants::id.eq(actor.tenant_id.as_str())))
-        .set((
-            tenants::display_name.eq(&after.display_name),
-            tenants::introduction.eq(&after.introduction),
-            tenants::contact_person.eq(&after.contact_person),
-            tenants::phone.eq(&after.phone),
-            tenants::address.eq(&after.address),
-            tenants::about.eq(&after.about),
-            tenants::logo_url.eq(&after.logo_url),
-            tenants::version.eq(after.version),
-            tenants::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        tenants::table
+            .filter(tenants::id.eq(actor.tenant_id.as_str()))
+            .filter(tenants::version.eq(before.version)),
+    )
+    .set((
+        tenants::display_name.eq(&after.display_name),
+        tenants::introduction.eq(&after.introduction),
+        tenants::contact_person.eq(&after.contact_person),
+        tenants::phone.eq(&after.phone),
+        tenants::address.eq(&after.address),
+        tenants::about.eq(&after.about),
+        tenants::logo_url.eq(&after.logo_url),
+        tenants::version.eq(after.version),
+        tenants::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    version::updated(updated, expected_version)?;
     baoxiu_audit::record(
         conn,
         actor,
@@ -435,7 +434,7 @@ pub fn update_settings(
     now: NaiveDateTime,
 ) -> DomainResult<Settings> {
     let before = settings(conn, &actor.tenant_id)?;
-    check_version(before.version, expected_version)?;
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     if let Some(levels) = &changes.rating_levels {
         let stars: Vec<i32> = levels.iter().map(|l| l.stars).collect();
@@ -521,8 +520,10 @@ pub fn update_settings(
         version: before.version + 1,
     };
     let row = after.to_row(actor.tenant_id.as_str(), after.version, now);
-    diesel::update(
-        tenant_settings::table.filter(tenant_settings::tenant_id.eq(actor.tenant_id.as_str())),
+    let updated = diesel::update(
+        tenant_settings::table
+            .filter(tenant_settings::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(tenant_settings::version.eq(before.version)),
     )
     .set((
         tenant_settings::ratings_enabled.eq(row.ratings_enabled),
@@ -536,6 +537,7 @@ pub fn update_settings(
         tenant_settings::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     baoxiu_audit::record(
         conn,
         actor,

@@ -4,6 +4,7 @@
 //! user per tenant is the guest.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{Actor, DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
 use baoxiu_store::schema::{terminal_user_roles, terminal_users, wechat_identities};
 use baoxiu_store::{DbConn, is_unique_violation};
@@ -447,9 +448,7 @@ pub fn update(
     if before.is_guest {
         return Err(DomainError::NotFound("terminal user"));
     }
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     if let Some(role_ids) = &changes.role_ids {
         roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
         set_roles(conn, &actor.tenant_id, id, role_ids)?;
@@ -460,10 +459,11 @@ pub fn update(
         Some(false) if before.status == TerminalStatus::Disabled => TerminalStatus::Active,
         _ => before.status,
     };
-    diesel::update(
+    let updated = diesel::update(
         terminal_users::table
             .filter(terminal_users::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(terminal_users::id.eq(id)),
+            .filter(terminal_users::id.eq(id))
+            .filter(terminal_users::version.eq(before.version)),
     )
     .set((
         terminal_users::status.eq(status.as_str()),
@@ -471,6 +471,7 @@ pub fn update(
         terminal_users::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     if status == TerminalStatus::Disabled && before.status != TerminalStatus::Disabled {
         crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
     }

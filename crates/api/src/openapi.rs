@@ -120,6 +120,20 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             if takes_input {
                 add("422", "Validation failed: `errors` names every bad field");
             }
+            let versioned = operation.parameters.as_ref().is_some_and(|p| {
+                p.iter()
+                    .any(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.name == "If-Match"))
+            });
+            if versioned {
+                add(
+                    "409",
+                    "Changed by another request while this one ran: read it again",
+                );
+                add(
+                    "412",
+                    "`If-Match` names a version older than the current one",
+                );
+            }
             if !public {
                 add(
                     "401",

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod version;
 
 pub use actor::{Actor, ActorKind};
 pub use clock::{Clock, ManualClock, SystemClock};

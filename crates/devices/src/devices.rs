@@ -4,6 +4,7 @@
 
 use baoxiu_accounts::customers;
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
@@ -498,9 +499,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> DomainResult<Device> {
     let before = get(conn, &actor.tenant_id, id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     check(conn, &actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
@@ -509,7 +508,8 @@ pub fn update(
     let updated = diesel::update(
         devices::table
             .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(devices::id.eq(id)),
+            .filter(devices::id.eq(id))
+            .filter(devices::version.eq(before.version)),
     )
     .set((
         devices::account_id.eq(&input.account_id),
@@ -536,7 +536,7 @@ pub fn update(
     .execute(conn);
     match updated {
         Err(e) if is_unique_violation(&e) => return Err(serial_taken("")),
-        other => other?,
+        other => version::updated(other?, expected_version)?,
     };
     let after = get(conn, &actor.tenant_id, id)?;
     baoxiu_audit::record(

@@ -3,6 +3,7 @@
 //! and binding blank codes. Codes are unique per tenant and never reissued.
 
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
 };
@@ -144,9 +145,7 @@ pub fn put_settings(
     now: NaiveDateTime,
 ) -> DomainResult<(QrSettings, i32)> {
     let (before, version) = get_settings(conn, &actor.tenant_id)?;
-    if expected_version.is_some_and(|v| v != version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(version, expected_version)?;
     let mut errors = Validator::new();
     match &settings.rule {
         CodeRule::Sequence { prefix, digits } => {
@@ -221,21 +220,29 @@ pub fn put_settings(
         qr_settings::version.eq(version + 1),
         qr_settings::updated_at.eq(now),
     );
-    if version == 0 {
+    let written = if version == 0 {
         diesel::insert_into(qr_settings::table)
             .values((
                 qr_settings::tenant_id.eq(actor.tenant_id.as_str()),
                 qr_settings::next_sequence.eq(1i64),
                 values,
             ))
-            .execute(conn)?;
+            .execute(conn)
     } else {
         diesel::update(
-            qr_settings::table.filter(qr_settings::tenant_id.eq(actor.tenant_id.as_str())),
+            qr_settings::table
+                .filter(qr_settings::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(qr_settings::version.eq(version)),
         )
         .set(values)
-        .execute(conn)?;
-    }
+        .execute(conn)
+    };
+    // A first write that lost the race to insert the row is an update that lost it.
+    let rows = match written {
+        Err(e) if is_unique_violation(&e) => 0,
+        other => other?,
+    };
+    version::updated(rows, expected_version)?;
     baoxiu_audit::record(
         conn,
         actor,

@@ -1,7 +1,9 @@
 //! The login, registration, activation and approval flows.
 
 use baoxiu_accounts::customers::{self, ExtraFields, NewAccount, NewContact};
-use baoxiu_accounts::terminal_users::{self, NewTerminalUser, TerminalStatus, TerminalUser};
+use baoxiu_accounts::terminal_users::{
+    self, NewTerminalUser, TerminalStatus, TerminalUser, TerminalUserChanges,
+};
 use baoxiu_accounts::{enterprises, roles};
 use baoxiu_audit::Change;
 use baoxiu_core::{
@@ -23,6 +25,8 @@ const UNREGISTERED_ENTERPRISE: &str = "微信用户";
 
 /// Fails with `seats-exhausted` when `more` users cannot become active.
 fn take_seats(conn: &mut DbConn, tenant_id: &TenantId, more: i64) -> DomainResult<()> {
+    // Two activations at once must not both see the last free seat.
+    baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
     let seats = i64::from(policy::get(conn, tenant_id)?.seats);
     let in_use = terminal_users::seats_in_use(conn, tenant_id)?;
     if in_use + more > seats {
@@ -590,6 +594,24 @@ fn apply(
         now,
     )?;
     Ok(after)
+}
+
+/// An admin's change to a terminal user's roles or state. Re-enabling a disabled user
+/// makes it active again, so it takes a seat like an activation.
+pub fn update_terminal_user(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    changes: TerminalUserChanges,
+    expected_version: Option<i32>,
+    now: NaiveDateTime,
+) -> DomainResult<TerminalUser> {
+    if changes.disabled == Some(false)
+        && terminal_users::get(conn, &actor.tenant_id, id)?.status == TerminalStatus::Disabled
+    {
+        take_seats(conn, &actor.tenant_id, 1)?;
+    }
+    terminal_users::update(conn, actor, id, changes, expected_version, now)
 }
 
 /// Manual activation: every contact with a mobile of the given accounts becomes an active

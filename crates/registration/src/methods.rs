@@ -5,6 +5,7 @@
 use baoxiu_accounts::customers::DuplicateCheck;
 use baoxiu_accounts::{roles, staff};
 use baoxiu_audit::Change;
+use baoxiu_core::version;
 use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::DbConn;
 use baoxiu_store::schema::registration_methods;
@@ -307,16 +308,15 @@ pub fn update(
     now: NaiveDateTime,
 ) -> DomainResult<Method> {
     let before = get(conn, &actor.tenant_id, id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let name = changes.name.unwrap_or(before.name.clone());
     let settings = changes.settings.unwrap_or(before.settings.clone());
     check(conn, &actor.tenant_id, &name, &settings)?;
-    diesel::update(
+    let updated = diesel::update(
         registration_methods::table
             .filter(registration_methods::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(registration_methods::id.eq(id)),
+            .filter(registration_methods::id.eq(id))
+            .filter(registration_methods::version.eq(before.version)),
     )
     .set((
         registration_methods::name.eq(name.trim()),
@@ -327,6 +327,7 @@ pub fn update(
         registration_methods::updated_at.eq(now),
     ))
     .execute(conn)?;
+    version::updated(updated, expected_version)?;
     let after = get(conn, &actor.tenant_id, id)?;
     baoxiu_audit::record(
         conn,

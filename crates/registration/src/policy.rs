@@ -4,9 +4,10 @@
 
 use baoxiu_accounts::customers;
 use baoxiu_audit::Change;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator};
-use baoxiu_store::DbConn;
+use baoxiu_core::version;
+use baoxiu_core::{Actor, DomainResult, TenantId, Validator};
 use baoxiu_store::schema::registration_policies;
+use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -69,9 +70,7 @@ pub fn put(
     now: NaiveDateTime,
 ) -> DomainResult<Policy> {
     let before = get(conn, &actor.tenant_id)?;
-    if expected_version.is_some_and(|v| v != before.version) {
-        return Err(DomainError::PreconditionFailed);
-    }
+    version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     errors.check(
         (0..=1_000_000).contains(&input.seats),
@@ -126,21 +125,28 @@ pub fn put(
         registration_policies::version.eq(version),
         registration_policies::updated_at.eq(now),
     );
-    if before.version == 0 {
+    let written = if before.version == 0 {
         diesel::insert_into(registration_policies::table)
             .values((
                 registration_policies::tenant_id.eq(actor.tenant_id.as_str()),
                 values,
             ))
-            .execute(conn)?;
+            .execute(conn)
     } else {
         diesel::update(
             registration_policies::table
-                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str())),
+                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(registration_policies::version.eq(before.version)),
         )
         .set(values)
-        .execute(conn)?;
-    }
+        .execute(conn)
+    };
+    // A first write that lost the race to insert the row is an update that lost it.
+    let rows = match written {
+        Err(e) if is_unique_violation(&e) => 0,
+        other => other?,
+    };
+    version::updated(rows, expected_version)?;
     let after = get(conn, &actor.tenant_id)?;
     baoxiu_audit::record(
         conn,

@@ -143,6 +143,7 @@ pub struct UpdateTerminalUserRequest {
     params(("id" = String, Path, description = "Terminal user id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = TerminalUserResponse),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Re-enabling needs a free seat (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
 #[patch("/admin/terminal-users/{id}")]
 pub async fn update_terminal_user(
@@ -161,7 +162,7 @@ pub async fn update_terminal_user(
     let now = state.now();
     let user = state
         .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            terminal_users::update(conn, &actor, &id, changes, if_match.0, now)
+            flows::update_terminal_user(conn, &actor, &id, changes, if_match.0, now)
         })
         .await?;
     Ok(HttpResponse::Ok()

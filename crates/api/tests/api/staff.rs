@@ -30,6 +30,11 @@ backend_tests! {
         assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
         assert_eq!(changed.body["name"], "王工");
         assert_eq!(changed.body["role"], "dispatcher");
+        // Their token still named the engineer role: it ends, and a new login carries the new role.
+        app.get("/api/v1/me", bearer(&engineer_token)).await.problem(401, "unauthenticated");
+        let relogin = app.login("acme", "13900139000", PASSWORD).await;
+        let engineer_token = relogin.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(app.get("/api/v1/me", bearer(&engineer_token)).await.body["roles"], json!(["dispatcher"]));
         app.patch(
             &format!("/api/v1/admin/staff/{engineer_id}"),
             &json!({ "name": "Stale" }),
@@ -59,6 +64,48 @@ backend_tests! {
         let again = app.post("/api/v1/admin/staff", &json!({ "mobile": "13900139000", "name": "New", "role": "engineer" }), admin.clone()).await;
         assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
         assert_eq!(again.body["has_password"], false);
+    }
+
+    async fn concurrent_changes_never_both_win(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let admin = bearer(&provider.access);
+
+        // Eight changes of one staff user, all made against the same ETag: one wins, the
+        // others are told the object changed, and the version moved exactly once.
+        let (engineer_id, _) = app.add_staff(&provider.access, "acme", "13900139000", "engineer").await;
+        let path = format!("/api/v1/admin/staff/{engineer_id}");
+        let etag = app.get(&path, admin.clone()).await.header("etag").unwrap().to_owned();
+        let bodies: Vec<_> = (0..8).map(|i| json!({ "name": format!("Name {i}") })).collect();
+        let changes = bodies.iter().map(|body| {
+            app.patch(&path, body, Opts { token: Some(&provider.access), if_match: Some(&etag), ..Opts::default() })
+        });
+        let answers = futures_util::future::join_all(changes).await;
+        let won = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+        assert_eq!(won, 1, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+        for lost in answers.iter().filter(|a| a.status != StatusCode::OK) {
+            lost.problem(412, "precondition-failed");
+        }
+        let after = app.get(&path, admin.clone()).await;
+        assert_ne!(after.header("etag").unwrap(), etag);
+        let winner = answers.iter().find(|a| a.status == StatusCode::OK).unwrap();
+        assert_eq!(after.body["name"], winner.body["name"]);
+
+        // Two admins demoting each other at the same moment: the tenant keeps an admin.
+        let (second_id, second_token) = app.add_staff(&provider.access, "acme", "13700137000", "admin").await;
+        let demote = json!({ "role": "engineer" });
+        let (second_path, first_path) = (format!("/api/v1/admin/staff/{second_id}"), format!("/api/v1/admin/staff/{}", provider.admin_id));
+        let demote_second = app.patch(&second_path, &demote, admin.clone());
+        let demote_first = app.patch(&first_path, &demote, bearer(&second_token));
+        let (a, b) = futures_util::join!(demote_second, demote_first);
+        let statuses = [a.status, b.status];
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+        let mut roles = Vec::new();
+        for mobile in ["13800138000", "13700137000"] {
+            let login = app.login("acme", mobile, PASSWORD).await;
+            let token = login.body["access_token"].as_str().unwrap().to_owned();
+            roles.push(app.get("/api/v1/me", bearer(&token)).await.body["roles"][0].clone());
+        }
+        assert_eq!(roles.iter().filter(|r| **r == "admin").count(), 1, "{roles:?}");
     }
 
     async fn staff_list_pages_with_cursors(app: TestApp) {

@@ -393,6 +393,20 @@ backend_tests! {
         // openid_auto logins need a seat too.
         add_method(&app, &admin, "openid_auto", false, "fuzzy").await;
         wx_login(&app, "gina").await.problem(409, "seats-exhausted");
+
+        // Disabling frees the seat; a second account takes it; re-enabling the first user
+        // would need another one and is refused, leaving them disabled.
+        let first = one.body[0]["id"].as_str().unwrap().to_owned();
+        let disabled = app.patch(&format!("/api/v1/admin/terminal-users/{first}"), &json!({ "disabled": true }), bearer(&admin)).await;
+        assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+        let second = app.post("/api/v1/admin/terminal-users/activations", &json!({ "account_ids": [b] }), bearer(&admin)).await;
+        assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+        app.patch(&format!("/api/v1/admin/terminal-users/{first}"), &json!({ "disabled": false }), bearer(&admin))
+            .await
+            .problem(409, "seats-exhausted");
+        let users = app.get("/api/v1/admin/terminal-users", bearer(&admin)).await;
+        let first_now = users.body["items"].as_array().unwrap().iter().find(|u| u["id"] == first.as_str()).unwrap().clone();
+        assert_eq!(first_now["status"], "disabled", "{first_now}");
     }
 
     async fn approval_queue(app: TestApp) {
