@@ -132,14 +132,24 @@ impl std::fmt::Debug for NewApp {
     }
 }
 
+/// `platform_app_id` is the platform's shared Mini Program: no tenant may bind it, or its
+/// logins would all go to that tenant.
 pub fn bind(
     conn: &mut DbConn,
     actor: &Actor,
     key: &SecretsKey,
     input: NewApp,
+    platform_app_id: Option<&str>,
     now: NaiveDateTime,
 ) -> DomainResult<WechatApp> {
     let app_id = input.app_id.trim().to_owned();
+    if platform_app_id == Some(app_id.as_str()) {
+        return Err(DomainError::invalid(
+            "app_id",
+            "taken",
+            "this is the platform's shared Mini Program; tenants use it without binding it",
+        ));
+    }
     let mut errors = Validator::new();
     errors.check(
         (4..=32).contains(&app_id.len())

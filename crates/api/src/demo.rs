@@ -73,6 +73,7 @@ pub fn seed(
             name: "演示报修小程序".into(),
             secret: "demo-secret".into(),
         },
+        None,
         now,
     )?;
     let end_customer = roles::by_key(conn, &actor.tenant_id, roles::END_CUSTOMER)?;

@@ -72,7 +72,8 @@ pub async fn list_wechat_apps(
 
 /// Bind a WeChat app.
 ///
-/// One app id belongs to one tenant: binding an app id another tenant has answers 422.
+/// One app id belongs to one tenant: binding an app id another tenant has, or the
+/// platform's shared Mini Program, answers 422 (`app_id` `taken`).
 #[utoipa::path(tag = "wechat", operation_id = "bind_wechat_app", request_body = BindWechatAppRequest,
     responses((status = 201, description = "Bound", body = WechatAppResponse)))]
 #[post("/admin/wechat-apps")]
@@ -93,10 +94,11 @@ pub async fn bind_wechat_app(
     };
     let actor = admin.0.actor();
     let key = state.secrets_key.clone();
+    let platform_app_id = state.config.wechat.public_app_id.clone();
     let now = state.now();
     let app = state
         .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            wechat_apps::bind(conn, &actor, &key, input, now)
+            wechat_apps::bind(conn, &actor, &key, input, platform_app_id.as_deref(), now)
         })
         .await?;
     Ok(HttpResponse::Created().json(WechatAppResponse::from(app)))

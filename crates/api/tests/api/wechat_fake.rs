@@ -219,6 +219,24 @@ async fn run(backend: baoxiu_store::Backend) {
     )
     .await
     .problem(400, "tenant-required");
+    // No tenant may bind the shared program: its logins would all become that tenant's.
+    let taken = app
+        .post(
+            "/api/v1/admin/wechat-apps",
+            &json!({ "app_id": "wxpublic00000001", "kind": "mini_program", "name": "Mine now", "secret": "s3cret" }),
+            bearer(&admin),
+        )
+        .await;
+    taken.problem(422, "validation-failed");
+    assert_eq!(taken.error_fields(), ["app_id"]);
+    let still_shared = app
+        .post(
+            "/api/v1/auth/wechat/mini-program",
+            &json!({ "app_id": "wxpublic00000001", "code": "pat" }),
+            tenant("acme"),
+        )
+        .await;
+    assert_eq!(still_shared.status, StatusCode::OK, "{}", still_shared.text);
 
     // The business registry rule: the account gets the registered name.
     let registry_method = add_method(&app, &admin, "require_registration", false, "fuzzy").await;
