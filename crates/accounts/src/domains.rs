@@ -48,6 +48,15 @@ pub fn request(
         NewDomain::Subdomain { label } => {
             let label = label.trim().to_ascii_lowercase();
             fields::check_slug("label", &label).map_err(|e| DomainError::Validation(vec![e]))?;
+            // `slug.<portal domain>` is every tenant's own address: nobody else may take it.
+            let owner = crate::tenants::find_by_slug(conn, &label)?;
+            if owner.is_some_and(|t| t.id != actor.tenant_id.as_str()) {
+                return Err(DomainError::invalid(
+                    "label",
+                    "taken",
+                    "this is another provider's portal address",
+                ));
+            }
             (format!("{label}.{portal_domain}"), "subdomain")
         }
         NewDomain::Custom { host } => {
@@ -199,6 +208,18 @@ pub fn tenant_for_host(conn: &mut DbConn, host: &str) -> DomainResult<Option<Ten
         .first::<String>(conn)
         .optional()?
         .map(TenantId))
+}
+
+/// Whether some tenant asked for `label.<portal domain>`: a new tenant may not take that
+/// label as its slug, which would name the same host.
+pub fn subdomain_label_requested(conn: &mut DbConn, label: &str) -> DomainResult<bool> {
+    let requested: i64 = tenant_domains::table
+        .filter(tenant_domains::kind.eq("subdomain"))
+        // Labels are a-z, 0-9 and '-': nothing LIKE would read as a wildcard.
+        .filter(tenant_domains::host.like(format!("{label}.%")))
+        .count()
+        .get_result(conn)?;
+    Ok(requested > 0)
 }
 
 /// The tenant's first approved host, for URLs printed in QR codes.

@@ -90,7 +90,9 @@ pub fn validate_sign_up(conn: &mut DbConn, input: &SignUp) -> DomainResult<Valid
     match fields::check_slug("slug", &slug) {
         Err(e) => errors.push(e),
         Ok(()) => {
-            if find_by_slug(conn, &slug)?.is_some() {
+            if find_by_slug(conn, &slug)?.is_some()
+                || crate::domains::subdomain_label_requested(conn, &slug)?
+            {
                 errors.push(FieldError::new("slug", "taken", "is already in use"));
             }
         }

@@ -41,7 +41,7 @@ impl From<DomainRequest> for DomainResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CreateDomainRequest {
-    /// `label.<portal domain>`.
+    /// `label.<portal domain>`: an extra address; `<slug>.<portal domain>` needs no request.
     Subdomain { label: String },
     /// A host the tenant controls (point its DNS at the portal).
     Custom { host: String },
@@ -73,7 +73,10 @@ pub async fn list_domains(
 
 /// Ask for a portal domain.
 ///
-/// Waits for a platform operator's approval.
+/// Waits for a platform operator's approval. Every tenant already has
+/// `<slug>.<portal domain>` (its slug names it there without a request), so another
+/// tenant's slug is refused as a label (422 `label` `taken`), and a label asked for here
+/// is no longer free as a new provider's slug.
 #[utoipa::path(
     tag = "domains",
     operation_id = "create_domain",

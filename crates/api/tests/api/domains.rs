@@ -52,6 +52,35 @@ backend_tests! {
         assert_eq!(log.body["items"][0]["actor_kind"], "platform");
         assert_eq!(log.body["items"][0]["actor_id"], "ops@baoxiu");
     }
+
+    async fn nobody_takes_another_tenants_portal_address(app: TestApp) {
+        app.sign_up("acme", "13800138000").await;
+        let rival = app.sign_up("rival", "13800138001").await;
+        // acme.<portal domain> is acme's: rival may not ask for it.
+        let taken = app.post("/api/v1/admin/domains", &json!({ "kind": "subdomain", "label": "acme" }), bearer(&rival.access)).await;
+        taken.problem(422, "validation-failed");
+        assert_eq!(taken.error_fields(), ["label"]);
+        // A label rival asked for is no slug for a later provider.
+        let asked = app.post("/api/v1/admin/domains", &json!({ "kind": "subdomain", "label": "fixit" }), bearer(&rival.access)).await;
+        assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text);
+        let sent = app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13800138002" }), Opts::default()).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED);
+        let code = app.last_code("13800138002").await;
+        let refused = app
+            .post(
+                "/api/v1/providers",
+                &json!({ "mobile": "13800138002", "code": code, "provider_name": "Fixit 维修", "password": PASSWORD, "slug": "fixit" }),
+                Opts::default(),
+            )
+            .await;
+        refused.problem(422, "validation-failed");
+        assert_eq!(refused.body["errors"][0]["field"], "slug");
+        assert_eq!(refused.body["errors"][0]["code"], "taken");
+        // acme's own address still names acme.
+        let own = app.client.get(format!("{}/api/v1/provider", app.base)).header("Host", "acme.baoxiu.localhost").send().await.unwrap();
+        let body: serde_json::Value = own.json().await.unwrap();
+        assert_eq!(body["slug"], "acme");
+    }
 }
 
 /// A platform token as `baoxiu platform-token` mints it (same secret, same service).
