@@ -289,11 +289,16 @@ fn next_code(
 ) -> DomainResult<String> {
     match rule {
         CodeRule::Sequence { prefix, digits } => {
+            // Increment first: the update locks the row until this transaction ends, so
+            // two generations at once never read the same number.
             let target = qr_settings::table.filter(qr_settings::tenant_id.eq(tenant_id.as_str()));
-            let sequence: i64 = target.select(qr_settings::next_sequence).first(conn)?;
             diesel::update(target)
-                .set(qr_settings::next_sequence.eq(sequence + 1))
+                .set(qr_settings::next_sequence.eq(qr_settings::next_sequence + 1))
                 .execute(conn)?;
+            let sequence: i64 = target
+                .select(qr_settings::next_sequence)
+                .first::<i64>(conn)?
+                - 1;
             Ok(format!(
                 "{prefix}{sequence:0width$}",
                 width = usize::from(*digits)
@@ -305,16 +310,30 @@ fn next_code(
                 .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
                 .collect())
         }
-        CodeRule::Serial => device
-            .and_then(|d| d.serial_no.as_deref())
-            .map(crate::keys::code_key)
-            .ok_or_else(|| {
-                DomainError::invalid(
+        CodeRule::Serial => {
+            let code = device
+                .and_then(|d| d.serial_no.as_deref())
+                .map(crate::keys::code_key)
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "device_ids",
+                        "no_serial",
+                        "with the serial rule, every device needs a serial number",
+                    )
+                })?;
+            // The code goes into URLs and paths as it is (/q/{code}, /scan/{code}).
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(DomainError::invalid(
                     "device_ids",
-                    "no_serial",
-                    "with the serial rule, every device needs a serial number",
-                )
-            }),
+                    "serial_not_a_code",
+                    format!(
+                        "the serial {code} has characters other than letters and digits; \
+                         use the sequence or random rule for this device"
+                    ),
+                ));
+            }
+            Ok(code)
+        }
     }
 }
 
