@@ -260,8 +260,8 @@ struct CachedToken {
 }
 
 /// Access tokens (`/cgi-bin/stable_token`), cached per app id, one fetch at a time per app
-/// (concurrent callers wait for it), renewed five minutes early. `invalidate` drops one
-/// (callers do on 40001/42001/40014, then retry once; never in a loop).
+/// (concurrent callers wait for it), renewed five minutes early. Calls go through
+/// `with_token`, which renews a token WeChat refused and retries once.
 #[derive(Debug, Clone)]
 pub struct AccessTokenCache {
     client: reqwest::Client,
@@ -301,6 +301,38 @@ impl AccessTokenCache {
 
     pub fn invalidate(&self, app_id: &str) {
         self.slots.lock().remove(app_id);
+    }
+
+    /// Runs one WeChat call with the app's access token. When WeChat refuses the token
+    /// (40001, 42001, 40014: `InvalidCredential`), the token is dropped and the call made
+    /// once more with a fresh one; never in a loop, as fresh tokens are rationed (20 a day).
+    pub async fn with_token<T, F, Fut>(
+        &self,
+        app: &AppCredentials,
+        call: F,
+    ) -> Result<T, WechatError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, WechatError>>,
+    {
+        let token = self.get(app).await?;
+        match call(token.clone()).await {
+            Err(WechatError::InvalidCredential) => {
+                self.drop_token(&app.app_id, &token).await;
+                call(self.get(app).await?).await
+            }
+            other => other,
+        }
+    }
+
+    /// Forgets `bad` unless a concurrent caller has replaced it already, so callers that
+    /// failed together still fetch one new token between them.
+    async fn drop_token(&self, app_id: &str, bad: &str) {
+        let slot = self.slot(app_id);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.token == bad) {
+            *cached = None;
+        }
     }
 
     async fn fetch(&self, app: &AppCredentials) -> Result<CachedToken, WechatError> {
