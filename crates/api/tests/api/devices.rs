@@ -12,7 +12,7 @@ use crate::terminal::{
 };
 
 /// Creates a device as staff; answers its id.
-async fn add_device(app: &TestApp, admin: &str, device: serde_json::Value) -> String {
+pub async fn add_device(app: &TestApp, admin: &str, device: serde_json::Value) -> String {
     let created = app
         .post("/api/v1/admin/devices", &device, bearer(admin))
         .await;
