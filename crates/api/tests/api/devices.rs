@@ -7,8 +7,36 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::support::*;
 use crate::terminal::{
-    access_of, account_with_contact, add_method, put_policy, register, tenant_with_app, wx_login,
+    access_of, account_with_contact, add_method, put_policy, register, role_id, tenant_with_app,
+    wx_login,
 };
+
+/// Creates a device as staff; answers its id.
+pub async fn add_device(app: &TestApp, admin: &str, device: serde_json::Value) -> String {
+    let created = app
+        .post("/api/v1/admin/devices", &device, bearer(admin))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The ids of a page of devices, sorted.
+fn ids_of(page: &Answer) -> Vec<String> {
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let mut ids: Vec<String> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
 
 backend_tests! {
     async fn staff_manage_devices(app: TestApp) {
@@ -137,5 +165,86 @@ backend_tests! {
         assert_eq!(device.body["install_address"], "放射科 2 楼");
         let contacts = app.get(&format!("/api/v1/admin/accounts/{owner}/contacts"), bearer(&admin)).await;
         assert_eq!(contacts.body.as_array().unwrap().len(), 2);
+    }
+}
+
+backend_tests! {
+    async fn terminal_users_look_devices_up_by_machine_number(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        add_method(&app, &admin, "openid_auto", false, "exact").await;
+        let (mine, _) = account_with_contact(&app, &admin, "甲公司", Some("13900139120")).await;
+        let (theirs, _) = account_with_contact(&app, &admin, "乙公司", Some("13900139121")).await;
+        let my_device = add_device(&app, &admin, json!({ "name": "我的设备", "account_id": mine, "machine_no": "M-100" })).await;
+        add_device(&app, &admin, json!({ "name": "别人的设备", "account_id": theirs, "machine_no": "M-200" })).await;
+        let public = add_device(&app, &admin, json!({ "name": "公共设备", "account_id": theirs, "machine_no": "M-300", "visibility": "public" })).await;
+
+        let token = access_of(&wx_login(&app, "lu").await);
+        let joined = register(&app, &token, "甲公司", "陆", "13900139122").await;
+        assert_eq!(joined.body["account_id"], mine.as_str(), "{}", joined.text);
+        // Typed with another case, spaces or dashes, the number still finds the device.
+        let found = app.get("/api/v1/devices/lookup?machine_no=m%20100", bearer(&token)).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+        assert_eq!(found.body.as_array().unwrap().len(), 1, "{}", found.text);
+        assert_eq!(found.body[0]["id"], my_device.as_str());
+        assert_eq!(found.body[0]["machine_no"], "M-100");
+        // Another account's private device is not found; its public one is.
+        let hidden = app.get("/api/v1/devices/lookup?machine_no=M-200", bearer(&token)).await;
+        assert_eq!(hidden.status, StatusCode::OK, "{}", hidden.text);
+        assert_eq!(hidden.body, json!([]));
+        let shared = app.get("/api/v1/devices/lookup?machine_no=m300", bearer(&token)).await;
+        assert_eq!(shared.body[0]["id"], public.as_str(), "{}", shared.text);
+        // Neither a serial nor a machine number: nothing to look up.
+        let nothing = app.get("/api/v1/devices/lookup", bearer(&token)).await;
+        nothing.problem(422, "validation-failed");
+        assert_eq!(nothing.error_fields(), ["serial"]);
+    }
+
+    async fn scenario_1_each_user_sees_only_their_own_accounts_devices(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        add_method(&app, &admin, "openid_auto", false, "exact").await;
+        let ann = access_of(&wx_login(&app, "ann").await);
+        let ben = access_of(&wx_login(&app, "ben").await);
+        let ann_account = register(&app, &ann, "安公司", "安", "13900139130").await.body["account_id"].as_str().unwrap().to_owned();
+        let ben_account = register(&app, &ben, "本公司", "本", "13900139131").await.body["account_id"].as_str().unwrap().to_owned();
+        assert_ne!(ann_account, ben_account);
+        let ann_device = add_device(&app, &admin, json!({ "name": "安的设备", "account_id": ann_account, "serial_no": "ANN-1" })).await;
+        let ben_device = add_device(&app, &admin, json!({ "name": "本的设备", "account_id": ben_account, "serial_no": "BEN-1" })).await;
+        let public = add_device(&app, &admin, json!({ "name": "公共设备", "visibility": "public" })).await;
+
+        assert_eq!(ids_of(&app.get("/api/v1/devices", bearer(&ann)).await), sorted(vec![ann_device.clone(), public.clone()]));
+        assert_eq!(ids_of(&app.get("/api/v1/devices", bearer(&ben)).await), sorted(vec![ben_device.clone(), public.clone()]));
+        assert_eq!(app.get(&format!("/api/v1/devices/{ann_device}"), bearer(&ann)).await.status, StatusCode::OK);
+        app.get(&format!("/api/v1/devices/{ben_device}"), bearer(&ann)).await.problem(404, "not-found");
+        app.get(&format!("/api/v1/devices/{ann_device}"), bearer(&ben)).await.problem(404, "not-found");
+        assert_eq!(app.get("/api/v1/devices/lookup?serial=BEN-1", bearer(&ann)).await.body, json!([]));
+        // A filter naming the other's account changes nothing.
+        let filtered = app.get(&format!("/api/v1/devices?account_id={ben_account}"), bearer(&ann)).await;
+        assert!(!ids_of(&filtered).contains(&ben_device), "{}", filtered.text);
+    }
+
+    async fn a_registration_awaiting_approval_sees_public_devices_only(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        add_method(&app, &admin, "require_registration", true, "exact").await;
+        let (account, _) = account_with_contact(&app, &admin, "某某物业", Some("13900139140")).await;
+        let private = add_device(&app, &admin, json!({ "name": "电梯", "account_id": account, "serial_no": "PM-1" })).await;
+        let public = add_device(&app, &admin, json!({ "name": "大堂饮水机", "visibility": "public" })).await;
+
+        let token = access_of(&wx_login(&app, "wendy").await);
+        let waiting = register(&app, &token, "某某物业", "温蒂", "13900139141").await;
+        assert_eq!(waiting.status, StatusCode::ACCEPTED, "{}", waiting.text);
+        // While waiting: public devices only, as a guest, though the account it named has more.
+        assert_eq!(ids_of(&app.get("/api/v1/devices", bearer(&token)).await), [public.as_str()]);
+        app.get(&format!("/api/v1/devices/{private}"), bearer(&token)).await.problem(404, "not-found");
+        assert_eq!(app.get(&format!("/api/v1/devices/{public}"), bearer(&token)).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/devices/lookup?serial=PM-1", bearer(&token)).await.body, json!([]));
+
+        // Once approved, the account's devices show.
+        let queue = app.get("/api/v1/admin/registrations", bearer(&admin)).await;
+        let id = queue.body["items"][0]["id"].as_str().unwrap().to_owned();
+        let end_customer = role_id(&app, &admin, "end_customer").await;
+        let approved = app.post(&format!("/api/v1/admin/registrations/{id}/approve"), &json!({ "role_ids": [end_customer] }), bearer(&admin)).await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+        assert_eq!(ids_of(&app.get("/api/v1/devices", bearer(&token)).await), sorted(vec![private.clone(), public.clone()]));
+        assert_eq!(app.get(&format!("/api/v1/devices/{private}"), bearer(&token)).await.status, StatusCode::OK);
     }
 }

@@ -12,9 +12,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Runs one async test body against each backend: `mod name { sqlite, postgres }`.
+/// Attributes before a test (such as `#[ignore = "why"]`) apply to both.
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    ($($(#[$attr:meta])* async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
@@ -23,11 +24,13 @@ macro_rules! backend_tests {
                 async fn run($app: $crate::support::TestApp) $body
 
                 #[actix_web::test]
+                $(#[$attr])*
                 async fn sqlite() {
                     run($crate::support::TestApp::spawn(baoxiu_store::Backend::Sqlite).await).await;
                 }
 
                 #[actix_web::test]
+                $(#[$attr])*
                 async fn postgres() {
                     run($crate::support::TestApp::spawn(baoxiu_store::Backend::Postgres).await).await;
                 }

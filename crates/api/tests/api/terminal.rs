@@ -125,6 +125,18 @@ pub async fn register(
     name: &str,
     mobile: &str,
 ) -> Answer {
+    register_with(
+        app,
+        token,
+        mobile,
+        json!({ "account_name": account, "contact_name": name }),
+    )
+    .await
+}
+
+/// Registers the caller with a fresh SMS code for `mobile` and the other request fields
+/// in `fields` (names, form fields, an invitation code).
+pub async fn register_with(app: &TestApp, token: &str, mobile: &str, fields: Value) -> Answer {
     let sent = app
         .post(
             "/api/v1/auth/sms-code",
@@ -135,12 +147,27 @@ pub async fn register(
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     let code = app.last_code(mobile).await;
     app.clock.advance(chrono::Duration::seconds(61));
-    app.post(
-        "/api/v1/me/registration",
-        &json!({ "account_name": account, "contact_name": name, "mobile": mobile, "mobile_code": code }),
-        bearer(token),
-    )
-    .await
+    let mut body = fields;
+    body["mobile"] = json!(mobile);
+    body["mobile_code"] = json!(code);
+    app.post("/api/v1/me/registration", &body, bearer(token))
+        .await
+}
+
+/// Changes the settings of a registration method as `change` says.
+pub async fn change_method(
+    app: &TestApp,
+    admin: &str,
+    method: &str,
+    change: impl FnOnce(&mut Value),
+) -> Answer {
+    let path = format!("/api/v1/admin/registration-methods/{method}");
+    let current = app.get(&path, bearer(admin)).await;
+    assert_eq!(current.status, StatusCode::OK, "{}", current.text);
+    let mut settings = current.body["settings"].clone();
+    change(&mut settings);
+    app.patch(&path, &json!({ "settings": settings }), bearer(admin))
+        .await
 }
 
 pub async fn account_with_contact(
@@ -577,5 +604,172 @@ backend_tests! {
         };
         assert_eq!(owner(&first.body["account_id"]).await, provider.admin_id.as_str());
         assert_eq!(owner(&second.body["account_id"]).await, engineer.as_str());
+    }
+}
+
+/// The keys of a form's fields, in order.
+fn keys_of(fields: &Value) -> Vec<&str> {
+    fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect()
+}
+
+backend_tests! {
+    async fn a_fixed_owner_owns_every_registered_account(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        let (engineer, _) = app.add_staff(&admin, "acme", "13900139060", "engineer").await;
+        let method = add_method(&app, &admin, "openid_auto", false, "exact").await;
+        // An owner who is not a staff user of the tenant is refused.
+        let bad = change_method(&app, &admin, &method, |s| s["account"]["owner"] = json!({ "kind": "fixed", "staff_id": "nobody" })).await;
+        bad.problem(422, "validation-failed");
+        assert_eq!(bad.error_fields(), ["settings.account.owner.staff_id"]);
+        let fixed = change_method(&app, &admin, &method, |s| s["account"]["owner"] = json!({ "kind": "fixed", "staff_id": engineer })).await;
+        assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.text);
+
+        for (user, company, mobile) in [("o1", "一公司", "13900139061"), ("o2", "二公司", "13900139062")] {
+            let token = access_of(&wx_login(&app, user).await);
+            let registered = register(&app, &token, company, "联系人", mobile).await;
+            assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+            let id = registered.body["account_id"].as_str().unwrap();
+            let account = app.get(&format!("/api/v1/admin/accounts/{id}"), bearer(&admin)).await;
+            assert_eq!(account.body["name"], company);
+            assert_eq!(account.body["owner_staff_id"], engineer.as_str(), "{}", account.text);
+        }
+    }
+
+    async fn existing_only_matches_known_accounts_and_refuses_new_names(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        let method = add_method(&app, &admin, "openid_auto", false, "fuzzy").await;
+        let changed = change_method(&app, &admin, &method, |s| s["account"]["new_account_rule"] = json!("existing_only")).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        let (existing, _) = account_with_contact(&app, &admin, "深圳市某某科技有限公司", Some("13900139070")).await;
+
+        let token = access_of(&wx_login(&app, "x1").await);
+        let form = app.get("/api/v1/registration/form", bearer(&token)).await;
+        assert_eq!(form.body["new_account_rule"], "existing_only", "{}", form.text);
+        let refused = register(&app, &token, "某某不存在有限公司", "甲", "13900139071").await;
+        refused.problem(422, "validation-failed");
+        assert_eq!(refused.error_fields(), ["account_name"]);
+        assert_eq!(refused.body["errors"][0]["code"], "not_found");
+        assert_eq!(app.count_rows("accounts"), 1, "no account created");
+        assert_eq!(me(&app, &token).await["registration_state"], "unregistered");
+        // The duplicate rule (fuzzy here) decides what "existing" means.
+        let matched = register(&app, &token, "深圳某某科技", "甲", "13900139071").await;
+        assert_eq!(matched.status, StatusCode::OK, "{}", matched.text);
+        assert_eq!(matched.body["account_id"], existing.as_str());
+        assert_eq!(matched.body["registration_state"], "registered");
+        assert_eq!(app.count_rows("accounts"), 1);
+    }
+
+    async fn required_fields_are_named_at_once_and_show_only_required_hides_the_rest(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        let method = add_method(&app, &admin, "openid_auto", false, "exact").await;
+        let changed = change_method(&app, &admin, &method, |s| {
+            s["account"]["fields"] = json!([{ "key": "industry", "label": "行业", "required": true }, { "key": "size", "label": "规模", "required": false }]);
+            s["contact"]["fields"] = json!([{ "key": "title", "label": "职务", "required": true }, { "key": "wechat", "label": "微信号", "required": false }]);
+        })
+        .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+
+        let token = access_of(&wx_login(&app, "r1").await);
+        let form = app.get("/api/v1/registration/form", bearer(&token)).await;
+        assert_eq!(keys_of(&form.body["account_fields"]), ["industry", "size"]);
+        assert_eq!(keys_of(&form.body["contact_fields"]), ["title", "wechat"]);
+        assert_eq!(form.body["account_fields"][0]["required"], true);
+        assert_eq!(form.body["account_fields"][1]["required"], false);
+        // Every missing required field is named in one answer; nothing is created.
+        let missing = register_with(
+            &app,
+            &token,
+            "13900139080",
+            json!({ "account_name": " ", "contact_name": "", "account_fields": { "size": "50 人" }, "contact_fields": { "title": "  " } }),
+        )
+        .await;
+        missing.problem(422, "validation-failed");
+        let mut fields = missing.error_fields();
+        fields.sort();
+        assert_eq!(fields, ["account_fields.industry", "account_name", "contact_fields.title", "contact_name"]);
+        assert_eq!(app.count_rows("accounts"), 0);
+        let complete = register_with(
+            &app,
+            &token,
+            "13900139080",
+            json!({ "account_name": "某某制造", "contact_name": "王经理", "account_fields": { "industry": "制造", "size": "50 人" }, "contact_fields": { "title": "经理" } }),
+        )
+        .await;
+        assert_eq!(complete.status, StatusCode::OK, "{}", complete.text);
+        let account_id = complete.body["account_id"].as_str().unwrap();
+        let account = app.get(&format!("/api/v1/admin/accounts/{account_id}"), bearer(&admin)).await;
+        assert_eq!(account.body["fields"], json!({ "industry": "制造", "size": "50 人" }));
+
+        // Only the required account fields show; the contact form still shows all of its.
+        let changed = change_method(&app, &admin, &method, |s| s["account"]["show_only_required"] = json!(true)).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        let other = access_of(&wx_login(&app, "r2").await);
+        let form = app.get("/api/v1/registration/form", bearer(&other)).await;
+        assert_eq!(keys_of(&form.body["account_fields"]), ["industry"]);
+        assert_eq!(keys_of(&form.body["contact_fields"]), ["title", "wechat"]);
+        // A field the form does not show is not accepted either.
+        let hidden = register_with(
+            &app,
+            &other,
+            "13900139081",
+            json!({ "account_name": "某某贸易", "contact_name": "赵", "account_fields": { "industry": "贸易", "size": "10 人" }, "contact_fields": { "title": "采购" } }),
+        )
+        .await;
+        hidden.problem(422, "validation-failed");
+        assert_eq!(hidden.error_fields(), ["account_fields.size"]);
+    }
+
+    async fn invitation_codes_single_use_and_expiring(app: TestApp) {
+        use baoxiu_core::Clock;
+        let admin = tenant_with_app(&app).await.access;
+        add_method(&app, &admin, "openid_auto", false, "exact").await;
+        put_policy(&app, &admin, json!({ "invitation_required": true })).await;
+        let created = app.post("/api/v1/admin/invitation-codes", &json!({ "max_uses": 1 }), bearer(&admin)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let once = created.body["code"].as_str().unwrap().to_owned();
+        let with_code = |company: &str, code: &str| json!({ "account_name": company, "contact_name": "联系人", "invitation_code": code });
+
+        // A single-use code works once.
+        let v1 = access_of(&wx_login(&app, "v1").await);
+        let first = register_with(&app, &v1, "13900139090", with_code("一公司", &once)).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+        let v2 = access_of(&wx_login(&app, "v2").await);
+        let used = register_with(&app, &v2, "13900139091", with_code("二公司", &once)).await;
+        used.problem(422, "validation-failed");
+        assert_eq!(used.error_fields(), ["invitation_code"]);
+        assert_eq!(me(&app, &v2).await["registration_state"], "unregistered");
+        assert_eq!(app.count_rows("accounts"), 1);
+
+        // An expiring code works until it expires, then no more.
+        let now = app.clock.now();
+        let created = app
+            .post("/api/v1/admin/invitation-codes", &json!({ "max_uses": 10, "expires_at": (now + chrono::Duration::hours(1)).to_rfc3339() }), bearer(&admin))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let expiring = created.body["code"].as_str().unwrap().to_owned();
+        let in_time = register_with(&app, &v2, "13900139091", with_code("二公司", &expiring)).await;
+        assert_eq!(in_time.status, StatusCode::OK, "{}", in_time.text);
+        app.clock.advance(chrono::Duration::hours(2));
+        let v3 = access_of(&wx_login(&app, "v3").await);
+        let late = register_with(&app, &v3, "13900139092", with_code("三公司", &expiring)).await;
+        late.problem(422, "validation-failed");
+        assert_eq!(late.error_fields(), ["invitation_code"]);
+        assert_eq!(me(&app, &v3).await["registration_state"], "unregistered");
+        // (The admin's access token has expired meanwhile.)
+        let admin = app.login("acme", "13800138000", PASSWORD).await.body["access_token"].as_str().unwrap().to_owned();
+        let codes = app.get("/api/v1/admin/invitation-codes", bearer(&admin)).await;
+        let uses: Vec<(&str, i64)> = codes.body.as_array().unwrap().iter().map(|c| (c["code"].as_str().unwrap(), c["uses"].as_i64().unwrap())).collect();
+        assert_eq!(uses, [(once.as_str(), 1), (expiring.as_str(), 1)]);
+        // A code cannot be made expired already.
+        let past = app
+            .post("/api/v1/admin/invitation-codes", &json!({ "max_uses": 1, "expires_at": (app.clock.now() - chrono::Duration::hours(1)).to_rfc3339() }), bearer(&admin))
+            .await;
+        past.problem(422, "validation-failed");
+        assert_eq!(past.error_fields(), ["expires_at"]);
     }
 }
