@@ -103,6 +103,14 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
             let takes_input = operation.request_body.is_some()
                 || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_parameter = |name: &str| {
+                operation.parameters.as_ref().is_some_and(|p| {
+                    p.iter()
+                        .any(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.name == name))
+                })
+            };
+            let versioned = has_parameter("If-Match");
+            let names_tenant = has_parameter("X-Tenant");
             let responses = &mut operation.responses.responses;
             let mut add = |status: &str, description: &str| {
                 responses
@@ -120,10 +128,6 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             if takes_input {
                 add("422", "Validation failed: `errors` names every bad field");
             }
-            let versioned = operation.parameters.as_ref().is_some_and(|p| {
-                p.iter()
-                    .any(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.name == "If-Match"))
-            });
             if versioned {
                 add(
                     "409",
@@ -148,6 +152,27 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 "500",
                 "Internal error (the request id is in the body and the logs)",
             );
+            if names_tenant {
+                // Besides whatever else the operation answers with these statuses.
+                for (status, description) in [
+                    (
+                        "400",
+                        "No tenant named: send `X-Tenant` or call from a portal host (`tenant-required`)",
+                    ),
+                    ("404", "No tenant has that `X-Tenant` slug or host"),
+                ] {
+                    match responses.get_mut(status) {
+                        Some(utoipa::openapi::RefOr::T(response)) => {
+                            response.description =
+                                format!("{}; or: {description}", response.description);
+                        }
+                        Some(_) => {}
+                        None => {
+                            responses.insert(status.to_owned(), problem(description).into());
+                        }
+                    }
+                }
+            }
         }
     }
     api

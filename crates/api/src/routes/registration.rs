@@ -183,6 +183,7 @@ async fn registered_name(
         (status = 202, description = "Waiting for approval", body = TerminalView),
         (status = 404, description = "No self-registration method applies", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already registered, waiting, or no seat left", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The method looks names up in the business registry, which is not answering or is turned off", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/me/registration")]
