@@ -153,7 +153,7 @@ pub fn access(
         _ => {
             let mode = match &user.method_id {
                 Some(id) => methods::get(conn, tenant_id, id)
-                    .map(|m| m.settings.mode)
+                    .map(|m| m.effective_mode(&policy))
                     .unwrap_or(Mode::RequireRegistration),
                 None => Mode::RequireRegistration,
             };

@@ -45,7 +45,8 @@ fn create_through(
     mobile: Option<String>,
     now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
-    let (status, role_ids, enterprise_id) = match method.settings.mode {
+    let policy = policy::get(conn, tenant_id)?;
+    let (status, role_ids, enterprise_id) = match method.effective_mode(&policy) {
         Mode::OpenidAuto => {
             take_seats(conn, tenant_id, 1)?;
             let own = enterprises::create(conn, tenant_id, UNREGISTERED_ENTERPRISE, None, now)?;
@@ -82,10 +83,6 @@ fn usable(user: TerminalUser) -> DomainResult<TerminalUser> {
     }
 }
 
-/// A WeChat login (Mini Program or Official Account). A known identity logs its user in;
-/// with `bind_to` (a user who logged in by SMS) the identity is bound to that user; else a
-/// self-registration method of the channel creates the user, or the guest stands in, or
-/// the login is refused with `not-activated`.
 /// Who WeChat says logged in, from where.
 #[derive(Debug, Clone, Copy)]
 pub struct WechatLogin<'a> {
@@ -97,6 +94,10 @@ pub struct WechatLogin<'a> {
     pub bind_to: Option<&'a str>,
 }
 
+/// A WeChat login (Mini Program or Official Account). A known identity logs its user in;
+/// with `bind_to` (a user who logged in by SMS) the identity is bound to that user; else a
+/// self-registration method of the channel creates the user, or the guest stands in, or
+/// the login is refused with `not-activated`.
 pub fn wechat_login(
     conn: &mut DbConn,
     tenant_id: &TenantId,

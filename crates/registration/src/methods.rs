@@ -105,6 +105,19 @@ pub struct Method {
     pub updated_at: NaiveDateTime,
 }
 
+impl Method {
+    /// How the method works under the tenant's policy. An invitation code is asked on the
+    /// registration form, so while the policy requires one even an `openid_auto` method
+    /// makes its users register (with a code) before they are in.
+    pub fn effective_mode(&self, policy: &crate::policy::Policy) -> Mode {
+        if policy.invitation_required {
+            Mode::RequireRegistration
+        } else {
+            self.settings.mode
+        }
+    }
+}
+
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = registration_methods)]
 struct MethodRow {

@@ -29,7 +29,8 @@ pub struct PolicyBody {
     pub guest_contact_id: Option<String>,
     /// Work orders need an account and contact: unregistered users must register to submit.
     pub require_account_on_work_orders: bool,
-    /// Registration needs an invitation code.
+    /// Registration needs an invitation code. Then every user registers (with the code)
+    /// before they are in, `openid_auto` methods too.
     pub invitation_required: bool,
     /// Terminal-user seats (licenses): active users beyond it are refused.
     pub seats: i32,

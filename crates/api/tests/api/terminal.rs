@@ -734,8 +734,19 @@ backend_tests! {
         let once = created.body["code"].as_str().unwrap().to_owned();
         let with_code = |company: &str, code: &str| json!({ "account_name": company, "contact_name": "联系人", "invitation_code": code });
 
-        // A single-use code works once.
+        // With invitations required, an openid_auto login is not in by itself: the code
+        // comes with the registration form.
         let v1 = access_of(&wx_login(&app, "v1").await);
+        let before = me(&app, &v1).await;
+        assert_eq!(before["registration_state"], "unregistered");
+        assert_eq!(before["data_scope"], "none");
+        assert_eq!(before["may_register"], true);
+        app.get("/api/v1/devices", bearer(&v1)).await.problem(403, "registration-required");
+        let no_code = register_with(&app, &v1, "13900139090", json!({ "account_name": "一公司", "contact_name": "联系人" })).await;
+        no_code.problem(422, "validation-failed");
+        assert_eq!(no_code.error_fields(), ["invitation_code"]);
+
+        // A single-use code works once.
         let first = register_with(&app, &v1, "13900139090", with_code("一公司", &once)).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.text);
         let v2 = access_of(&wx_login(&app, "v2").await);
