@@ -8,6 +8,7 @@ use baoxiu_core::version;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
+use baoxiu_store::MultiBackend;
 use baoxiu_store::schema::{devices, qr_codes};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -377,9 +378,13 @@ pub fn lookup(
     machine_no: Option<&str>,
     viewer: &Viewer,
 ) -> DomainResult<Vec<Device>> {
-    let mut query = devices::table
-        .filter(devices::tenant_id.eq(tenant_id.as_str()))
-        .into_boxed();
+    // Filtered in the query, so the limit counts only devices the caller may see.
+    let mut query = visible_to(
+        viewer,
+        devices::table
+            .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .into_boxed(),
+    );
     match (
         serial.map(code_key).filter(|k| !k.is_empty()),
         machine_no.map(code_key).filter(|k| !k.is_empty()),
@@ -399,13 +404,25 @@ pub fn lookup(
         .limit(20)
         .select(DeviceRow::as_select())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(Device::try_from)
-        .collect::<DomainResult<Vec<_>>>()?
-        .into_iter()
-        .filter(|d| viewer.may_see(d))
-        .collect())
+    rows.into_iter().map(Device::try_from).collect()
+}
+
+/// The devices `viewer` may see, as a query filter (`Viewer::may_see` for one device).
+fn visible_to<'a>(
+    viewer: &Viewer,
+    query: devices::BoxedQuery<'a, MultiBackend>,
+) -> devices::BoxedQuery<'a, MultiBackend> {
+    match viewer {
+        Viewer::Staff => query,
+        Viewer::Customer {
+            account_id: Some(mine),
+        } => query.filter(
+            devices::visibility
+                .eq("public")
+                .or(devices::account_id.eq(mine.clone())),
+        ),
+        _ => query.filter(devices::visibility.eq("public")),
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -433,22 +450,12 @@ pub fn list(
     viewer: &Viewer,
     page: &PageRequest,
 ) -> DomainResult<Page<Device>> {
-    let mut query = devices::table
-        .filter(devices::tenant_id.eq(tenant_id.as_str()))
-        .into_boxed();
-    match viewer {
-        Viewer::Staff => {}
-        Viewer::Customer {
-            account_id: Some(mine),
-        } => {
-            query = query.filter(
-                devices::visibility
-                    .eq("public")
-                    .or(devices::account_id.eq(mine.clone())),
-            );
-        }
-        _ => query = query.filter(devices::visibility.eq("public")),
-    }
+    let mut query = visible_to(
+        viewer,
+        devices::table
+            .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .into_boxed(),
+    );
     if let Some(account_id) = &filter.account_id {
         query = query.filter(devices::account_id.eq(account_id.clone()));
     }
