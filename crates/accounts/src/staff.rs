@@ -432,10 +432,11 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
             "staff users cannot delete themselves".into(),
         ));
     }
-    if before.role == StaffRole::Admin
-        && !before.disabled
-        && active_admins(conn, &actor.tenant_id)? <= 1
-    {
+    let removes_an_admin = before.role == StaffRole::Admin && !before.disabled;
+    if removes_an_admin {
+        baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+    }
+    if removes_an_admin && active_admins(conn, &actor.tenant_id)? <= 1 {
         return Err(DomainError::Conflict(
             "a tenant keeps at least one active admin".into(),
         ));

@@ -386,23 +386,37 @@ pub fn next_owner(
     tenant_id: &TenantId,
     method: &Method,
 ) -> DomainResult<Option<String>> {
-    match &method.settings.account.owner {
-        OwnerAssignment::None => Ok(None),
-        OwnerAssignment::Fixed { staff_id } => Ok(Some(staff_id.clone())),
-        OwnerAssignment::RoundRobin { staff_ids } => {
-            let target = registration_methods::table
-                .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
-                .filter(registration_methods::id.eq(&method.id));
-            let cursor: i32 = target
-                .select(registration_methods::owner_cursor)
-                .first(conn)?;
-            diesel::update(target)
-                .set(registration_methods::owner_cursor.eq(cursor.wrapping_add(1)))
-                .execute(conn)?;
-            let index =
-                usize::try_from(cursor.rem_euclid(i32::try_from(staff_ids.len()).unwrap_or(1)))
-                    .unwrap_or(0);
-            Ok(staff_ids.get(index).cloned())
+    let candidates = match &method.settings.account.owner {
+        OwnerAssignment::None => return Ok(None),
+        OwnerAssignment::Fixed { staff_id } => std::slice::from_ref(staff_id),
+        OwnerAssignment::RoundRobin { staff_ids } => staff_ids.as_slice(),
+    };
+    // Staff deleted or disabled since the method was set up are passed over; with nobody
+    // left, the account gets no owner rather than a departed one.
+    let mut available = Vec::new();
+    for id in candidates {
+        match staff::get(conn, tenant_id, id) {
+            Ok(user) if !user.disabled => available.push(user.id),
+            Ok(_) | Err(DomainError::NotFound(_)) => {}
+            Err(e) => return Err(e),
         }
     }
+    if available.len() <= 1 {
+        return Ok(available.pop());
+    }
+    // Increment first: the update holds the row, so registrations at the same time take
+    // turns instead of reading the same position.
+    let target = registration_methods::table
+        .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
+        .filter(registration_methods::id.eq(&method.id));
+    diesel::update(target)
+        .set(registration_methods::owner_cursor.eq(registration_methods::owner_cursor + 1))
+        .execute(conn)?;
+    let turn: i32 = target
+        .select(registration_methods::owner_cursor)
+        .first::<i32>(conn)?
+        - 1;
+    let index =
+        usize::try_from(turn.rem_euclid(i32::try_from(available.len()).unwrap_or(1))).unwrap_or(0);
+    Ok(available.get(index).cloned())
 }

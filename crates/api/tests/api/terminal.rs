@@ -638,6 +638,16 @@ backend_tests! {
             assert_eq!(account.body["name"], company);
             assert_eq!(account.body["owner_staff_id"], engineer.as_str(), "{}", account.text);
         }
+
+        // A departed owner owns nothing new: the account waits for one instead.
+        let gone = app.delete(&format!("/api/v1/admin/staff/{engineer}"), bearer(&admin)).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+        let token = access_of(&wx_login(&app, "o3").await);
+        let registered = register(&app, &token, "三公司", "联系人", "13900139063").await;
+        assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+        let id = registered.body["account_id"].as_str().unwrap();
+        let account = app.get(&format!("/api/v1/admin/accounts/{id}"), bearer(&admin)).await;
+        assert_eq!(account.body["owner_staff_id"], serde_json::Value::Null, "{}", account.text);
     }
 
     async fn existing_only_matches_known_accounts_and_refuses_new_names(app: TestApp) {
