@@ -72,9 +72,24 @@ backend_tests! {
         let expired = app.get("/api/v1/admin/profile", bearer(&provider.access)).await;
         expired.problem(401, "unauthenticated");
         assert!(expired.body["detail"].as_str().unwrap().contains("expired"));
+        // Writes with a forged or an expired token change nothing.
+        let audit_entries = app.count_rows("audit_log");
+        for token in [parts.join("."), none.clone(), provider.access.clone()] {
+            app.patch("/api/v1/admin/profile", &json!({ "display_name": "Hijacked" }), bearer(&token))
+                .await
+                .problem(401, "unauthenticated");
+            app.post("/api/v1/admin/staff", &json!({ "mobile": "13900139000", "name": "Mole", "role": "admin" }), bearer(&token))
+                .await
+                .problem(401, "unauthenticated");
+        }
+        assert_eq!(app.count_rows("staff_users"), 1);
+        assert_eq!(app.count_rows("audit_log"), audit_entries);
         // The refresh token still renews the session.
         let renewed = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": provider.refresh }), Opts::default()).await;
         assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+        let fresh = renewed.body["access_token"].as_str().unwrap();
+        let profile = app.get("/api/v1/admin/profile", bearer(fresh)).await;
+        assert_ne!(profile.body["display_name"], "Hijacked");
     }
 
     async fn tenants_are_named_or_refused(app: TestApp) {
