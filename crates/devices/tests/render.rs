@@ -1,5 +1,6 @@
-//! Generated images decode back to their URL (rqrr), as PNG and as SVG, at every error
-//! correction level; label sheets hold the codes asked for.
+//! Generated images decode back to their URL (rqrr), as PNG and as SVG (rendered by
+//! resvg), at every error correction level; label sheets hold the codes asked for, and
+//! each printed label reads back as its URL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,36 +43,21 @@ fn png_decodes_to_its_url_at_every_level() {
     }
 }
 
-/// Rasterises our own SVG: the module path (`Mx,yh1v1h-1z` per dark module) in a viewBox.
-fn rasterise(svg: &str, scale: u32) -> image::GrayImage {
-    let view_box = svg
-        .split("viewBox=\"0 0 ")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let mut sides = view_box.split(' ').map(|n| n.parse::<u32>().unwrap());
-    let (width, height) = (sides.next().unwrap(), sides.next().unwrap());
-    let mut image = image::GrayImage::from_pixel(width * scale, height * scale, image::Luma([255]));
-    let d = svg
-        .split("<path d=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    for module in d.split('M').filter(|m| !m.is_empty()) {
-        let xy = module.trim_end_matches("h1v1h-1z");
-        let (x, y) = xy.split_once(',').unwrap();
-        let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
-        for dy in 0..scale {
-            for dx in 0..scale {
-                image.put_pixel(x * scale + dx, y * scale + dy, image::Luma([0]));
-            }
-        }
-    }
-    image
+/// Renders an SVG with resvg, `width` pixels wide, on white.
+fn rasterise(svg: &str, width: u32) -> image::GrayImage {
+    use resvg::{tiny_skia, usvg};
+    let tree = usvg::Tree::from_str(svg, &usvg::Options::default()).unwrap();
+    let scale = width as f32 / tree.size().width();
+    let height = (tree.size().height() * scale).ceil() as u32;
+    let mut pixmap = tiny_skia::Pixmap::new(width, height).unwrap();
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    let rgba = image::RgbaImage::from_raw(width, height, pixmap.data().to_vec()).unwrap();
+    image::DynamicImage::ImageRgba8(rgba).to_luma8()
 }
 
 #[test]
@@ -84,7 +70,7 @@ fn svg_decodes_to_its_url_at_every_level() {
             "the caption, escaped"
         );
         assert!(svg.contains("fill=\"#112233\""));
-        assert_eq!(decode(rasterise(&svg, 6)), URL, "{ecc:?}");
+        assert_eq!(decode(rasterise(&svg, 400)), URL, "{ecc:?}");
     }
 }
 
@@ -120,6 +106,43 @@ fn label_sheets_hold_the_requested_codes() {
     let sheet = render::label_sheet(&labels, &style(ErrorCorrection::Medium), 3, 3).unwrap();
     let (groups, captions) = labels_of(&sheet);
     assert_eq!(groups, 7);
+    // Printed at 300 dpi, every label's code reads back as its URL (read one label at a
+    // time, where the sheet places it: a detector may pair finder patterns across labels).
+    let page = rasterise(&sheet, 2480);
+    let px_per_mm = 2480.0 / 210.0;
+    let document = roxmltree::Document::parse(&sheet).unwrap();
+    let read: Vec<String> = document
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("label"))
+        .map(|label| {
+            let transform = label.attribute("transform").unwrap();
+            let numbers: Vec<f64> = transform
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter(|n| !n.is_empty())
+                .map(|n| n.parse().unwrap())
+                .collect();
+            let (x, y, scale) = (numbers[0], numbers[1], numbers[2]);
+            let modules: f64 = label
+                .first_element_child()
+                .unwrap()
+                .attribute("width")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let side = (modules * scale * px_per_mm) as u32;
+            let cell = image::imageops::crop_imm(
+                &page,
+                (x * px_per_mm) as u32,
+                (y * px_per_mm) as u32,
+                side,
+                side,
+            )
+            .to_image();
+            decode(cell)
+        })
+        .collect();
+    let printed: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
+    assert_eq!(read, printed);
     assert_eq!(captions.len(), 7);
     assert_eq!(captions[0], "BX000001");
     assert_eq!(captions[6], "</text><script>alert(1)</script> & \"1号\"");
