@@ -166,11 +166,19 @@ impl Config {
     /// Nested keys use a double underscore: `BAOXIU_SMS__PROVIDER=http`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        let file = file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| "baoxiu.toml".into());
-        if file.exists() {
-            figment = figment.merge(Toml::file(&file));
+        match file {
+            // A file named on purpose must be there: a typo must not start with defaults.
+            Some(file) if !file.exists() => {
+                return Err(ConfigError::Invalid(format!(
+                    "the configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            Some(file) => figment = figment.merge(Toml::file(file)),
+            None if Path::new("baoxiu.toml").exists() => {
+                figment = figment.merge(Toml::file("baoxiu.toml"));
+            }
+            None => {}
         }
         figment = figment
             .merge(
@@ -260,6 +268,37 @@ mod tests {
         assert!(config.validate().is_ok());
         config.jwt_secret = "short".into();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_file_then_the_environment_override_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "baoxiu.toml",
+                "bind = \"0.0.0.0:9000\"\nportal_domain = \"file.example\"\n[sms]\nprovider = \"http\"\n",
+            )?;
+            jail.set_env("BAOXIU_PORTAL_DOMAIN", "env.example");
+            jail.set_env("BAOXIU_SMS__BASE_URL", "https://sms.example");
+            jail.set_env("DATABASE_URL", "postgres://db.example/baoxiu");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.bind, "0.0.0.0:9000", "from the file");
+            assert_eq!(config.portal_domain, "env.example", "the environment wins");
+            assert_eq!(config.sms.provider, SmsProvider::Http);
+            assert_eq!(config.sms.base_url.as_deref(), Some("https://sms.example"));
+            assert_eq!(config.database_url, "postgres://db.example/baoxiu");
+            assert_eq!(config.mode, Mode::Development, "a default");
+
+            jail.create_file("other.toml", "mode = \"production\"\n")?;
+            let named = Config::load(Some(Path::new("other.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(named.mode, Mode::Production);
+            assert_eq!(
+                named.bind, "127.0.0.1:8080",
+                "baoxiu.toml is not read beside a named file"
+            );
+            let missing = Config::load(Some(Path::new("typo.toml")));
+            assert!(missing.is_err_and(|e| e.to_string().contains("typo.toml")));
+            Ok(())
+        });
     }
 
     #[test]
