@@ -271,6 +271,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail decides the closure's error type
     fn the_file_then_the_environment_override_the_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
