@@ -224,51 +224,98 @@ pub enum PasswordLogin {
     WrongCredentials,
 }
 
-/// Checks a password. Unknown mobiles, disabled staff and wrong passwords look the same
-/// (and take as long); all count towards the pause, which is checked first so that a
-/// guessing caller also stops costing password hashes.
-pub fn login_with_password(
+/// A password login in three steps, so that no transaction stays open (and, on SQLite,
+/// no write waits) while the deliberately slow hash is checked: `begin_password_login`
+/// reads, `PasswordAttempt::matches` hashes outside the database, and
+/// `finish_password_login` records the outcome. Unknown mobiles, disabled staff and wrong
+/// passwords look the same (and take as long); all count towards the pause, which is
+/// checked first so that a guessing caller also stops costing password hashes.
+// No Debug: it holds the password hash.
+pub struct PasswordAttempt {
+    mobile: String,
+    row: Option<StaffRow>,
+}
+
+impl PasswordAttempt {
+    /// Whether `password` is this staff user's (for an unknown mobile, a decoy hash is
+    /// checked so that the answer takes as long).
+    pub fn matches(&self, password: &str) -> bool {
+        let stored = self
+            .row
+            .as_ref()
+            .and_then(|r| r.password_hash.as_deref())
+            .unwrap_or_else(|| passwords::decoy());
+        passwords::verify(password, stored)
+    }
+}
+
+/// Refuses with `rate-limited` while the mobile has used up its wrong passwords.
+fn check_password_pause(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     mobile: &str,
-    password: &str,
     now: NaiveDateTime,
-) -> DomainResult<PasswordLogin> {
-    let Ok(mobile) = fields::normalise_mobile("mobile", mobile) else {
-        return Ok(PasswordLogin::WrongCredentials);
-    };
+) -> DomainResult<()> {
     let window_start = now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
     let recent: Vec<NaiveDateTime> = password_failures::table
         .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
-        .filter(password_failures::mobile.eq(&mobile))
+        .filter(password_failures::mobile.eq(mobile))
         .filter(password_failures::failed_at.gt(window_start))
         .select(password_failures::failed_at)
         .order(password_failures::failed_at.asc())
         .load(conn)?;
-    if let Some(oldest) = recent
+    match recent
         .first()
         .filter(|_| recent.len() >= PASSWORD_FAILURES_ALLOWED)
     {
-        let until = *oldest + Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
-        return Err(DomainError::RateLimited {
-            retry_after_secs: crate::sms::seconds_until(until, now),
-        });
+        Some(oldest) => Err(DomainError::RateLimited {
+            retry_after_secs: crate::sms::seconds_until(
+                *oldest + Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES),
+                now,
+            ),
+        }),
+        None => Ok(()),
     }
-    let row: Option<StaffRow> = live(tenant_id)
+}
+
+/// Reads what a password login needs; `None` for a mobile that is not one at all.
+pub fn begin_password_login(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    mobile: &str,
+    now: NaiveDateTime,
+) -> DomainResult<Option<PasswordAttempt>> {
+    let Ok(mobile) = fields::normalise_mobile("mobile", mobile) else {
+        return Ok(None);
+    };
+    check_password_pause(conn, tenant_id, &mobile, now)?;
+    let row = live(tenant_id)
         .filter(staff_users::mobile.eq(&mobile))
         .select(StaffRow::as_select())
         .first(conn)
         .optional()?;
-    let stored = row
-        .as_ref()
-        .and_then(|r| r.password_hash.clone())
-        .unwrap_or_else(|| passwords::decoy().to_owned());
-    let matches = passwords::verify(password, &stored);
+    Ok(Some(PasswordAttempt { mobile, row }))
+}
+
+/// Records a checked attempt: success clears the mobile's wrong tries, anything else adds
+/// one. Guesses sent side by side all passed the first check, so the pause is checked
+/// again here, where the tries are written: past the limit, even a right password waits.
+pub fn finish_password_login(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    attempt: PasswordAttempt,
+    matched: bool,
+    now: NaiveDateTime,
+) -> DomainResult<PasswordLogin> {
+    // Short, and it makes the count exact on PostgreSQL too.
+    baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
+    check_password_pause(conn, tenant_id, &attempt.mobile, now)?;
+    let window_start = now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
     let mine = password_failures::table
         .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
-        .filter(password_failures::mobile.eq(&mobile));
-    match row {
-        Some(row) if matches && !row.disabled && row.password_hash.is_some() => {
+        .filter(password_failures::mobile.eq(&attempt.mobile));
+    match attempt.row {
+        Some(row) if matched && !row.disabled && row.password_hash.is_some() => {
             diesel::delete(mine).execute(conn)?;
             Ok(PasswordLogin::LoggedIn(row.try_into()?))
         }
@@ -279,7 +326,7 @@ pub fn login_with_password(
                 .values((
                     password_failures::tenant_id.eq(tenant_id.as_str()),
                     password_failures::id.eq(new_id()),
-                    password_failures::mobile.eq(&mobile),
+                    password_failures::mobile.eq(&attempt.mobile),
                     password_failures::failed_at.eq(now),
                 ))
                 .execute(conn)?;

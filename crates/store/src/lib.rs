@@ -20,8 +20,8 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
 
 /// Serialises, until the end of the current write transaction, the writes of one tenant
 /// that check a tenant-wide rule before they write (seats in use, the last active admin,
-/// the next QR code number): a second such transaction waits here instead of reading the
-/// same count. PostgreSQL locks the tenant's row; SQLite already runs one write
+/// the next QR code number, a mobile's wrong passwords): a second such transaction waits
+/// here instead of reading the same count. PostgreSQL locks the tenant's row; SQLite already runs one write
 /// transaction at a time (`Db::write`).
 pub fn lock_tenant(conn: &mut DbConn, tenant_id: &str) -> Result<(), diesel::result::Error> {
     use diesel::prelude::*;

@@ -117,16 +117,21 @@ pub async fn login_staff(
     let now = state.now();
     let (staff, refresh) = match (request.password, request.code) {
         (Some(password), None) => {
+            let mobile = request.mobile;
+            let begin_tenant = tenant_id.clone();
+            let attempt = state
+                .read(move |conn| staff::begin_password_login(conn, &begin_tenant, &mobile, now))
+                .await?
+                .ok_or(DomainError::InvalidCredentials)?;
+            // The slow hash runs outside any transaction.
+            let (attempt, matched) = web::block(move || {
+                let matched = attempt.matches(&password);
+                (attempt, matched)
+            })
+            .await?;
             let outcome = state
                 .write(move |conn| {
-                    let login = staff::login_with_password(
-                        conn,
-                        &tenant_id,
-                        &request.mobile,
-                        &password,
-                        now,
-                    )?;
-                    match login {
+                    match staff::finish_password_login(conn, &tenant_id, attempt, matched, now)? {
                         PasswordLogin::LoggedIn(staff) => {
                             let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
                             Ok(Some((staff, refresh)))

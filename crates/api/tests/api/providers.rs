@@ -68,6 +68,15 @@ backend_tests! {
         assert_eq!(app.login("acme", "13700137000", PASSWORD).await.status, StatusCode::OK);
         app.login("acme", "13700137000", "not-the-password").await.problem(401, "invalid-credentials");
         assert_eq!(app.login("acme", "13700137000", PASSWORD).await.status, StatusCode::OK);
+
+        // Guesses sent side by side: no more than five count as tries, the rest wait,
+        // and then the right password waits too.
+        let guesses = (0..8).map(|_| app.login("acme", "13700137000", "parallel-guess"));
+        let answers = futures_util::future::join_all(guesses).await;
+        let tried = answers.iter().filter(|a| a.status == StatusCode::UNAUTHORIZED).count();
+        let waited = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((tried, waited), (5, 3), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+        app.login("acme", "13700137000", PASSWORD).await.problem(429, "rate-limited");
     }
 
     async fn staff_login_by_sms_code(app: TestApp) {
