@@ -63,16 +63,7 @@ backend_tests! {
         // A label rival asked for is no slug for a later provider.
         let asked = app.post("/api/v1/admin/domains", &json!({ "kind": "subdomain", "label": "fixit" }), bearer(&rival.access)).await;
         assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text);
-        let sent = app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13800138002" }), Opts::default()).await;
-        assert_eq!(sent.status, StatusCode::ACCEPTED);
-        let code = app.last_code("13800138002").await;
-        let refused = app
-            .post(
-                "/api/v1/providers",
-                &json!({ "mobile": "13800138002", "code": code, "provider_name": "Fixit 维修", "password": PASSWORD, "slug": "fixit" }),
-                Opts::default(),
-            )
-            .await;
+        let refused = app.try_sign_up("fixit", "13800138002").await;
         refused.problem(422, "validation-failed");
         assert_eq!(refused.body["errors"][0]["field"], "slug");
         assert_eq!(refused.body["errors"][0]["code"], "taken");

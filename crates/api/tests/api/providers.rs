@@ -126,16 +126,9 @@ backend_tests! {
     async fn sign_up_with_a_wrong_code_or_taken_slug_fails(app: TestApp) {
         app.sign_up("acme", "13800138000").await;
         // The slug is taken.
-        app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13900139000" }), Opts::default()).await;
-        let code = app.last_code("13900139000").await;
-        let taken = app
-            .post(
-                "/api/v1/providers",
-                &json!({ "mobile": "13900139000", "code": code, "provider_name": "Other", "password": PASSWORD, "slug": "acme" }),
-                Opts::default(),
-            )
-            .await;
+        let taken = app.try_sign_up("acme", "13900139000").await;
         taken.problem(422, "validation-failed");
+        let code = app.last_code("13900139000").await;
         assert_eq!(taken.error_fields(), ["slug"]);
         // A wrong code.
         let wrong = if code == "000000" { "111111" } else { "000000" };
