@@ -209,38 +209,30 @@ backend_tests! {
 
     async fn codes_made_at_the_same_time_are_all_distinct(app: TestApp) {
         let admin = tenant_with_app(&app).await.access;
-        let settings = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
-        let mut body = settings.body.clone();
-        body["enabled"] = json!(true);
-        body["rule"] = json!({ "kind": "sequence", "prefix": "P", "digits": 4 });
-        let saved = app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&body), bearer(&admin)).await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        enable_qr(&app, &admin, json!({ "kind": "sequence", "prefix": "P", "digits": 4 })).await;
         let batch = json!({ "count": 5 });
         let batches = (0..4).map(|_| app.post("/api/v1/admin/qr-codes", &batch, bearer(&admin)));
         let answers = futures_util::future::join_all(batches).await;
         let mut codes = Vec::new();
         for answer in &answers {
             assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-            codes.extend(answer.body.as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap().to_owned()));
+            codes.extend(codes_of(&answer.body));
         }
         codes.sort();
         let expected: Vec<String> = (1..=20).map(|n| format!("P{n:04}")).collect();
         assert_eq!(codes, expected);
 
         // The serial rule prints serials as they are, so only letters and digits will do.
-        body["rule"] = json!({ "kind": "serial" });
-        let etag = saved.header("etag").unwrap().to_owned();
-        let serial = app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&body), Opts { token: Some(&admin), if_match: Some(&etag), ..Opts::default() }).await;
-        assert_eq!(serial.status, StatusCode::OK, "{}", serial.text);
-        let slashed = app.post("/api/v1/admin/devices", &json!({ "name": "Pump", "serial_no": "SN/12?3" }), bearer(&admin)).await;
-        let plain = app.post("/api/v1/admin/devices", &json!({ "name": "Fan", "serial_no": "fan-0042" }), bearer(&admin)).await;
-        let refused = app.post("/api/v1/admin/qr-codes", &json!({ "device_ids": [slashed.body["id"]] }), bearer(&admin)).await;
+        enable_qr(&app, &admin, json!({ "kind": "serial" })).await;
+        let slashed = add_device(&app, &admin, json!({ "name": "Pump", "serial_no": "SN/12?3" })).await;
+        let plain = add_device(&app, &admin, json!({ "name": "Fan", "serial_no": "fan-0042" })).await;
+        let refused = app.post("/api/v1/admin/qr-codes", &json!({ "device_ids": [slashed] }), bearer(&admin)).await;
         refused.problem(422, "validation-failed");
         assert_eq!(refused.body["errors"][0]["code"], "serial_not_a_code");
-        let made = app.post("/api/v1/admin/qr-codes", &json!({ "device_ids": [plain.body["id"]] }), bearer(&admin)).await;
+        let made = app.post("/api/v1/admin/qr-codes", &json!({ "device_ids": [plain] }), bearer(&admin)).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
         assert_eq!(made.body[0]["code"], "FAN0042");
-        assert_eq!(made.body[0]["device_id"], plain.body["id"]);
+        assert_eq!(made.body[0]["device_id"], plain.as_str());
     }
 }
 

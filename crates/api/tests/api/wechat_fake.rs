@@ -204,21 +204,22 @@ async fn run(backend: baoxiu_store::Backend) {
     .await
     .problem(422, "validation-failed");
     // The shared public mini program: the tenant comes from X-Tenant.
-    let public = app
-        .post(
-            "/api/v1/auth/wechat/mini-program",
-            &json!({ "app_id": "wxpublic00000001", "code": "pat" }),
-            tenant("acme"),
-        )
-        .await;
+    let shared_login = |opts: Opts<'static>| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/auth/wechat/mini-program",
+                &json!({ "app_id": "wxpublic00000001", "code": "pat" }),
+                opts,
+            )
+            .await
+        }
+    };
+    let public = shared_login(tenant("acme")).await;
     assert_eq!(public.status, StatusCode::OK, "{}", public.text);
-    app.post(
-        "/api/v1/auth/wechat/mini-program",
-        &json!({ "app_id": "wxpublic00000001", "code": "pat" }),
-        Opts::default(),
-    )
-    .await
-    .problem(400, "tenant-required");
+    shared_login(Opts::default())
+        .await
+        .problem(400, "tenant-required");
     // No tenant may bind the shared program: its logins would all become that tenant's.
     let taken = app
         .post(
@@ -229,13 +230,7 @@ async fn run(backend: baoxiu_store::Backend) {
         .await;
     taken.problem(422, "validation-failed");
     assert_eq!(taken.error_fields(), ["app_id"]);
-    let still_shared = app
-        .post(
-            "/api/v1/auth/wechat/mini-program",
-            &json!({ "app_id": "wxpublic00000001", "code": "pat" }),
-            tenant("acme"),
-        )
-        .await;
+    let still_shared = shared_login(tenant("acme")).await;
     assert_eq!(still_shared.status, StatusCode::OK, "{}", still_shared.text);
 
     // The business registry rule: the account gets the registered name.
