@@ -175,8 +175,20 @@ async fn wechat_login(
                 .ok_or(DomainError::TenantRequired)?;
             let tenant = state
                 .read(move |conn| {
-                    baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
-                        .ok_or(DomainError::NotFound("tenant"))
+                    let tenant = baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
+                        .ok_or(DomainError::NotFound("tenant"))?;
+                    // The shared program serves tenants that have none of their own.
+                    let own = baoxiu_accounts::wechat_apps::list(conn, &tenant.tenant_id())?
+                        .into_iter()
+                        .any(|a| a.kind == AppKind::MiniProgram.as_str());
+                    if own {
+                        return Err(DomainError::invalid(
+                            "app_id",
+                            "tenant_has_own_app",
+                            "this provider has its own Mini Program; log in through it",
+                        ));
+                    }
+                    Ok(tenant)
                 })
                 .await?;
             let secret = state

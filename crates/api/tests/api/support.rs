@@ -401,3 +401,25 @@ async fn read(response: reqwest::Response) -> Answer {
         text,
     }
 }
+
+/// A platform operator token as `baoxiu platform-token` mints it (same secret, same service).
+pub fn platform_token(app: &TestApp) -> String {
+    use baoxiu_api::tokens::{TokenKind, TokenService};
+    let tokens = TokenService::new(
+        baoxiu_api::config::DEV_JWT_SECRET,
+        "baoxiu",
+        3600,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    tokens
+        .issue(
+            &baoxiu_core::TenantId("platform".into()),
+            TokenKind::Platform,
+            "ops@baoxiu",
+            Vec::new(),
+            None,
+            None,
+        )
+        .unwrap()
+        .token
+}
