@@ -10,6 +10,7 @@ use actix_web_prom::PrometheusMetricsBuilder;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_core::Clock;
 use baoxiu_store::Db;
+use baoxiu_wechat::hosts::{DevHostVerifier, HostVerifier, HttpHostVerifier};
 use baoxiu_wechat::registry::{BusinessRegistry, DevBusinessRegistry, HttpBusinessRegistry};
 use baoxiu_wechat::sms::{DevSmsSender, HttpSmsSender, SmsSender};
 use baoxiu_wechat::wechat::{DevWechat, HttpWechat, WechatAuth};
@@ -17,7 +18,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{Config, RegistryProvider, SmsProvider, WechatProvider};
+use crate::config::{Config, DomainCheckProvider, RegistryProvider, SmsProvider, WechatProvider};
 use crate::json::BodyLimit;
 use crate::problem::ApiError;
 use crate::request::{RequestSpan, request_context};
@@ -76,6 +77,13 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         WechatProvider::Dev => Arc::new(DevWechat),
         WechatProvider::Http => Arc::new(HttpWechat::new(http.clone(), &config.wechat.base_url)),
     };
+    let hosts: Arc<dyn HostVerifier> = match config.domain_check.provider {
+        DomainCheckProvider::Dev => Arc::new(DevHostVerifier),
+        DomainCheckProvider::Http => Arc::new(HttpHostVerifier::new(
+            http.clone(),
+            &config.domain_check.url_template,
+        )),
+    };
     let registry: Option<Arc<dyn BusinessRegistry>> = match config.business_registry.provider {
         RegistryProvider::None => None,
         RegistryProvider::Dev => Some(Arc::new(DevBusinessRegistry)),
@@ -103,6 +111,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         dev_sms,
         wechat,
         registry,
+        hosts,
         secrets_key,
         config: Arc::new(config),
     })

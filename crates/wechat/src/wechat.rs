@@ -43,7 +43,7 @@ pub enum WechatError {
     /// 40226.
     #[error("WeChat marked the user as high risk")]
     HighRiskUser,
-    /// 40001, 42001, 40014, 40125: bad secret or access token.
+    /// 40001, 42001, 40014, 40125, 40013: bad app id, secret or access token.
     #[error("WeChat refused the app's credentials")]
     InvalidCredential,
     /// Busy twice (-1), unreachable, or an answer that is not WeChat's.
@@ -66,6 +66,12 @@ pub trait WechatAuth: Send + Sync + std::fmt::Debug {
         app: &'a AppCredentials,
         code: &'a str,
     ) -> BoxFuture<'a, Result<WechatIdentity, WechatError>>;
+    /// Whether WeChat accepts the app id and secret: a `POST {base}/cgi-bin/stable_token`
+    /// (not force-refreshed, so it spends none of the app's daily fresh tokens).
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>>;
 }
 
 /// What WeChat answers; `session_key` and `access_token` of OAuth are not even read.
@@ -86,7 +92,7 @@ fn map_errcode(errcode: i64, errmsg: String) -> WechatError {
             retry_after_secs: 60,
         },
         40226 => WechatError::HighRiskUser,
-        40001 | 42001 | 40014 | 40125 => WechatError::InvalidCredential,
+        40001 | 42001 | 40014 | 40125 | 40013 => WechatError::InvalidCredential,
         -1 => WechatError::Unavailable("WeChat is busy".into()),
         _ => WechatError::Other { errcode, errmsg },
     }
@@ -193,6 +199,17 @@ impl WechatAuth for HttpWechat {
             self.identity("/sns/oauth2/access_token", &query).await
         })
     }
+
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>> {
+        Box::pin(async move {
+            stable_token(&self.client, &self.base_url, app)
+                .await
+                .map(drop)
+        })
+    }
 }
 
 /// Development fake: `invalid…` codes are invalid, `risky` is a high-risk user, any other
@@ -234,6 +251,20 @@ impl WechatAuth for DevWechat {
         code: &'a str,
     ) -> BoxFuture<'a, Result<WechatIdentity, WechatError>> {
         Box::pin(async move { Self::identity(app, code) })
+    }
+
+    /// Secrets that start with `invalid` are refused; any other is accepted.
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>> {
+        Box::pin(async move {
+            if app.secret.starts_with("invalid") {
+                Err(WechatError::InvalidCredential)
+            } else {
+                Ok(())
+            }
+        })
     }
 }
 
@@ -336,43 +367,51 @@ impl AccessTokenCache {
     }
 
     async fn fetch(&self, app: &AppCredentials) -> Result<CachedToken, WechatError> {
-        let response = self
-            .client
-            .post(format!("{}/cgi-bin/stable_token", self.base_url))
-            .json(&serde_json::json!({
-                "grant_type": "client_credential",
-                "appid": app.app_id,
-                "secret": app.secret,
-                "force_refresh": false,
-            }))
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "WeChat answered {status}"
-            )));
-        }
-        let answer: TokenAnswer = serde_json::from_str(&text)
-            .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-        if answer.errcode != 0 {
-            return Err(map_errcode(answer.errcode, answer.errmsg));
-        }
-        let token = answer.access_token.ok_or_else(|| {
-            WechatError::Unavailable("WeChat's answer has no access_token".into())
-        })?;
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
-        Ok(CachedToken {
-            token,
-            renew_at: Instant::now() + lifetime.saturating_sub(RENEW_EARLY),
-        })
+        stable_token(&self.client, &self.base_url, app).await
     }
+}
+
+/// One `POST {base}/cgi-bin/stable_token` (never force-refreshed).
+async fn stable_token(
+    client: &reqwest::Client,
+    base_url: &str,
+    app: &AppCredentials,
+) -> Result<CachedToken, WechatError> {
+    let response = client
+        .post(format!("{base_url}/cgi-bin/stable_token"))
+        .json(&serde_json::json!({
+            "grant_type": "client_credential",
+            "appid": app.app_id,
+            "secret": app.secret,
+            "force_refresh": false,
+        }))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
+    if !status.is_success() {
+        return Err(WechatError::Unavailable(format!(
+            "WeChat answered {status}"
+        )));
+    }
+    let answer: TokenAnswer = serde_json::from_str(&text)
+        .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
+    if answer.errcode != 0 {
+        return Err(map_errcode(answer.errcode, answer.errmsg));
+    }
+    let token = answer
+        .access_token
+        .ok_or_else(|| WechatError::Unavailable("WeChat's answer has no access_token".into()))?;
+    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
+    Ok(CachedToken {
+        token,
+        renew_at: Instant::now() + lifetime.saturating_sub(RENEW_EARLY),
+    })
 }
 
 #[cfg(test)]
