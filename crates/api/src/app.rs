@@ -39,10 +39,20 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Store(#[from] baoxiu_store::StoreError),
-    #[error("cannot listen on {0}: {1}")]
+    #[error("cannot listen on {0}: {1}{hint}", hint = bind_hint(.1))]
     Bind(String, std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+/// What to do when the address is taken.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process listens there: pick another address with `--bind HOST:PORT`, \
+         `BAOXIU_BIND=HOST:PORT` (also for `make run`) or `bind` in baoxiu.toml)"
+    } else {
+        ""
+    }
 }
 
 /// The state built from configuration: database (migrated), tokens, SMS sender.
@@ -159,6 +169,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
     let metrics = PrometheusMetricsBuilder::new("baoxiu")
         .endpoint("/metrics")
         .mask_unmatched_patterns("UNMATCHED")
+        // Swagger UI's catch-all path has no bounded label; it is not measured.
+        .exclude_regex("^/docs")
         .build()
         .map_err(|e| StartError::Other(format!("metrics: {e}")))?;
     let body_limit = state.config.max_body_bytes;

@@ -292,6 +292,8 @@ mod tests {
         config.wechat.provider = WechatProvider::Http;
         assert!(config.validate().is_err(), "development business registry");
         config.business_registry.provider = RegistryProvider::None;
+        assert!(config.validate().is_err(), "development domain check");
+        config.domain_check.provider = DomainCheckProvider::Http;
         assert!(config.validate().is_err(), "development secrets key");
         config.secrets_key = "ab".repeat(32);
         assert!(config.validate().is_ok());

@@ -98,6 +98,48 @@ fn map_errcode(errcode: i64, errmsg: String) -> WechatError {
     }
 }
 
+/// Every WeChat answer carries `errcode` (0 or absent when it went well) and `errmsg`.
+trait WechatAnswer: serde::de::DeserializeOwned {
+    fn errcode(&self) -> (i64, &str);
+}
+
+impl WechatAnswer for IdentityAnswer {
+    fn errcode(&self) -> (i64, &str) {
+        (self.errcode, &self.errmsg)
+    }
+}
+
+impl WechatAnswer for TokenAnswer {
+    fn errcode(&self) -> (i64, &str) {
+        (self.errcode, &self.errmsg)
+    }
+}
+
+/// Sends one WeChat request (10 s at most) and reads its answer: transport failures and
+/// non-2xx statuses are `Unavailable`, a non-zero `errcode` is mapped once (`map_errcode`).
+/// WeChat often labels JSON as text/plain: the text is read, then parsed.
+async fn call_wechat<T: WechatAnswer>(request: reqwest::RequestBuilder) -> Result<T, WechatError> {
+    let unavailable = |e: reqwest::Error| WechatError::Unavailable(e.without_url().to_string());
+    let response = request
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(unavailable)?;
+    let status = response.status();
+    let text = response.text().await.map_err(unavailable)?;
+    if !status.is_success() {
+        return Err(WechatError::Unavailable(format!(
+            "WeChat answered {status}"
+        )));
+    }
+    let answer: T = serde_json::from_str(&text)
+        .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
+    match answer.errcode() {
+        (0, _) => Ok(answer),
+        (code, message) => Err(map_errcode(code, message.to_owned())),
+    }
+}
+
 /// The real client.
 #[derive(Debug, Clone)]
 pub struct HttpWechat {
@@ -118,30 +160,12 @@ impl HttpWechat {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<WechatIdentity, WechatError> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "WeChat answered {status}"
-            )));
-        }
-        // WeChat often labels JSON as text/plain: read the text.
-        let answer: IdentityAnswer = serde_json::from_str(&text)
-            .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-        if answer.errcode != 0 {
-            return Err(map_errcode(answer.errcode, answer.errmsg));
-        }
+        let answer: IdentityAnswer = call_wechat(
+            self.client
+                .get(format!("{}{path}", self.base_url))
+                .query(query),
+        )
+        .await?;
         let openid = answer
             .openid
             .filter(|o| !o.is_empty())
@@ -377,33 +401,17 @@ async fn stable_token(
     base_url: &str,
     app: &AppCredentials,
 ) -> Result<CachedToken, WechatError> {
-    let response = client
-        .post(format!("{base_url}/cgi-bin/stable_token"))
-        .json(&serde_json::json!({
-            "grant_type": "client_credential",
-            "appid": app.app_id,
-            "secret": app.secret,
-            "force_refresh": false,
-        }))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-    if !status.is_success() {
-        return Err(WechatError::Unavailable(format!(
-            "WeChat answered {status}"
-        )));
-    }
-    let answer: TokenAnswer = serde_json::from_str(&text)
-        .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-    if answer.errcode != 0 {
-        return Err(map_errcode(answer.errcode, answer.errmsg));
-    }
+    let answer: TokenAnswer = call_wechat(
+        client
+            .post(format!("{base_url}/cgi-bin/stable_token"))
+            .json(&serde_json::json!({
+                "grant_type": "client_credential",
+                "appid": app.app_id,
+                "secret": app.secret,
+                "force_refresh": false,
+            })),
+    )
+    .await?;
     let token = answer
         .access_token
         .ok_or_else(|| WechatError::Unavailable("WeChat's answer has no access_token".into()))?;

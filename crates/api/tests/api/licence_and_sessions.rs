@@ -58,7 +58,7 @@ backend_tests! {
         let login = app.post("/api/v1/auth/guest", &json!({}), tenant("acme")).await;
         assert_eq!(login.status, StatusCode::OK, "{}", login.text);
         let access = access_of(&login);
-        let refresh = login.body["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
         assert_eq!(app.get("/api/v1/devices", bearer(&access)).await.status, StatusCode::OK);
 
         put_policy(&app, &admin, json!({ "guest_enabled": false })).await;

@@ -321,11 +321,11 @@ impl TestApp {
                 .expect("admin id")
                 .to_owned(),
             admin_mobile: mobile.to_owned(),
-            access: answer.body["tokens"]["access_token"]
+            access: answer.body["access_token"]
                 .as_str()
                 .expect("access")
                 .to_owned(),
-            refresh: answer.body["tokens"]["refresh_token"]
+            refresh: answer.body["refresh_token"]
                 .as_str()
                 .expect("refresh")
                 .to_owned(),

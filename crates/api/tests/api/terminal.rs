@@ -120,7 +120,7 @@ pub async fn wx_login(app: &TestApp, code: &str) -> Answer {
 }
 
 pub fn access_of(login: &Answer) -> String {
-    login.body["tokens"]["access_token"]
+    login.body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no token: {}", login.text))
         .to_owned()
@@ -245,7 +245,7 @@ backend_tests! {
         assert_eq!(claims["wx"]["app_id"], MINI_APP);
         assert_eq!(claims["wx"]["openid"], format!("dev_{MINI_APP}_alice"));
         // Refresh keeps the terminal session going.
-        let refresh = alice.body["tokens"]["refresh_token"].as_str().unwrap();
+        let refresh = alice.body["refresh_token"].as_str().unwrap();
         let renewed = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": refresh }), Opts::default()).await;
         assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
         // ... and the new access token still names the OpenID it came from, rotation after rotation.

@@ -316,10 +316,7 @@ async fn run(backend: baoxiu_store::Backend) {
         )
         .await;
     assert_eq!(h5.status, StatusCode::OK, "{}", h5.text);
-    let h5_token = h5.body["tokens"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let h5_token = h5.body["access_token"].as_str().unwrap().to_owned();
     let form = app
         .get("/api/v1/registration/form", bearer(&h5_token))
         .await;
