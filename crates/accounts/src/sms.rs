@@ -62,6 +62,10 @@ pub(crate) fn seconds_until(later: NaiveDateTime, now: NaiveDateTime) -> u64 {
 }
 
 /// Issues a code, enforcing the send limits (429 with the seconds to wait).
+///
+/// The limits are counted from the codes already sent, so sends side by side must not
+/// all read the same count: the mobile and then the client address are locked first (in
+/// that order, always), until the transaction that inserts the code commits.
 pub fn issue(
     conn: &mut DbConn,
     scope: &str,
@@ -70,6 +74,8 @@ pub fn issue(
     client_ip: &str,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedCode> {
+    baoxiu_store::lock_key(conn, &format!("sms-mobile:{mobile}"))?;
+    baoxiu_store::lock_key(conn, &format!("sms-ip:{client_ip}"))?;
     let day_ago = now - Duration::days(1);
     let recent: Vec<NaiveDateTime> = sms_codes::table
         .filter(sms_codes::tenant_id.eq(scope))
@@ -157,16 +163,28 @@ pub fn check(
         return Ok(CodeCheck::Invalid);
     }
     let given = code_hash(scope, mobile, purpose, code.trim());
-    if bool::from(given.as_bytes().ct_eq(stored_hash.as_bytes())) {
-        Ok(CodeCheck::Valid { code_id: id })
+    let matches = bool::from(given.as_bytes().ct_eq(stored_hash.as_bytes()));
+    // Guesses sent side by side all read the same `attempts`, so the read decides nothing:
+    // each try is written as one conditional update and counts only if it changed the row.
+    // PostgreSQL re-reads the row under its lock, so exactly `MAX_WRONG_TRIES` wrong tries
+    // ever count, and a right code counts only while tries are left.
+    let with_tries_left = sms_codes::table
+        .filter(sms_codes::tenant_id.eq(scope))
+        .filter(sms_codes::id.eq(&id))
+        .filter(sms_codes::attempts.lt(MAX_WRONG_TRIES));
+    if matches {
+        let open = diesel::update(with_tries_left)
+            .set(sms_codes::attempts.eq(sms_codes::attempts))
+            .execute(conn)?;
+        Ok(if open == 1 {
+            CodeCheck::Valid { code_id: id }
+        } else {
+            CodeCheck::Invalid
+        })
     } else {
-        diesel::update(
-            sms_codes::table
-                .filter(sms_codes::tenant_id.eq(scope))
-                .filter(sms_codes::id.eq(&id)),
-        )
-        .set(sms_codes::attempts.eq(attempts + 1))
-        .execute(conn)?;
+        diesel::update(with_tries_left)
+            .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
+            .execute(conn)?;
         Ok(CodeCheck::Invalid)
     }
 }
