@@ -109,8 +109,10 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
 }
 
 impl Application {
-    /// Opens and migrates the database, binds the listener; `run` serves.
+    /// Opens and migrates the database, binds the listener; `run` serves. Development
+    /// mode refuses a non-loopback address before anything is opened.
     pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        config.validate_bind()?;
         let bind = config.bind.clone();
         let state = build_state(config, clock)?;
         let listener = TcpListener::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;

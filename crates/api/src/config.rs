@@ -1,6 +1,7 @@
 //! Configuration: defaults, then a TOML file, then `BAOXIU_*` environment variables (and
 //! `DATABASE_URL`), then command-line flags. One typed value, passed in; never a global.
 
+use std::net::ToSocketAddrs;
 use std::path::Path;
 
 use figment::Figment;
@@ -17,7 +18,8 @@ pub const DEV_SECRETS_KEY: &str =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Built-in fakes for SMS (and WeChat), a development route that shows sent codes.
+    /// Built-in fakes for SMS (and WeChat), a development route that shows sent codes, the
+    /// demo seed; the default, so it listens on loopback addresses only (`validate_bind`).
     Development,
     Production,
 }
@@ -241,6 +243,31 @@ impl Config {
         }
         Ok(())
     }
+
+    /// Refuses to serve development mode beyond this machine: its fakes let anyone in
+    /// (`GET /api/v1/dev/sms` shows every login code, the WeChat fake takes any code), so
+    /// it listens on loopback addresses only. Checked when the server starts.
+    pub fn validate_bind(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production {
+            return Ok(());
+        }
+        let addresses: Vec<_> = self
+            .bind
+            .to_socket_addrs()
+            .map_err(|e| ConfigError::Invalid(format!("bind {}: {e}", self.bind)))?
+            .collect();
+        if addresses.is_empty() || addresses.iter().any(|a| !a.ip().is_loopback()) {
+            return Err(ConfigError::Invalid(format!(
+                "development mode (the default when `mode` is not set) listens on loopback \
+                 addresses only, such as 127.0.0.1:8080, because its SMS and WeChat fakes let \
+                 anyone log in (GET /api/v1/dev/sms shows every login code); to serve on {}, \
+                 set mode = \"production\" (BAOXIU_MODE=production) with the real SMS and \
+                 WeChat providers",
+                self.bind
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -305,5 +332,30 @@ mod tests {
     #[test]
     fn development_defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
+        assert!(Config::default().validate_bind().is_ok());
+    }
+
+    #[test]
+    fn development_mode_serves_loopback_only() {
+        let mut config = Config::default();
+        for loopback in [
+            "127.0.0.1:0",
+            "[::1]:8080",
+            "localhost:8080",
+            "127.0.0.2:80",
+        ] {
+            config.bind = loopback.into();
+            assert!(config.validate_bind().is_ok(), "{loopback}");
+        }
+        for public in ["0.0.0.0:8080", "[::]:8080", "192.0.2.10:8080"] {
+            config.bind = public.into();
+            let refused = config.validate_bind().map_err(|e| e.to_string());
+            assert!(
+                refused.is_err_and(|e| e.contains("mode = \"production\"")),
+                "{public}"
+            );
+        }
+        config.mode = Mode::Production;
+        assert!(config.validate_bind().is_ok());
     }
 }
