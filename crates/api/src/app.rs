@@ -95,6 +95,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
     };
     let secrets_key = SecretsKey::from_hex(&config.secrets_key)
         .ok_or_else(|| StartError::Other("secrets_key must be 64 hex characters".into()))?;
+    let trusted_proxies = crate::proxies::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(StartError::Other)?;
     Ok(AppState {
         db,
         clock,
@@ -104,6 +106,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         wechat,
         registry,
         secrets_key,
+        trusted_proxies,
         config: Arc::new(config),
     })
 }

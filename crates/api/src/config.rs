@@ -81,6 +81,29 @@ pub struct RegistryConfig {
     pub api_key: Option<String>,
 }
 
+/// Limits on what one client, one mobile or everyone together may ask of the
+/// unauthenticated routes. The SMS caps are counted in the database, so they hold for the
+/// whole platform however many API nodes serve it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// SMS codes one client address may ask for in an hour, over every tenant and
+    /// provider sign-up together.
+    pub sms_per_ip_per_hour: u32,
+    /// SMS codes one mobile may receive in a day from every tenant together (each tenant
+    /// also sends a mobile at most 10 a day, one a minute).
+    pub sms_per_mobile_per_day: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            sms_per_ip_per_hour: 30,
+            sms_per_mobile_per_day: 20,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -106,6 +129,12 @@ pub struct Config {
     /// Browser origins allowed besides the portal hosts (custom domains, an admin SPA):
     /// `["https://repair.example.com"]`, or `BAOXIU_CORS_ORIGINS='["https://..."]'`.
     pub cors_origins: Vec<String>,
+    /// Proxies (addresses or CIDR ranges, `["10.0.0.0/8"]`) whose `X-Forwarded-For` is
+    /// believed: a request from one of them is counted for the client it names (the
+    /// rightmost address that is not itself a trusted proxy). Empty: the socket peer is the
+    /// client and `X-Forwarded-For` is ignored. Set it to the load balancers' addresses.
+    pub trusted_proxies: Vec<String>,
+    pub limits: LimitsConfig,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
@@ -131,6 +160,8 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             portal_domain: "baoxiu.localhost".into(),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            limits: LimitsConfig::default(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Text,
@@ -213,6 +244,13 @@ impl Config {
         {
             return invalid(
                 "business_registry.base_url is required with business_registry.provider = http",
+            );
+        }
+        crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
+        if self.limits.sms_per_ip_per_hour == 0 || self.limits.sms_per_mobile_per_day == 0 {
+            return invalid(
+                "limits.sms_per_ip_per_hour and limits.sms_per_mobile_per_day must be at least 1",
             );
         }
         if self.sms.provider == SmsProvider::Http && self.sms.base_url.is_none() {

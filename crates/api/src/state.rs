@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 
 use crate::config::Config;
 use crate::problem::ApiError;
+use crate::proxies::TrustedProxies;
 use crate::tokens::TokenService;
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     /// None when no registry is configured.
     pub registry: Option<Arc<dyn BusinessRegistry>>,
     pub secrets_key: SecretsKey,
+    /// `trusted_proxies`, parsed: who a request's client is (`proxies::client_address`).
+    pub trusted_proxies: TrustedProxies,
     pub config: Arc<Config>,
 }
 

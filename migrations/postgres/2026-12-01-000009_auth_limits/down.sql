@@ -1,0 +1,3 @@
+CREATE INDEX sms_codes_ip ON sms_codes (tenant_id, client_ip, created_at);
+DROP INDEX sms_codes_platform_ip;
+DROP INDEX sms_codes_platform_mobile;
