@@ -107,6 +107,12 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         registry,
         secrets_key,
         trusted_proxies,
+        auth_limits: Arc::new(crate::limits::AuthLimits::new(&config.limits)),
+        password_hashing: crate::hashing::PasswordHashing::start(
+            config.limits.password_hashes,
+            config.limits.password_hash_queue,
+        )
+        .map_err(|e| StartError::Other(format!("password hash threads: {e}")))?,
         config: Arc::new(config),
     })
 }
@@ -180,6 +186,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
                 web::PathConfig::default()
                     .error_handler(|error, _| ApiError::malformed(error.to_string()).into()),
             )
+            // Innermost: a refused request still gets CORS headers, a log line and a metric.
+            .wrap(from_fn(crate::limits::limit_unauthenticated_routes))
             .wrap(crate::cors::middleware(origins.clone()))
             .wrap(from_fn(crate::cors::refuse_foreign_preflight))
             .wrap(metrics.clone())

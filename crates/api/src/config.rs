@@ -82,11 +82,32 @@ pub struct RegistryConfig {
 }
 
 /// Limits on what one client, one mobile or everyone together may ask of the
-/// unauthenticated routes. The SMS caps are counted in the database, so they hold for the
-/// whole platform however many API nodes serve it.
+/// unauthenticated routes (logins, refresh, logout, SMS codes, provider sign-up).
+///
+/// Two kinds, on purpose. What must hold for the whole platform is counted in the
+/// database, so it holds however many API nodes serve: the SMS caps and the wrong-password
+/// pauses. What protects one node's CPU and memory is that node's own: the request rates
+/// (`auth_*`, token buckets in memory) and the password hashes running at once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// Requests one client address may send to the unauthenticated routes in a burst...
+    pub auth_per_ip_burst: u32,
+    /// ...and then per minute (429 with `Retry-After` beyond). Per node.
+    pub auth_per_ip_per_minute: u32,
+    /// Requests all clients together may send to those routes in a burst...
+    pub auth_global_burst: u32,
+    /// ...and then per minute. Per node.
+    pub auth_global_per_minute: u32,
+    /// Password hashes (argon2id, 19 MiB and tens of milliseconds each) that run at once
+    /// in this process, on threads of their own.
+    pub password_hashes: usize,
+    /// Password logins that may wait for a hash besides those running; a login beyond
+    /// that answers 503 with `Retry-After` at once, before any database work.
+    pub password_hash_queue: usize,
+    /// Wrong passwords for one mobile within 15 minutes, from all clients together, that
+    /// pause its password login for everyone (each client is paused after 5 of its own).
+    pub password_failures_per_mobile: u32,
     /// SMS codes one client address may ask for in an hour, over every tenant and
     /// provider sign-up together.
     pub sms_per_ip_per_hour: u32,
@@ -98,9 +119,44 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
+            auth_per_ip_burst: 20,
+            auth_per_ip_per_minute: 60,
+            auth_global_burst: 200,
+            auth_global_per_minute: 6000,
+            password_hashes: 4,
+            password_hash_queue: 16,
+            password_failures_per_mobile: 50,
             sms_per_ip_per_hour: 30,
             sms_per_mobile_per_day: 20,
         }
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let counts = [
+            ("auth_per_ip_burst", self.auth_per_ip_burst),
+            ("auth_per_ip_per_minute", self.auth_per_ip_per_minute),
+            ("auth_global_burst", self.auth_global_burst),
+            ("auth_global_per_minute", self.auth_global_per_minute),
+            (
+                "password_failures_per_mobile",
+                self.password_failures_per_mobile,
+            ),
+            ("sms_per_ip_per_hour", self.sms_per_ip_per_hour),
+            ("sms_per_mobile_per_day", self.sms_per_mobile_per_day),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Invalid(format!(
+                "limits.{name} must be at least 1"
+            )));
+        }
+        if !(1..=256).contains(&self.password_hashes) {
+            return Err(ConfigError::Invalid(
+                "limits.password_hashes must be between 1 and 256".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -248,11 +304,7 @@ impl Config {
         }
         crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
             .map_err(ConfigError::Invalid)?;
-        if self.limits.sms_per_ip_per_hour == 0 || self.limits.sms_per_mobile_per_day == 0 {
-            return invalid(
-                "limits.sms_per_ip_per_hour and limits.sms_per_mobile_per_day must be at least 1",
-            );
-        }
+        self.limits.validate()?;
         if self.sms.provider == SmsProvider::Http && self.sms.base_url.is_none() {
             return invalid("sms.base_url is required with sms.provider = http");
         }

@@ -72,14 +72,25 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|address| address.to_canonical())
 }
 
-/// The client address of a request (see `TrustedProxies::client`); `None` without a peer.
+/// The client address of a request as the limits count it (see `TrustedProxies::client`),
+/// an IPv6 client by its /64 (what one subscriber gets, and can hop around in); `None`
+/// without a peer.
 pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let proxies = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|state| state.trusted_proxies.clone())
         .unwrap_or_default();
-    Some(proxies.client(peer, req.headers()))
+    Some(counted_as(proxies.client(peer, req.headers())))
+}
+
+fn counted_as(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +147,12 @@ mod tests {
             balancer.client(ip("::ffff:10.1.2.3"), &headers(&["203.0.113.9:5555"])),
             ip("203.0.113.9")
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_prefix() {
+        assert_eq!(counted_as(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(counted_as(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

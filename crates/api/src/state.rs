@@ -12,6 +12,8 @@ use baoxiu_wechat::wechat::WechatAuth;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
+use crate::hashing::PasswordHashing;
+use crate::limits::AuthLimits;
 use crate::problem::ApiError;
 use crate::proxies::TrustedProxies;
 use crate::tokens::TokenService;
@@ -30,6 +32,10 @@ pub struct AppState {
     pub secrets_key: SecretsKey,
     /// `trusted_proxies`, parsed: who a request's client is (`proxies::client_address`).
     pub trusted_proxies: TrustedProxies,
+    /// This node's request rates on the unauthenticated routes.
+    pub auth_limits: Arc<AuthLimits>,
+    /// This process's password-hash threads and the places to wait for them.
+    pub password_hashing: PasswordHashing,
     pub config: Arc<Config>,
 }
 

@@ -13,6 +13,7 @@ mod devices;
 mod domains;
 mod errors;
 mod isolation;
+mod login_limits;
 mod matrix;
 mod openapi;
 mod providers;
