@@ -315,6 +315,90 @@ fn production_refuses_the_development_fakes_before_opening_a_database() {
     assert!(!folder.0.join("data").exists(), "nothing was created");
 }
 
+/// A configuration production accepts (the providers point at nothing: these checks stop
+/// before anything is called).
+const PRODUCTION: &[(&str, &str)] = &[
+    ("BAOXIU_MODE", "production"),
+    (
+        "BAOXIU_JWT_SECRET",
+        "a-production-secret-of-at-least-32-bytes",
+    ),
+    ("BAOXIU_SMS__PROVIDER", "http"),
+    ("BAOXIU_SMS__BASE_URL", "http://127.0.0.1:9"),
+    ("BAOXIU_WECHAT__PROVIDER", "http"),
+    ("BAOXIU_BUSINESS_REGISTRY__PROVIDER", "none"),
+    (
+        "BAOXIU_SECRETS_KEY",
+        "abababababababababababababababababababababababababababababababab",
+    ),
+];
+
+/// Runs `command` to its end; a command still running after a minute (a server that
+/// should have refused to start) is killed and fails the test.
+fn finished(mut command: Command) -> std::process::Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + START_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {START_TIMEOUT:?}: {}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Each backend's database flag: SQLite's default file, and a fresh PostgreSQL database.
+fn each_backend(check: impl Fn(&[&str])) {
+    check(&[]);
+    let database = TestDatabase::postgres();
+    check(&["--database-url", &database.url]);
+}
+
+#[test]
+fn development_mode_refuses_to_listen_beyond_loopback() {
+    each_backend(|database| {
+        for bind in ["0.0.0.0:0", "[::]:0"] {
+            let folder = Folder::new();
+            let mut args = vec!["serve", "--bind", bind];
+            args.extend_from_slice(database);
+            let output = finished(baoxiu(&folder.0, &args, &[]));
+            assert!(!output.status.success(), "{bind} {database:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("loopback"), "{stderr}");
+            assert!(
+                stderr.contains("mode = \"production\""),
+                "it says what to do: {stderr}"
+            );
+            assert!(!folder.0.join("data").exists(), "nothing was created");
+        }
+    });
+}
+
+#[test]
+fn the_demo_seed_refuses_to_run_in_production() {
+    each_backend(|database| {
+        for command in [&["demo"][..], &["serve", "--demo", "--bind", "127.0.0.1:0"]] {
+            let folder = Folder::new();
+            let mut args = command.to_vec();
+            args.extend_from_slice(database);
+            let output = finished(baoxiu(&folder.0, &args, PRODUCTION));
+            assert!(!output.status.success(), "{command:?} {database:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("development mode only"), "{stderr}");
+            assert!(!folder.0.join("data").exists(), "nothing was created");
+        }
+    });
+}
+
 #[test]
 fn every_command_has_help() {
     let folder = Folder::new();

@@ -1,6 +1,7 @@
 //! One-time SMS codes: 6 digits from a CSPRNG, 5 minutes, single use, bound to
 //! (scope, mobile, purpose), stored hashed, compared in constant time, at most 5 wrong
-//! tries, one send a minute and ten a day per mobile, and a cap per client IP.
+//! tries, one send a minute and ten a day per mobile in a scope, and platform-wide caps
+//! per mobile and per client address (`PlatformCaps`).
 //! The scope is a tenant id, or `PLATFORM_SCOPE` for provider sign-up.
 
 use baoxiu_core::{DomainError, DomainResult, new_id};
@@ -18,8 +19,18 @@ pub const PLATFORM_SCOPE: &str = "platform";
 pub const CODE_TTL: Duration = Duration::minutes(5);
 pub const RESEND_AFTER: Duration = Duration::seconds(60);
 pub const DAILY_SENDS_PER_MOBILE: i64 = 10;
-pub const HOURLY_SENDS_PER_IP: i64 = 30;
 pub const MAX_WRONG_TRIES: i32 = 5;
+
+/// Caps over every scope together: a mobile is not sent more than `per_mobile_per_day`
+/// codes by all tenants together, and one client address asks for at most
+/// `per_ip_per_hour`, whichever tenants it asks. (Each scope also keeps its own cool-down
+/// and daily cap per mobile.) These count across tenants on purpose, so they are the
+/// queries that do not filter on the tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformCaps {
+    pub per_ip_per_hour: i64,
+    pub per_mobile_per_day: i64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -62,14 +73,21 @@ pub(crate) fn seconds_until(later: NaiveDateTime, now: NaiveDateTime) -> u64 {
 }
 
 /// Issues a code, enforcing the send limits (429 with the seconds to wait).
+///
+/// The limits are counted from the codes already sent, so sends side by side must not
+/// all read the same count: the mobile and then the client address are locked first (in
+/// that order, always), until the transaction that inserts the code commits.
 pub fn issue(
     conn: &mut DbConn,
     scope: &str,
     mobile: &str,
     purpose: Purpose,
     client_ip: &str,
+    caps: PlatformCaps,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedCode> {
+    baoxiu_store::lock_key(conn, &format!("sms-mobile:{mobile}"))?;
+    baoxiu_store::lock_key(conn, &format!("sms-ip:{client_ip}"))?;
     let day_ago = now - Duration::days(1);
     let recent: Vec<NaiveDateTime> = sms_codes::table
         .filter(sms_codes::tenant_id.eq(scope))
@@ -91,17 +109,24 @@ pub fn issue(
             retry_after_secs: seconds_until(oldest + Duration::days(1), now),
         });
     }
-    let from_ip: i64 = sms_codes::table
-        .filter(sms_codes::tenant_id.eq(scope))
+    // The newest `cap` sends in the window: when there are that many, the oldest of them
+    // must leave the window before another may go.
+    let to_mobile: Vec<NaiveDateTime> = sms_codes::table
+        .filter(sms_codes::mobile.eq(mobile))
+        .filter(sms_codes::created_at.gt(day_ago))
+        .order(sms_codes::created_at.desc())
+        .limit(caps.per_mobile_per_day)
+        .select(sms_codes::created_at)
+        .load(conn)?;
+    refuse_at_cap(&to_mobile, caps.per_mobile_per_day, Duration::days(1), now)?;
+    let from_ip: Vec<NaiveDateTime> = sms_codes::table
         .filter(sms_codes::client_ip.eq(client_ip))
         .filter(sms_codes::created_at.gt(now - Duration::hours(1)))
-        .count()
-        .get_result(conn)?;
-    if from_ip >= HOURLY_SENDS_PER_IP {
-        return Err(DomainError::RateLimited {
-            retry_after_secs: 3600,
-        });
-    }
+        .order(sms_codes::created_at.desc())
+        .limit(caps.per_ip_per_hour)
+        .select(sms_codes::created_at)
+        .load(conn)?;
+    refuse_at_cap(&from_ip, caps.per_ip_per_hour, Duration::hours(1), now)?;
 
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let expires_at = now + CODE_TTL;
@@ -119,6 +144,24 @@ pub fn issue(
         ))
         .execute(conn)?;
     Ok(IssuedCode { code, expires_at })
+}
+
+/// `rate-limited` when `newest_first` (the newest sends in a window) has reached `cap`,
+/// until the oldest of them leaves the window.
+fn refuse_at_cap(
+    newest_first: &[NaiveDateTime],
+    cap: i64,
+    window: Duration,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    match newest_first.last() {
+        Some(oldest) if i64::try_from(newest_first.len()).unwrap_or(i64::MAX) >= cap => {
+            Err(DomainError::RateLimited {
+                retry_after_secs: seconds_until(*oldest + window, now),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The result of checking a code. A wrong code counts as a try, which must be committed
@@ -157,16 +200,28 @@ pub fn check(
         return Ok(CodeCheck::Invalid);
     }
     let given = code_hash(scope, mobile, purpose, code.trim());
-    if bool::from(given.as_bytes().ct_eq(stored_hash.as_bytes())) {
-        Ok(CodeCheck::Valid { code_id: id })
+    let matches = bool::from(given.as_bytes().ct_eq(stored_hash.as_bytes()));
+    // Guesses sent side by side all read the same `attempts`, so the read decides nothing:
+    // each try is written as one conditional update and counts only if it changed the row.
+    // PostgreSQL re-reads the row under its lock, so exactly `MAX_WRONG_TRIES` wrong tries
+    // ever count, and a right code counts only while tries are left.
+    let with_tries_left = sms_codes::table
+        .filter(sms_codes::tenant_id.eq(scope))
+        .filter(sms_codes::id.eq(&id))
+        .filter(sms_codes::attempts.lt(MAX_WRONG_TRIES));
+    if matches {
+        let open = diesel::update(with_tries_left)
+            .set(sms_codes::attempts.eq(sms_codes::attempts))
+            .execute(conn)?;
+        Ok(if open == 1 {
+            CodeCheck::Valid { code_id: id }
+        } else {
+            CodeCheck::Invalid
+        })
     } else {
-        diesel::update(
-            sms_codes::table
-                .filter(sms_codes::tenant_id.eq(scope))
-                .filter(sms_codes::id.eq(&id)),
-        )
-        .set(sms_codes::attempts.eq(attempts + 1))
-        .execute(conn)?;
+        diesel::update(with_tries_left)
+            .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
+            .execute(conn)?;
         Ok(CodeCheck::Invalid)
     }
 }

@@ -209,12 +209,21 @@ pub fn find_by_mobile(
         .transpose()
 }
 
-/// Mobile + password login. Unknown mobile, wrong password, no password and disabled user
-/// all answer the same, after the same amount of hashing work.
-/// Wrong passwords a mobile may have within `PASSWORD_FAILURE_WINDOW_MINUTES`; at this
-/// many, password login for it pauses until the oldest of them leaves the window.
+/// Wrong passwords one client address may have for a mobile within
+/// `PASSWORD_FAILURE_WINDOW_MINUTES`; at this many, password login for that mobile pauses
+/// for that address until the oldest of them leaves the window. Keyed on the address too,
+/// so that nobody can pause a staff member's login from elsewhere with five guesses.
 pub const PASSWORD_FAILURES_ALLOWED: usize = 5;
 pub const PASSWORD_FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// When password login pauses: after `per_client` wrong passwords from one address, for
+/// that address; after `per_mobile` from all addresses together, for everyone (SMS login
+/// still works then). Both within `PASSWORD_FAILURE_WINDOW_MINUTES`.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPause {
+    pub per_client: usize,
+    pub per_mobile: usize,
+}
 
 /// What a password login came to. A wrong password is recorded, and that record must be
 /// committed although the request fails: so it is a value, not an error.
@@ -233,6 +242,8 @@ pub enum PasswordLogin {
 // No Debug: it holds the password hash.
 pub struct PasswordAttempt {
     mobile: String,
+    client_ip: String,
+    pause: PasswordPause,
     row: Option<StaffRow>,
 }
 
@@ -249,57 +260,88 @@ impl PasswordAttempt {
     }
 }
 
-/// Refuses with `rate-limited` while the mobile has used up its wrong passwords.
+fn window_start(now: NaiveDateTime) -> NaiveDateTime {
+    now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES)
+}
+
+/// Refuses with `rate-limited` while this address, or all addresses together, have used
+/// up the mobile's wrong passwords.
 fn check_password_pause(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     mobile: &str,
+    client_ip: &str,
+    pause: PasswordPause,
     now: NaiveDateTime,
 ) -> DomainResult<()> {
-    let window_start = now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
-    let recent: Vec<NaiveDateTime> = password_failures::table
+    let recent: Vec<(NaiveDateTime, String)> = password_failures::table
         .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
         .filter(password_failures::mobile.eq(mobile))
-        .filter(password_failures::failed_at.gt(window_start))
-        .select(password_failures::failed_at)
+        .filter(password_failures::failed_at.gt(window_start(now)))
+        .select((password_failures::failed_at, password_failures::client_ip))
         .order(password_failures::failed_at.asc())
         .load(conn)?;
-    match recent
-        .first()
-        .filter(|_| recent.len() >= PASSWORD_FAILURES_ALLOWED)
-    {
-        Some(oldest) => Err(DomainError::RateLimited {
-            retry_after_secs: crate::sms::seconds_until(
-                *oldest + Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES),
-                now,
-            ),
+    let everyone: Vec<NaiveDateTime> = recent.iter().map(|(at, _)| *at).collect();
+    let this_client: Vec<NaiveDateTime> = recent
+        .iter()
+        .filter(|(_, ip)| ip == client_ip)
+        .map(|(at, _)| *at)
+        .collect();
+    // Oldest first: below `allowed` again once all but `allowed - 1` of them have left.
+    let paused_until = |failures: &[NaiveDateTime], allowed: usize| {
+        failures
+            .len()
+            .checked_sub(allowed)
+            .and_then(|i| failures.get(i))
+            .map(|at| *at + Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES))
+    };
+    let until = [
+        paused_until(&this_client, pause.per_client),
+        paused_until(&everyone, pause.per_mobile),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    match until {
+        Some(until) => Err(DomainError::RateLimited {
+            retry_after_secs: crate::sms::seconds_until(until, now),
         }),
         None => Ok(()),
     }
 }
 
-/// Reads what a password login needs; `None` for a mobile that is not one at all.
+/// Reads what a password login from `client_ip` needs; `None` for a mobile that is not
+/// one at all.
 pub fn begin_password_login(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     mobile: &str,
+    client_ip: &str,
+    pause: PasswordPause,
     now: NaiveDateTime,
 ) -> DomainResult<Option<PasswordAttempt>> {
     let Ok(mobile) = fields::normalise_mobile("mobile", mobile) else {
         return Ok(None);
     };
-    check_password_pause(conn, tenant_id, &mobile, now)?;
+    check_password_pause(conn, tenant_id, &mobile, client_ip, pause, now)?;
     let row = live(tenant_id)
         .filter(staff_users::mobile.eq(&mobile))
         .select(StaffRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(Some(PasswordAttempt { mobile, row }))
+    Ok(Some(PasswordAttempt {
+        mobile,
+        client_ip: client_ip.to_owned(),
+        pause,
+        row,
+    }))
 }
 
-/// Records a checked attempt: success clears the mobile's wrong tries, anything else adds
-/// one. Guesses sent side by side all passed the first check, so the pause is checked
-/// again here, where the tries are written: past the limit, even a right password waits.
+/// Records a checked attempt: success clears this address's wrong tries for the mobile,
+/// anything else adds one. Guesses sent side by side all passed the first check, so the
+/// pause is checked again here, where the tries are written: past the limit, even a right
+/// password waits. Writing a failure also purges the tenant's failures that have left the
+/// window (unknown mobiles' included), so the table holds at most one window's worth.
 pub fn finish_password_login(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -309,25 +351,38 @@ pub fn finish_password_login(
 ) -> DomainResult<PasswordLogin> {
     // Short, and it makes the count exact on PostgreSQL too.
     baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
-    check_password_pause(conn, tenant_id, &attempt.mobile, now)?;
-    let window_start = now - Duration::minutes(PASSWORD_FAILURE_WINDOW_MINUTES);
-    let mine = password_failures::table
-        .filter(password_failures::tenant_id.eq(tenant_id.as_str()))
-        .filter(password_failures::mobile.eq(&attempt.mobile));
+    check_password_pause(
+        conn,
+        tenant_id,
+        &attempt.mobile,
+        &attempt.client_ip,
+        attempt.pause,
+        now,
+    )?;
+    let tenants_failures =
+        password_failures::table.filter(password_failures::tenant_id.eq(tenant_id.as_str()));
     match attempt.row {
         Some(row) if matched && !row.disabled && row.password_hash.is_some() => {
-            diesel::delete(mine).execute(conn)?;
+            diesel::delete(
+                tenants_failures
+                    .filter(password_failures::mobile.eq(&attempt.mobile))
+                    .filter(password_failures::client_ip.eq(&attempt.client_ip)),
+            )
+            .execute(conn)?;
             Ok(PasswordLogin::LoggedIn(row.try_into()?))
         }
         _ => {
-            diesel::delete(mine.filter(password_failures::failed_at.le(window_start)))
-                .execute(conn)?;
+            diesel::delete(
+                tenants_failures.filter(password_failures::failed_at.le(window_start(now))),
+            )
+            .execute(conn)?;
             diesel::insert_into(password_failures::table)
                 .values((
                     password_failures::tenant_id.eq(tenant_id.as_str()),
                     password_failures::id.eq(new_id()),
                     password_failures::mobile.eq(&attempt.mobile),
                     password_failures::failed_at.eq(now),
+                    password_failures::client_ip.eq(&attempt.client_ip),
                 ))
                 .execute(conn)?;
             Ok(PasswordLogin::WrongCredentials)

@@ -113,6 +113,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
     };
     let secrets_key = SecretsKey::from_hex(&config.secrets_key)
         .ok_or_else(|| StartError::Other("secrets_key must be 64 hex characters".into()))?;
+    let trusted_proxies = crate::proxies::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(StartError::Other)?;
     Ok(AppState {
         db,
         clock,
@@ -123,13 +125,22 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         registry,
         hosts,
         secrets_key,
+        trusted_proxies,
+        auth_limits: Arc::new(crate::limits::AuthLimits::new(&config.limits)),
+        password_hashing: crate::hashing::PasswordHashing::start(
+            config.limits.password_hashes,
+            config.limits.password_hash_queue,
+        )
+        .map_err(|e| StartError::Other(format!("password hash threads: {e}")))?,
         config: Arc::new(config),
     })
 }
 
 impl Application {
-    /// Opens and migrates the database, binds the listener; `run` serves.
+    /// Opens and migrates the database, binds the listener; `run` serves. Development
+    /// mode refuses a non-loopback address before anything is opened.
     pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        config.validate_bind()?;
         let bind = config.bind.clone();
         let state = build_state(config, clock)?;
         let listener = TcpListener::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
@@ -196,6 +207,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
                 web::PathConfig::default()
                     .error_handler(|error, _| ApiError::malformed(error.to_string()).into()),
             )
+            // Innermost: a refused request still gets CORS headers, a log line and a metric.
+            .wrap(from_fn(crate::limits::limit_unauthenticated_routes))
             .wrap(crate::cors::middleware(origins.clone()))
             .wrap(from_fn(crate::cors::refuse_foreign_preflight))
             .wrap(metrics.clone())

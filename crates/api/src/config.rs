@@ -1,6 +1,7 @@
 //! Configuration: defaults, then a TOML file, then `BAOXIU_*` environment variables (and
 //! `DATABASE_URL`), then command-line flags. One typed value, passed in; never a global.
 
+use std::net::ToSocketAddrs;
 use std::path::Path;
 
 use figment::Figment;
@@ -17,7 +18,8 @@ pub const DEV_SECRETS_KEY: &str =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Built-in fakes for SMS (and WeChat), a development route that shows sent codes.
+    /// Built-in fakes for SMS (and WeChat), a development route that shows sent codes, the
+    /// demo seed; the default, so it listens on loopback addresses only (`validate_bind`).
     Development,
     Production,
 }
@@ -79,6 +81,85 @@ pub struct RegistryConfig {
     pub api_key: Option<String>,
 }
 
+/// Limits on what one client, one mobile or everyone together may ask of the
+/// unauthenticated routes (logins, refresh, logout, SMS codes, provider sign-up).
+///
+/// Two kinds, on purpose. What must hold for the whole platform is counted in the
+/// database, so it holds however many API nodes serve: the SMS caps and the wrong-password
+/// pauses. What protects one node's CPU and memory is that node's own: the request rates
+/// (`auth_*`, token buckets in memory) and the password hashes running at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests one client address may send to the unauthenticated routes in a burst...
+    pub auth_per_ip_burst: u32,
+    /// ...and then per minute (429 with `Retry-After` beyond). Per node.
+    pub auth_per_ip_per_minute: u32,
+    /// Requests all clients together may send to those routes in a burst...
+    pub auth_global_burst: u32,
+    /// ...and then per minute. Per node.
+    pub auth_global_per_minute: u32,
+    /// Password hashes (argon2id, 19 MiB and tens of milliseconds each) that run at once
+    /// in this process, on threads of their own.
+    pub password_hashes: usize,
+    /// Password logins that may wait for a hash besides those running; a login beyond
+    /// that answers 503 with `Retry-After` at once, before any database work.
+    pub password_hash_queue: usize,
+    /// Wrong passwords for one mobile within 15 minutes, from all clients together, that
+    /// pause its password login for everyone (each client is paused after 5 of its own).
+    pub password_failures_per_mobile: u32,
+    /// SMS codes one client address may ask for in an hour, over every tenant and
+    /// provider sign-up together.
+    pub sms_per_ip_per_hour: u32,
+    /// SMS codes one mobile may receive in a day from every tenant together (each tenant
+    /// also sends a mobile at most 10 a day, one a minute).
+    pub sms_per_mobile_per_day: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            auth_per_ip_burst: 20,
+            auth_per_ip_per_minute: 60,
+            auth_global_burst: 200,
+            auth_global_per_minute: 6000,
+            password_hashes: 4,
+            password_hash_queue: 16,
+            password_failures_per_mobile: 50,
+            sms_per_ip_per_hour: 30,
+            sms_per_mobile_per_day: 20,
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let counts = [
+            ("auth_per_ip_burst", self.auth_per_ip_burst),
+            ("auth_per_ip_per_minute", self.auth_per_ip_per_minute),
+            ("auth_global_burst", self.auth_global_burst),
+            ("auth_global_per_minute", self.auth_global_per_minute),
+            (
+                "password_failures_per_mobile",
+                self.password_failures_per_mobile,
+            ),
+            ("sms_per_ip_per_hour", self.sms_per_ip_per_hour),
+            ("sms_per_mobile_per_day", self.sms_per_mobile_per_day),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Invalid(format!(
+                "limits.{name} must be at least 1"
+            )));
+        }
+        if !(1..=256).contains(&self.password_hashes) {
+            return Err(ConfigError::Invalid(
+                "limits.password_hashes must be between 1 and 256".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DomainCheckProvider {
@@ -122,6 +203,12 @@ pub struct Config {
     /// Browser origins allowed besides the portal hosts (custom domains, an admin SPA):
     /// `["https://repair.example.com"]`, or `BAOXIU_CORS_ORIGINS='["https://..."]'`.
     pub cors_origins: Vec<String>,
+    /// Proxies (addresses or CIDR ranges, `["10.0.0.0/8"]`) whose `X-Forwarded-For` is
+    /// believed: a request from one of them is counted for the client it names (the
+    /// rightmost address that is not itself a trusted proxy). Empty: the socket peer is the
+    /// client and `X-Forwarded-For` is ignored. Set it to the load balancers' addresses.
+    pub trusted_proxies: Vec<String>,
+    pub limits: LimitsConfig,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
@@ -149,6 +236,8 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             portal_domain: "baoxiu.localhost".into(),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            limits: LimitsConfig::default(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Text,
@@ -237,6 +326,9 @@ impl Config {
                 "business_registry.base_url is required with business_registry.provider = http",
             );
         }
+        crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
+        self.limits.validate()?;
         if self.sms.provider == SmsProvider::Http && self.sms.base_url.is_none() {
             return invalid("sms.base_url is required with sms.provider = http");
         }
@@ -267,6 +359,31 @@ impl Config {
             if self.secrets_key == DEV_SECRETS_KEY {
                 return invalid("production needs its own secrets_key (BAOXIU_SECRETS_KEY)");
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses to serve development mode beyond this machine: its fakes let anyone in
+    /// (`GET /api/v1/dev/sms` shows every login code, the WeChat fake takes any code), so
+    /// it listens on loopback addresses only. Checked when the server starts.
+    pub fn validate_bind(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production {
+            return Ok(());
+        }
+        let addresses: Vec<_> = self
+            .bind
+            .to_socket_addrs()
+            .map_err(|e| ConfigError::Invalid(format!("bind {}: {e}", self.bind)))?
+            .collect();
+        if addresses.is_empty() || addresses.iter().any(|a| !a.ip().is_loopback()) {
+            return Err(ConfigError::Invalid(format!(
+                "development mode (the default when `mode` is not set) listens on loopback \
+                 addresses only, such as 127.0.0.1:8080, because its SMS and WeChat fakes let \
+                 anyone log in (GET /api/v1/dev/sms shows every login code); to serve on {}, \
+                 set mode = \"production\" (BAOXIU_MODE=production) with the real SMS and \
+                 WeChat providers",
+                self.bind
+            )));
         }
         Ok(())
     }
@@ -336,5 +453,30 @@ mod tests {
     #[test]
     fn development_defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
+        assert!(Config::default().validate_bind().is_ok());
+    }
+
+    #[test]
+    fn development_mode_serves_loopback_only() {
+        let mut config = Config::default();
+        for loopback in [
+            "127.0.0.1:0",
+            "[::1]:8080",
+            "localhost:8080",
+            "127.0.0.2:80",
+        ] {
+            config.bind = loopback.into();
+            assert!(config.validate_bind().is_ok(), "{loopback}");
+        }
+        for public in ["0.0.0.0:8080", "[::]:8080", "192.0.2.10:8080"] {
+            config.bind = public.into();
+            let refused = config.validate_bind().map_err(|e| e.to_string());
+            assert!(
+                refused.is_err_and(|e| e.contains("mode = \"production\"")),
+                "{public}"
+            );
+        }
+        config.mode = Mode::Production;
+        assert!(config.validate_bind().is_ok());
     }
 }

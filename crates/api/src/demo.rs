@@ -26,6 +26,20 @@ pub const DEMO_PASSWORD: &str = "baoxiu-demo";
 pub const DEMO_MINI_PROGRAM: &str = "wxdemo0mini0app1";
 pub const DEMO_CUSTOMER_MOBILE: &str = "13800000003";
 
+/// The demo tenant's passwords are in the README for anyone to read, so a server in
+/// production mode never seeds it: `baoxiu demo` and `serve --demo` refuse before they
+/// open the database.
+pub fn refuse_in_production(mode: crate::config::Mode) -> Result<(), String> {
+    match mode {
+        crate::config::Mode::Production => Err(
+            "the demo tenant has published passwords: it is seeded in development mode only, \
+             never with mode = \"production\""
+                .into(),
+        ),
+        crate::config::Mode::Development => Ok(()),
+    }
+}
+
 /// What was seeded, or `None` when the demo tenant already existed.
 pub fn seed(
     conn: &mut DbConn,

@@ -375,10 +375,11 @@ impl FromRequest for TenantScope {
     }
 }
 
-/// The peer address. Forwarded headers are not trusted: a client could set them.
+/// The client's address: the peer, or the client a trusted proxy names
+/// (`crate::proxies`). Other forwarded headers are not believed: a client could set them.
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+    crate::proxies::client_address(req)
+        .map(|a| a.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 

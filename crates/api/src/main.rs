@@ -127,6 +127,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
         Command::Serve { demo, .. } => {
+            if demo {
+                demo::refuse_in_production(config.mode)?;
+            }
             let bind = config.bind.clone();
             let app =
                 Application::build(config.clone(), clock.clone()).map_err(|e| e.to_string())?;
@@ -148,6 +151,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Demo => {
+            demo::refuse_in_production(config.mode)?;
             let db = Db::open(&config.database_url, 1).map_err(|e| e.to_string())?;
             seed_demo(&db, &config, clock.as_ref())
         }

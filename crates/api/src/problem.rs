@@ -114,6 +114,12 @@ impl ApiError {
         }
     }
 
+    /// Adds `Retry-After: secs` (a 503 that will pass, a 429).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     pub fn slug(&self) -> &'static str {
         self.slug
     }

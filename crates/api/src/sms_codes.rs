@@ -20,11 +20,15 @@ pub async fn send(
     deliver: bool,
 ) -> Result<CodeSent, ApiError> {
     let now = state.now();
+    let caps = sms::PlatformCaps {
+        per_ip_per_hour: state.config.limits.sms_per_ip_per_hour.into(),
+        per_mobile_per_day: state.config.limits.sms_per_mobile_per_day.into(),
+    };
     let issued = {
         let mobile = mobile.clone();
         let scope = scope.clone();
         state
-            .write(move |conn| sms::issue(conn, &scope, &mobile, purpose, &client_ip, now))
+            .write(move |conn| sms::issue(conn, &scope, &mobile, purpose, &client_ip, caps, now))
             .await?
     };
     if deliver {

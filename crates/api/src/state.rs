@@ -13,7 +13,10 @@ use baoxiu_wechat::wechat::WechatAuth;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
+use crate::hashing::PasswordHashing;
+use crate::limits::AuthLimits;
 use crate::problem::ApiError;
+use crate::proxies::TrustedProxies;
 use crate::tokens::TokenService;
 
 #[derive(Clone)]
@@ -30,6 +33,12 @@ pub struct AppState {
     /// Checks that a custom host is the tenant's before it is approved.
     pub hosts: Arc<dyn HostVerifier>,
     pub secrets_key: SecretsKey,
+    /// `trusted_proxies`, parsed: who a request's client is (`proxies::client_address`).
+    pub trusted_proxies: TrustedProxies,
+    /// This node's request rates on the unauthenticated routes.
+    pub auth_limits: Arc<AuthLimits>,
+    /// This process's password-hash threads and the places to wait for them.
+    pub password_hashing: PasswordHashing,
     pub config: Arc<Config>,
 }
 

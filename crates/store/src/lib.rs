@@ -35,3 +35,28 @@ pub fn lock_tenant(conn: &mut DbConn, tenant_id: &str) -> Result<(), diesel::res
         DbConn::Sqlite(_) => Ok(()),
     }
 }
+
+/// Serialises, until the end of the current write transaction, the writes that check a
+/// limit no tenant row stands for (the SMS sends to one mobile, or from one client address,
+/// across every tenant): a second transaction that locks the same `key` waits here instead
+/// of reading the same count. PostgreSQL takes a transaction-scoped advisory lock on a
+/// stable 64-bit hash of the key, so every API node agrees; SQLite already runs one write
+/// transaction at a time (`Db::write`). Lock several keys in one fixed order.
+pub fn lock_key(conn: &mut DbConn, key: &str) -> Result<(), diesel::result::Error> {
+    use diesel::prelude::*;
+    match conn {
+        DbConn::Postgresql(pg) => diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(stable_key_hash(key))
+            .execute(pg)
+            .map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// FNV-1a: the same on every node and every build (std's hasher promises neither).
+fn stable_key_hash(key: &str) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}

@@ -90,6 +90,7 @@ diesel::table! {
         id -> Text,
         mobile -> Text,
         failed_at -> Timestamp,
+        client_ip -> Text,
     }
 }
 

@@ -44,7 +44,7 @@ fn staff_tokens(
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is on its way, if the mobile is known", body = CodeSent),
-        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
@@ -105,7 +105,8 @@ pub struct StaffLoginRequest {
         (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong mobile, password or code (`invalid-credentials`), the same answer for each", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Five wrong passwords for this mobile within 15 minutes: password login pauses; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Password login pauses for this mobile: five wrong passwords from this client address within 15 minutes, or `limits.password_failures_per_mobile` (50) from all addresses together; or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password logins are being checked at once on this server (`service-unavailable`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]
@@ -120,18 +121,36 @@ pub async fn login_staff(
     let now = state.now();
     let (staff, refresh) = match (request.password, request.code) {
         (Some(password), None) => {
+            // Before any database work: beyond the hash bound, 503 at once.
+            let place = state.password_hashing.try_admit()?;
             let mobile = request.mobile;
             let begin_tenant = tenant_id.clone();
+            let client_ip = scope.client_ip;
+            let pause = staff::PasswordPause {
+                per_client: staff::PASSWORD_FAILURES_ALLOWED,
+                per_mobile: usize::try_from(state.config.limits.password_failures_per_mobile)
+                    .unwrap_or(usize::MAX),
+            };
             let attempt = state
-                .read(move |conn| staff::begin_password_login(conn, &begin_tenant, &mobile, now))
+                .read(move |conn| {
+                    staff::begin_password_login(
+                        conn,
+                        &begin_tenant,
+                        &mobile,
+                        &client_ip,
+                        pause,
+                        now,
+                    )
+                })
                 .await?
                 .ok_or(DomainError::InvalidCredentials)?;
-            // The slow hash runs outside any transaction.
-            let (attempt, matched) = web::block(move || {
-                let matched = attempt.matches(&password);
-                (attempt, matched)
-            })
-            .await?;
+            // The slow hash runs outside any transaction, on a hash thread.
+            let (attempt, matched) = place
+                .run(move || {
+                    let matched = attempt.matches(&password);
+                    (attempt, matched)
+                })
+                .await?;
             let outcome = state
                 .write(move |conn| {
                     match staff::finish_password_login(conn, &tenant_id, attempt, matched, now)? {
@@ -198,6 +217,7 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 401, description = "Unknown, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests to the login and SMS routes from this client address, or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]
@@ -263,12 +283,15 @@ pub async fn refresh_tokens(
 /// Log out.
 ///
 /// Revokes the session of the refresh token (every token of its family). Answers 204
-/// whatever was sent.
+/// whatever was sent (unless the client is over the login routes' request rate: 429).
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout_session",
     request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out")),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 429, description = "Too many requests to the login and SMS routes from this client address, or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ),
     security(()),
 )]
 #[post("/auth/logout")]

@@ -28,14 +28,14 @@ pub struct SendCodeRequest {
 /// Send a sign-up code.
 ///
 /// Sends a 6-digit code to the mobile for `POST /providers`. Valid 5 minutes; one send a
-/// minute and ten a day per mobile.
+/// minute and ten a day per mobile (and the platform-wide caps of the 429).
 #[utoipa::path(
     tag = "providers",
     operation_id = "send_provider_sms_code",
     request_body = SendCodeRequest,
     responses(
         (status = 202, description = "The code is on its way", body = CodeSent),
-        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
@@ -109,6 +109,7 @@ pub struct SignUpResponse {
     request_body = SignUpRequest,
     responses(
         (status = 201, description = "Signed up and logged in", body = SignUpResponse),
+        (status = 429, description = "Too many requests to the login and SMS routes from this client address, or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]

@@ -271,7 +271,7 @@ async fn wechat_login(
         (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "WeChat rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "WeChat's rate limit, or too many requests to the login and SMS routes from this client address or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
@@ -306,7 +306,7 @@ pub async fn login_wechat_mini_program(
         (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "WeChat rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "WeChat's rate limit, or too many requests to the login and SMS routes from this client address or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
@@ -337,7 +337,7 @@ pub async fn login_wechat_official_account(
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is on its way", body = CodeSent),
-        (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
@@ -387,6 +387,7 @@ pub struct SmsLoginRequest {
         (status = 401, description = "Wrong or expired code", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not-activated`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests to the login and SMS routes from this client address, or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]
@@ -431,6 +432,7 @@ pub async fn login_terminal_sms(
     responses(
         (status = 200, description = "Guest tokens", body = TerminalLoginResponse),
         (status = 403, description = "Guest access is off (`guest-disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests to the login and SMS routes from this client address, or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]

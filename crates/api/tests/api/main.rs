@@ -14,6 +14,7 @@ mod domains;
 mod errors;
 mod isolation;
 mod licence_and_sessions;
+mod login_limits;
 mod matrix;
 mod openapi;
 mod providers;
