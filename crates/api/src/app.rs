@@ -104,6 +104,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         wechat,
         registry,
         secrets_key,
+        renders: Arc::new(tokio::sync::Semaphore::new(config.render_concurrency)),
         config: Arc::new(config),
     })
 }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod known_routes;
 pub mod openapi;
 pub mod problem;
+pub mod renders;
 pub mod request;
 pub mod routes;
 pub mod sms_codes;

@@ -28,6 +28,8 @@ pub struct AppState {
     pub registry: Option<Arc<dyn BusinessRegistry>>,
     pub secrets_key: SecretsKey,
     pub config: Arc<Config>,
+    /// The QR images this process may draw at once (`render_concurrency`); see `renders`.
+    pub renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -355,6 +355,27 @@ pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<De
         .try_into()
 }
 
+/// The devices of these ids that exist, by id.
+pub fn get_many(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    ids: &[String],
+) -> DomainResult<std::collections::HashMap<String, Device>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        for row in devices::table
+            .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .filter(devices::id.eq_any(chunk))
+            .select(DeviceRow::as_select())
+            .load(conn)?
+        {
+            let device = Device::try_from(row)?;
+            found.insert(device.id.clone(), device);
+        }
+    }
+    Ok(found)
+}
+
 /// A device the viewer may see; others answer not-found, as if they did not exist.
 pub fn get_for(
     conn: &mut DbConn,

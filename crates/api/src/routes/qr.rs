@@ -6,10 +6,10 @@ use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, post, put, web};
 use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::staff::StaffRole;
-use baoxiu_accounts::{domains, tenants, terminal_users};
-use baoxiu_core::{DomainError, DomainResult, TenantId};
+use baoxiu_accounts::{tenants, terminal_users};
+use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::devices::{self, DeviceInput};
-use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned};
+use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned, UrlRules};
 use baoxiu_devices::render::{self, ImageFormat, Label};
 use baoxiu_registration::access;
 use baoxiu_store::DbConn;
@@ -21,20 +21,16 @@ use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, Caller, IfMatch, StaffCaller, TenantScope, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::renders;
 use crate::routes::devices::{CreateDeviceRequest, DeviceResponse, viewer_of};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 
-/// Where a tenant's codes point: its approved host, else its portal sub-domain.
-fn host_and_slug(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
-    portal_domain: &str,
-) -> DomainResult<(String, String)> {
-    let slug = tenants::get(conn, tenant_id)?.slug;
-    let host = domains::primary_host(conn, tenant_id)?
-        .unwrap_or_else(|| format!("{slug}.{portal_domain}"));
-    Ok((host, slug))
+/// What the configuration says about the URLs of codes.
+fn url_rules(state: &AppState) -> UrlRules {
+    UrlRules {
+        portal_domain: state.config.portal_domain.clone(),
+    }
 }
 
 /// Get the QR code settings.
@@ -72,9 +68,10 @@ pub async fn put_qr_settings(
     let settings = body.0;
     let actor = admin.0.actor();
     let now = state.now();
+    let rules = url_rules(&state);
     let (saved, version) = state
         .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            qr::put_settings(conn, &actor, settings, if_match.0, now)
+            qr::put_settings(conn, &actor, settings, &rules, if_match.0, now)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -123,14 +120,14 @@ pub async fn list_qr_codes(
     let request = page.request()?;
     let bound = query.bound;
     let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let (page, settings, (host, slug)) = state
         .read(move |conn| {
             let page = qr::list_codes(conn, &tenant_id, bound, &request)?;
             Ok((
                 page,
                 qr::get_settings(conn, &tenant_id)?.0,
-                host_and_slug(conn, &tenant_id, &portal)?,
+                qr::tenant_host(conn, &tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -166,14 +163,14 @@ pub async fn generate_qr_codes(
     let request = body.0;
     let actor = staff.actor();
     let now = state.now();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let (codes, settings, (host, slug)) = state
         .write_in_tenant(staff.tenant_id(), move |conn| {
             let codes = qr::generate(conn, &actor, request.count, &request.device_ids, now)?;
             Ok((
                 codes,
                 qr::get_settings(conn, &actor.tenant_id)?.0,
-                host_and_slug(conn, &actor.tenant_id, &portal)?,
+                qr::tenant_host(conn, &actor.tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -214,9 +211,16 @@ fn caption_of(
 }
 
 /// Get a QR code image.
+///
+/// Drawn off the request threads, a few at a time per server: when every slot is busy the
+/// answer is 503 with `Retry-After`. A PNG is at most 2048 pixels a side (fewer pixels per
+/// module than `style.module_px` when the code would be larger).
 #[utoipa::path(tag = "qr-codes", operation_id = "get_qr_code_image", params(("code" = String, Path, description = "The code"), ImageQuery),
     responses((status = 200, description = "The image", content((String = "image/svg+xml"), (BinaryFile = "image/png"))),
-        (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json")))]
+        (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `format`, or `url_template` makes a URL longer than 512 characters (with the tenant's host filled in)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every render slot of the server is busy: try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 #[get("/admin/qr-codes/{code}/image")]
 pub async fn get_qr_code_image(
     state: web::Data<AppState>,
@@ -224,8 +228,9 @@ pub async fn get_qr_code_image(
     code: web::Path<String>,
     query: web::Query<ImageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let slot = renders::slot(&state)?;
     let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let format = query.format.unwrap_or(ImageFormat::Svg);
     let (settings, found, device, (host, slug)) = state
         .read(move |conn| {
@@ -236,7 +241,7 @@ pub async fn get_qr_code_image(
                 settings,
                 found,
                 device,
-                host_and_slug(conn, &tenant_id, &portal)?,
+                qr::tenant_host(conn, &tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -244,13 +249,16 @@ pub async fn get_qr_code_image(
     Ok(match format {
         ImageFormat::Svg => {
             let caption = caption_of(&settings, &found, device.as_ref());
-            HttpResponse::Ok()
-                .content_type("image/svg+xml")
-                .body(render::svg(&url, &settings.style, caption.as_deref())?)
+            let image = renders::draw(slot, move || {
+                render::svg(&url, &settings.style, caption.as_deref())
+            })
+            .await?;
+            HttpResponse::Ok().content_type("image/svg+xml").body(image)
         }
-        ImageFormat::Png => HttpResponse::Ok()
-            .content_type("image/png")
-            .body(render::png(&url, &settings.style)?),
+        ImageFormat::Png => {
+            let image = renders::draw(slot, move || render::png(&url, &settings.style)).await?;
+            HttpResponse::Ok().content_type("image/png").body(image)
+        }
     })
 }
 
@@ -289,12 +297,17 @@ pub struct ExportRequest {
 ///
 /// A printable A4 SVG sheet of `rows` × `columns` labels (each the code and its caption), a
 /// ZIP file of as many such sheets as the codes need, or a ZIP file of one SVG or PNG per
-/// code, named after the code.
+/// code, named after the code. ZIP files are streamed as they are drawn (no
+/// `Content-Length`); at most 1000 codes, each image within the limits of
+/// `get_qr_code_image`. Drawn a few at a time per server: when every slot is busy the
+/// answer is 503 with `Retry-After`.
 #[utoipa::path(tag = "qr-codes", operation_id = "export_qr_codes", request_body = ExportRequest,
     responses((status = 200, description = "The label sheet, or the ZIP file of sheets or images",
             content((String = "image/svg+xml"), (BinaryFile = "application/zip"))),
         (status = 404, description = "A code does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No codes, too many, or more than fit on the sheet", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "No codes, too many, more than fit on the sheet, or `url_template` makes a URL longer than 512 characters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every render slot of the server is busy: try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 #[post("/admin/qr-codes/export")]
 pub async fn export_qr_codes(
     state: web::Data<AppState>,
@@ -310,56 +323,71 @@ pub async fn export_qr_codes(
         )
         .into());
     }
-    let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
     let format = request.format.unwrap_or_default();
     let (rows, columns) = (request.rows.unwrap_or(5), request.columns.unwrap_or(4));
-    let file = state
+    if matches!(format, ExportFormat::LabelSheet) {
+        render::check_sheet(request.codes.len(), rows, columns)?;
+    }
+    let slot = renders::slot(&state)?;
+    let tenant_id = staff.tenant_id().clone();
+    let rules = url_rules(&state);
+    // What the labels say, read in one short transaction; nothing is drawn in it.
+    let (style, labels) = state
         .read(move |conn| {
             let settings = qr::get_settings(conn, &tenant_id)?.0;
-            let (host, slug) = host_and_slug(conn, &tenant_id, &portal)?;
-            let mut labels = Vec::new();
-            for code in &request.codes {
-                let found = qr::get_code(conn, &tenant_id, code)?;
-                let device = qr::device_of(conn, &tenant_id, &found)?;
-                let label = Label {
-                    text: qr::fill(&settings.url_template, &host, &slug, &found.code),
-                    caption: caption_of(&settings, &found, device.as_ref()),
-                };
-                labels.push((found.code, label));
-            }
-            match format {
-                ExportFormat::LabelSheet => {
-                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
-                    render::label_sheet(&labels, &settings.style, rows, columns)
-                        .map(String::into_bytes)
-                }
-                ExportFormat::LabelSheetsZip => {
-                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
-                    render::label_sheets_zip(&labels, &settings.style, rows, columns)
-                }
-                ExportFormat::SvgZip => {
-                    render::images_zip(&labels, &settings.style, ImageFormat::Svg)
-                }
-                ExportFormat::PngZip => {
-                    render::images_zip(&labels, &settings.style, ImageFormat::Png)
-                }
-            }
+            let (host, slug) = qr::tenant_host(conn, &tenant_id, &rules)?;
+            let codes = qr::get_codes(conn, &tenant_id, &request.codes)?;
+            let devices = qr::devices_of(conn, &tenant_id, &codes)?;
+            let labels: Vec<(String, Label)> = codes
+                .into_iter()
+                .map(|found| {
+                    let device = found.device_id.as_ref().and_then(|id| devices.get(id));
+                    let label = Label {
+                        text: qr::fill(&settings.url_template, &host, &slug, &found.code),
+                        caption: caption_of(&settings, &found, device),
+                    };
+                    (found.code, label)
+                })
+                .collect();
+            Ok((settings.style, labels))
         })
         .await?;
+    for (_, label) in &labels {
+        render::check_url(&label.text)?;
+    }
     let (content_type, name) = match format {
         ExportFormat::LabelSheet => ("image/svg+xml", "qr-labels.svg"),
         ExportFormat::LabelSheetsZip => ("application/zip", "qr-labels.zip"),
         ExportFormat::SvgZip => ("application/zip", "qr-codes-svg.zip"),
         ExportFormat::PngZip => ("application/zip", "qr-codes-png.zip"),
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .body(file))
+    let mut response = HttpResponse::Ok();
+    response.content_type(content_type).insert_header((
+        "Content-Disposition",
+        format!("attachment; filename=\"{name}\""),
+    ));
+    let labels_only = |labels: Vec<(String, Label)>| -> Vec<Label> {
+        labels.into_iter().map(|(_, label)| label).collect()
+    };
+    Ok(match format {
+        // One sheet holds at most 200 labels: drawn whole.
+        ExportFormat::LabelSheet => {
+            let sheet = renders::draw(slot, move || {
+                render::label_sheet(&labels_only(labels), &style, rows, columns)
+            })
+            .await?;
+            response.body(sheet)
+        }
+        ExportFormat::LabelSheetsZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_label_sheets_zip(&labels_only(labels), &style, rows, columns, out)
+        })),
+        ExportFormat::SvgZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_images_zip(&labels, &style, ImageFormat::Svg, out)
+        })),
+        ExportFormat::PngZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_images_zip(&labels, &style, ImageFormat::Png, out)
+        })),
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -546,12 +574,12 @@ pub async fn open_qr_code(
             TenantScope::extract(&req).await?.tenant_id
         }
     };
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let location = state
         .read(move |conn| {
             let settings = qr::enabled_settings(conn, &tenant_id)?;
             let found = qr::get_code(conn, &tenant_id, code.trim())?;
-            let (host, slug) = host_and_slug(conn, &tenant_id, &portal)?;
+            let (host, slug) = qr::tenant_host(conn, &tenant_id, &rules)?;
             Ok(qr::fill(
                 &settings.landing_url_template,
                 &host,

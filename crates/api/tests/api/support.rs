@@ -45,6 +45,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub backend: Backend,
     pub db: TestDatabase,
+    /// The running app's state, for setting up what only load could otherwise bring about
+    /// (every render slot taken, the SQLite writer held by a long write).
+    pub state: baoxiu_api::state::AppState,
 }
 
 /// A provider signed up in a test.
@@ -185,6 +188,7 @@ impl TestApp {
         };
         adjust(&mut config);
         let app = Application::build(config, Arc::new(clock.clone())).expect("the app starts");
+        let state = app.state().clone();
         let port = app.spawn();
         Self {
             base: format!("http://127.0.0.1:{port}"),
@@ -196,6 +200,7 @@ impl TestApp {
             clock,
             backend,
             db,
+            state,
         }
     }
 
@@ -386,6 +391,19 @@ impl TestApp {
             )
         })
         .expect("count rows")
+    }
+}
+
+impl TestApp {
+    /// Runs one SQL statement directly in the database (to set up what the API no longer
+    /// lets anyone write, such as settings saved before a rule existed).
+    pub fn execute_sql(&self, sql: &str) {
+        use diesel::prelude::*;
+        let db = baoxiu_store::Db::open(&self.db.url, 1).expect("open test database");
+        db.write(|conn| -> Result<usize, baoxiu_core::DomainError> {
+            Ok(diesel::sql_query(sql).execute(conn)?)
+        })
+        .expect("execute SQL");
     }
 }
 
