@@ -105,6 +105,9 @@ impl Default for QrSettings {
 pub struct UrlRules {
     /// Tenants' own sub-domains are `slug.portal_domain`.
     pub portal_domain: String,
+    /// Front-end origins (`https://h5.example.com`) that landing pages may be on besides
+    /// the tenant's own hosts.
+    pub front_end_origins: Vec<String>,
 }
 
 /// The host a tenant's codes point at (its first approved host, else its portal
@@ -118,6 +121,44 @@ pub fn tenant_host(
     let host = domains::primary_host(conn, tenant_id)?
         .unwrap_or_else(|| format!("{slug}.{}", rules.portal_domain));
     Ok((host, slug))
+}
+
+/// Whether `url` is on one of the tenant's own hosts (an approved domain of the tenant, or
+/// its portal sub-domain, on the scheme's own port) or on a configured front-end origin:
+/// the only places `/q/{code}` may send a scan.
+pub fn is_own_landing(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    slug: &str,
+    url: &str,
+    rules: &UrlRules,
+) -> DomainResult<bool> {
+    // Parsed as browsers parse it, so that `user@host`, `\` and the like name the host a
+    // browser would go to.
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(false);
+    };
+    if !matches!(parsed.scheme(), "https" | "http")
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Ok(false);
+    }
+    let origin = parsed.origin().ascii_serialization();
+    if rules
+        .front_end_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    {
+        return Ok(true);
+    }
+    let (Some(host), None) = (parsed.host_str(), parsed.port()) else {
+        return Ok(false);
+    };
+    if host == format!("{slug}.{}", rules.portal_domain.to_ascii_lowercase()) {
+        return Ok(true);
+    }
+    Ok(domains::tenant_for_host(conn, host)?.as_ref() == Some(tenant_id))
 }
 
 /// The longest code a rule makes (a serial is at most 64 characters).
@@ -225,15 +266,25 @@ pub fn put_settings(
             ));
             continue;
         }
-        let filled = fill(template, &host, &slug, &code).chars().count();
-        if filled > MAX_URL_CHARS {
+        let filled = fill(template, &host, &slug, &code);
+        let length = filled.chars().count();
+        if length > MAX_URL_CHARS {
             errors.push(FieldError::new(
                 field,
                 "too_long",
                 format!(
                     "at most {MAX_URL_CHARS} characters once {{host}} ({host}), {{slug}} and \
-                     {{code}} are filled in; this one makes {filled}"
+                     {{code}} are filled in; this one makes {length}"
                 ),
+            ));
+        } else if field == "landing_url_template"
+            && !is_own_landing(conn, &actor.tenant_id, &slug, &filled, rules)?
+        {
+            errors.push(FieldError::new(
+                field,
+                "not_own_host",
+                "landing pages are on the tenant's own hosts ({host}, its approved domains) \
+                 or a front-end origin the server is configured with",
             ));
         }
     }
@@ -308,6 +359,28 @@ pub fn put_settings(
         now,
     )?;
     get_settings(conn, &actor.tenant_id)
+}
+
+/// Where `/q/{code}` sends a scan: the tenant's landing page for the code when it is on
+/// the tenant's own hosts or a configured front-end origin; otherwise (settings saved
+/// before that rule) the default landing page on the tenant's host.
+pub fn landing(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    code: &str,
+    rules: &UrlRules,
+) -> DomainResult<String> {
+    let settings = enabled_settings(conn, tenant_id)?;
+    let found = get_code(conn, tenant_id, code.trim())?;
+    let (host, slug) = tenant_host(conn, tenant_id, rules)?;
+    let location = fill(&settings.landing_url_template, &host, &slug, &found.code);
+    if location.chars().count() <= MAX_URL_CHARS
+        && is_own_landing(conn, tenant_id, &slug, &location, rules)?
+    {
+        return Ok(location);
+    }
+    let default = QrSettings::default().landing_url_template;
+    Ok(fill(&default, &host, &slug, &found.code))
 }
 
 /// Fails with not-found when the tenant has the QR feature off.

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
-use crate::extract::{AdminCaller, Caller, IfMatch, StaffCaller, TenantScope, etag};
+use crate::extract::{
+    AdminCaller, Caller, IfMatch, StaffCaller, TENANT_HEADER, etag, request_host, tenant_of_host,
+};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::renders;
@@ -29,7 +31,8 @@ use crate::tokens::TokenKind;
 /// What the configuration says about the URLs of codes.
 fn url_rules(state: &AppState) -> UrlRules {
     UrlRules {
-        portal_domain: state.config.portal_domain.clone(),
+        portal_domain: state.config.portal_domain.to_ascii_lowercase(),
+        front_end_origins: state.config.cors_origins.clone(),
     }
 }
 
@@ -538,16 +541,20 @@ pub async fn bind_qr_code(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QQuery {
-    /// The tenant's slug, when the host does not name it.
+    /// The tenant's slug, used only when the host names no tenant.
     pub t: Option<String>,
 }
 
 /// Open a scanned code.
 ///
 /// The URL printed in every code: redirects (302) to the tenant's landing page for it, so
-/// any phone camera and WeChat's "scan ordinary URL" rule open the portal.
+/// any phone camera and WeChat's "scan ordinary URL" rule open the portal. The tenant is
+/// the host's (an approved domain, or its sub-domain of the portal domain); `?t=` or
+/// `X-Tenant` name it only when the host names none. The landing page is on the tenant's
+/// own hosts or a front-end origin the server is configured with (`cors_origins`); a
+/// landing template saved otherwise sends the scan to `https://{host}/h5/#/scan/{code}`.
 #[utoipa::path(tag = "qr-codes", operation_id = "open_qr_code", params(("code" = String, Path, description = "The code"), QQuery,
-        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, when the host does not name it")),
+        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, used only when the host names no tenant")),
     responses((status = 302, description = "To the landing page", headers(("Location" = String, description = "The landing page"))),
         (status = 404, description = "No such code, or the QR feature is off", body = Problem, content_type = "application/problem+json")),
     security(()))]
@@ -558,34 +565,32 @@ pub async fn open_qr_code(
     code: web::Path<String>,
     query: web::Query<QQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = match &query.t {
-        Some(slug) => {
-            let slug = slug.trim().to_ascii_lowercase();
-            state
-                .read(move |conn| {
-                    tenants::find_by_slug(conn, &slug)?
-                        .map(|t| t.tenant_id())
-                        .ok_or(DomainError::NotFound("tenant"))
-                })
-                .await?
-        }
-        None => {
-            use actix_web::FromRequest;
-            TenantScope::extract(&req).await?.tenant_id
-        }
-    };
+    let host = request_host(&req);
+    let named = query
+        .t
+        .clone()
+        .or_else(|| {
+            req.headers()
+                .get(TENANT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .map(|slug| slug.trim().to_ascii_lowercase())
+        .filter(|slug| !slug.is_empty());
     let rules = url_rules(&state);
     let location = state
         .read(move |conn| {
-            let settings = qr::enabled_settings(conn, &tenant_id)?;
-            let found = qr::get_code(conn, &tenant_id, code.trim())?;
-            let (host, slug) = qr::tenant_host(conn, &tenant_id, &rules)?;
-            Ok(qr::fill(
-                &settings.landing_url_template,
-                &host,
-                &slug,
-                &found.code,
-            ))
+            // A link on one tenant's host never opens another tenant's code.
+            let tenant_id = match tenant_of_host(conn, &host, &rules.portal_domain)? {
+                Some(tenant_id) => tenant_id,
+                None => {
+                    let slug = named.ok_or(DomainError::TenantRequired)?;
+                    tenants::find_by_slug(conn, &slug)?
+                        .map(|t| t.tenant_id())
+                        .ok_or(DomainError::NotFound("tenant"))?
+                }
+            };
+            qr::landing(conn, &tenant_id, &code, &rules)
         })
         .await?;
     Ok(HttpResponse::build(StatusCode::FOUND)

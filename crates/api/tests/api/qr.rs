@@ -609,3 +609,84 @@ backend_tests! {
         assert_eq!(app.state.renders.available_permits(), slots, "every slot is given back");
     }
 }
+
+/// Opens `/q/{code}` with this Host header; answers (status, Location).
+async fn open_code(app: &TestApp, path: &str, host: Option<&str>) -> (StatusCode, Option<String>) {
+    let mut request = app.client.get(format!("{}{path}", app.base));
+    if let Some(host) = host {
+        request = request.header("Host", host);
+    }
+    let answer = request.send().await.unwrap();
+    let location = answer
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (answer.status(), location)
+}
+
+backend_tests! {
+    async fn codes_open_on_the_hosts_tenant_and_land_only_on_its_own_hosts(app: TestApp) {
+        let app = TestApp::spawn_with(app.backend, |config| config.cors_origins = vec!["https://h5.example.com".into()]).await;
+        let acme = app.sign_up("acme", "13800138000").await.access;
+        let evil = app.sign_up("evil", "13800138001").await.access;
+        for admin in [&acme, &evil] {
+            enable_qr(&app, admin, json!({ "kind": "sequence", "prefix": "BX", "digits": 6 })).await;
+            app.post("/api/v1/admin/qr-codes", &json!({ "count": 1 }), bearer(admin)).await;
+        }
+        let settings = app.get("/api/v1/admin/qr-settings", bearer(&evil)).await.body;
+
+        // A landing page elsewhere than the tenant's own hosts is refused, however dressed up.
+        for elsewhere in [
+            "https://evil.example/phish/{code}",
+            "https://evil.baoxiu.localhost@evil.example/{code}",
+            "https://evil.baoxiu.localhost.evil.example/{code}",
+            "https://evil.example\\@evil.baoxiu.localhost/{code}",
+            "https://acme.baoxiu.localhost/h5/#/scan/{code}",
+            "https://{code}.evil.example/",
+            "javascript://evil.baoxiu.localhost/%0aalert(1)//{code}",
+        ] {
+            let mut landing = settings.clone();
+            landing["landing_url_template"] = json!(elsewhere);
+            let refused = put_settings(&app, &evil, &landing).await;
+            refused.problem(422, "validation-failed");
+            assert_eq!(refused.error_fields(), ["landing_url_template"], "{elsewhere}");
+        }
+        // Its own host will do.
+        let mut own = settings.clone();
+        own["landing_url_template"] = json!("https://{host}/phish/{code}");
+        let saved = put_settings(&app, &evil, &own).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+
+        // On acme's host, acme's code opens whatever ?t= or X-Tenant name.
+        let on_acme = Some("acme.baoxiu.localhost");
+        let acme_landing = Some("https://acme.baoxiu.localhost/h5/#/scan/BX000001".to_owned());
+        assert_eq!(open_code(&app, "/q/BX000001?t=evil", on_acme).await, (StatusCode::FOUND, acme_landing.clone()));
+        let by_header = app.client.get(format!("{}/q/BX000001", app.base)).header("Host", "acme.baoxiu.localhost").header("X-Tenant", "evil").send().await.unwrap();
+        assert_eq!(by_header.headers().get("location").unwrap(), "https://acme.baoxiu.localhost/h5/#/scan/BX000001");
+        // A host that names no tenant leaves it to ?t=.
+        assert_eq!(
+            open_code(&app, "/q/BX000001?t=evil", None).await,
+            (StatusCode::FOUND, Some("https://evil.baoxiu.localhost/phish/BX000001".to_owned()))
+        );
+        assert_eq!(open_code(&app, "/q/BX000001", None).await.0, StatusCode::BAD_REQUEST);
+
+        // A configured front-end origin is a landing page too.
+        let mut front_end = app.get("/api/v1/admin/qr-settings", bearer(&acme)).await.body;
+        front_end["landing_url_template"] = json!("https://h5.example.com/#/scan/{code}?t={slug}");
+        let saved = put_settings(&app, &acme, &front_end).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        assert_eq!(
+            open_code(&app, "/q/BX000001", on_acme).await,
+            (StatusCode::FOUND, Some("https://h5.example.com/#/scan/BX000001?t=acme".to_owned()))
+        );
+
+        // A landing page saved before the rule existed sends nobody away: the tenant's
+        // default landing page on its own host instead.
+        app.execute_sql("UPDATE qr_settings SET landing_url_template = 'https://evil.example/phish/{code}'");
+        assert_eq!(open_code(&app, "/q/BX000001", on_acme).await, (StatusCode::FOUND, acme_landing));
+        assert_eq!(
+            open_code(&app, "/q/BX000001", Some("evil.baoxiu.localhost")).await,
+            (StatusCode::FOUND, Some("https://evil.baoxiu.localhost/h5/#/scan/BX000001".to_owned()))
+        );
+    }
+}
