@@ -140,6 +140,12 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// Whether the device belongs to the viewer's own account (staff and guests own none).
+    pub fn owns(&self, device: &Device) -> bool {
+        matches!(self, Self::Customer { account_id: Some(mine) }
+            if device.account_id.as_deref() == Some(mine.as_str()))
+    }
+
     pub fn may_see(&self, device: &Device) -> bool {
         match self {
             Self::Staff => true,

@@ -24,7 +24,7 @@ use crate::extract::{
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::renders;
-use crate::routes::devices::{CreateDeviceRequest, DeviceResponse, viewer_of};
+use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 
@@ -398,7 +398,9 @@ pub struct ScanResponse {
     pub code: String,
     /// `device` or `blank`.
     pub kind: String,
-    pub device: Option<DeviceResponse>,
+    /// The device as the caller sees it: staff the whole device, terminal users the
+    /// customer view.
+    pub device: Option<DeviceView>,
     /// What the caller can do with the device: `report_fault`, `view_history`.
     pub actions: Vec<String>,
     /// For a blank code: whether the caller may bind it to a device.
@@ -458,7 +460,7 @@ pub async fn scan_qr_code(
                     ScanResponse {
                         code: code.trim().to_owned(),
                         kind: "device".into(),
-                        device: Some((*device).into()),
+                        device: Some(DeviceView::new(*device, &viewer)),
                         actions,
                         may_bind: false,
                     }
@@ -490,7 +492,7 @@ pub struct BindRequest {
 /// Needs `register_blank_code`: staff admins and engineers have it; terminal roles may be
 /// given it.
 #[utoipa::path(tag = "qr-codes", operation_id = "bind_qr_code", request_body = BindRequest, params(("code" = String, Path, description = "The code")),
-    responses((status = 200, description = "Bound: the device", body = DeviceResponse),
+    responses((status = 200, description = "Bound: the device, as the caller sees it", body = DeviceView),
         (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The code is bound already", body = Problem, content_type = "application/problem+json")))]
 #[post("/scan/{code}/bind")]
@@ -499,7 +501,7 @@ pub async fn bind_qr_code(
     caller: Caller,
     code: web::Path<String>,
     body: ApiJson<BindRequest>,
-) -> Result<web::Json<DeviceResponse>, ApiError> {
+) -> Result<web::Json<DeviceView>, ApiError> {
     let request = body.0;
     let now = state.now();
     let tenant_id = caller.tenant_id.clone();
@@ -532,10 +534,11 @@ pub async fn bind_qr_code(
                     ));
                 }
             };
-            qr::bind(conn, &actor, &code, &device_id, &viewer, now)
+            let device = qr::bind(conn, &actor, &code, &device_id, &viewer, now)?;
+            Ok(DeviceView::new(device, &viewer))
         })
         .await?;
-    Ok(web::Json(device.into()))
+    Ok(web::Json(device))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -471,7 +471,9 @@ backend_tests! {
             .post("/api/v1/scan/TB003/bind", &json!({ "device": { "name": "新装空调", "account_id": other_account } }), bearer(&ivy))
             .await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.text);
-        assert_eq!(created.body["account_id"], account.as_str());
+        assert_eq!(created.body["mine"], true, "{}", created.text);
+        let stored = app.get(&format!("/api/v1/admin/devices/{}", created.body["id"].as_str().unwrap()), bearer(&admin)).await;
+        assert_eq!(stored.body["account_id"], account.as_str());
         let joe_sees = app.get("/api/v1/scan/TB003", bearer(&joe)).await;
         assert_eq!(joe_sees.body["device"]["name"], "新装空调", "{}", joe_sees.text);
     }
