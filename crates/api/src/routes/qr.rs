@@ -21,7 +21,7 @@ use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
 use crate::extract::{
     AdminCaller, Caller, IfMatch, StaffCaller, TENANT_HEADER, etag, request_host, tenant_of_host,
 };
-use crate::json::ApiJson;
+use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
 use crate::renders;
 use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
@@ -478,19 +478,117 @@ pub async fn scan_qr_code(
     Ok(web::Json(response))
 }
 
+/// Staff binding a code: an existing device, or a new one with every field of
+/// `create_device`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BindRequest {
+pub struct StaffBindRequest {
     /// An existing device...
     pub device_id: Option<String>,
-    /// ...or a new one (a terminal user's new device joins their account).
+    /// ...or a new one.
     pub device: Option<CreateDeviceRequest>,
+}
+
+/// What a terminal user may say about a machine they stick a code on. Its owner (the
+/// user's account), serial number, warranty, status and visibility are staff's to set:
+/// naming any of them answers 422 (`unknown_field`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDeviceRequest {
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    #[serde(default)]
+    pub brand: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub model: String,
+    /// 机器编号.
+    pub machine_no: Option<String>,
+    #[serde(default)]
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl CustomerDeviceRequest {
+    /// The device to create: in `account_id`'s account, private, with staff's defaults
+    /// for everything the customer may not say.
+    fn into_input(self, account_id: Option<String>) -> DeviceInput {
+        DeviceInput {
+            account_id,
+            name: self.name,
+            brand: self.brand,
+            category: self.category,
+            model: self.model,
+            machine_no: self.machine_no,
+            install_address: self.install_address,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            ..DeviceInput::default()
+        }
+    }
+}
+
+/// A terminal user binding a code: an existing device they may see, or a new one of
+/// their account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerBindRequest {
+    /// An existing device...
+    pub device_id: Option<String>,
+    /// ...or a new one, which joins the user's account.
+    pub device: Option<CustomerDeviceRequest>,
+}
+
+/// The body of `bind_qr_code`: staff send a `StaffBindRequest`, terminal users a
+/// `CustomerBindRequest`; which one is read is decided by the token, not the body.
+pub struct BindRequest;
+
+impl utoipa::PartialSchema for BindRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(
+                StaffBindRequest::name(),
+            ))
+            .item(utoipa::openapi::Ref::from_schema_name(
+                CustomerBindRequest::name(),
+            ))
+            .description(Some(
+                "`StaffBindRequest` from staff, `CustomerBindRequest` from terminal users \
+                 (decided by the token)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for BindRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            StaffBindRequest::name().into_owned(),
+            StaffBindRequest::schema(),
+        ));
+        StaffBindRequest::schemas(schemas);
+        schemas.push((
+            CustomerBindRequest::name().into_owned(),
+            CustomerBindRequest::schema(),
+        ));
+        CustomerBindRequest::schemas(schemas);
+    }
 }
 
 /// Bind a blank code to a device.
 ///
 /// Needs `register_blank_code`: staff admins and engineers have it; terminal roles may be
-/// given it.
+/// given it. Staff may create the device with every field (`StaffBindRequest`); a
+/// terminal user says only what a customer may say about a machine
+/// (`CustomerBindRequest`), and the new device joins their account, private.
 #[utoipa::path(tag = "qr-codes", operation_id = "bind_qr_code", request_body = BindRequest, params(("code" = String, Path, description = "The code")),
     responses((status = 200, description = "Bound: the device, as the caller sees it", body = DeviceView),
         (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json"),
@@ -500,9 +598,16 @@ pub async fn bind_qr_code(
     state: web::Data<AppState>,
     caller: Caller,
     code: web::Path<String>,
-    body: ApiJson<BindRequest>,
+    body: ApiJson<serde_json::Value>,
 ) -> Result<web::Json<DeviceView>, ApiError> {
-    let request = body.0;
+    // Each audience's own request type: a terminal user naming a staff-only field gets 422.
+    let (device_id, new_device) = if caller.kind == TokenKind::Staff {
+        let request: StaffBindRequest = json::from_value(body.0)?;
+        (request.device_id, request.device.map(NewDevice::Staff))
+    } else {
+        let request: CustomerBindRequest = json::from_value(body.0)?;
+        (request.device_id, request.device.map(NewDevice::Customer))
+    };
     let now = state.now();
     let tenant_id = caller.tenant_id.clone();
     let device = state
@@ -515,15 +620,16 @@ pub async fn bind_qr_code(
             }
             let viewer = viewer_of(conn, &caller)?;
             let actor = caller.actor();
-            let device_id = match (request.device_id, request.device) {
+            let device_id = match (device_id, new_device) {
                 (Some(id), None) => id,
                 (None, Some(new)) => {
-                    let mut input = DeviceInput::from(new);
-                    if caller.kind != TokenKind::Staff {
-                        input.account_id =
+                    let input = match new {
+                        NewDevice::Staff(new) => DeviceInput::from(new),
+                        NewDevice::Customer(new) => new.into_input(
                             terminal_users::get(conn, &caller.tenant_id, &caller.subject)?
-                                .account_id;
-                    }
+                                .account_id,
+                        ),
+                    };
                     devices::create(conn, &actor, input, now)?.id
                 }
                 _ => {
@@ -539,6 +645,12 @@ pub async fn bind_qr_code(
         })
         .await?;
     Ok(web::Json(device))
+}
+
+/// A device made in the bind call, as its caller's audience may describe it.
+enum NewDevice {
+    Staff(CreateDeviceRequest),
+    Customer(CustomerDeviceRequest),
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -466,14 +466,48 @@ backend_tests! {
         refused.problem(422, "validation-failed");
         assert_eq!(refused.error_fields(), ["device_id"]);
         assert_eq!(app.get("/api/v1/scan/TB002", bearer(&ivy)).await.body["kind"], "blank");
-        // A new device made in the bind call joins the user's account, whatever it names.
+        // A new device made in the bind call: a terminal user says only what a customer may
+        // say about a machine. Its owner, serial, warranty, status and who sees it are staff's.
+        let devices_before = app.count_rows("devices");
+        for (field, value) in [
+            ("account_id", json!(other_account)),
+            ("visibility", json!("public")),
+            ("warranty_status", json!("in_warranty")),
+            ("warranty_ends_on", json!("2036-12-31")),
+            ("status", json!("retired")),
+            ("serial_no", json!("SN-OF-SOMEONE-ELSE")),
+        ] {
+            let mut device = json!({ "name": "新装空调" });
+            device[field] = value;
+            let refused = app.post("/api/v1/scan/TB003/bind", &json!({ "device": device }), bearer(&ivy)).await;
+            refused.problem(422, "validation-failed");
+            assert_eq!(refused.error_fields(), [format!("device.{field}")], "{}", refused.text);
+            assert_eq!(refused.body["errors"][0]["code"], "unknown_field");
+        }
+        assert_eq!(app.count_rows("devices"), devices_before, "nothing made");
+        assert_eq!(app.get("/api/v1/scan/TB003", bearer(&ivy)).await.body["kind"], "blank");
         let created = app
-            .post("/api/v1/scan/TB003/bind", &json!({ "device": { "name": "新装空调", "account_id": other_account } }), bearer(&ivy))
+            .post(
+                "/api/v1/scan/TB003/bind",
+                &json!({ "device": { "name": "新装空调", "brand": "格力", "category": "空调", "model": "KFR-35", "machine_no": "M-35",
+                                     "install_address": "3 楼机房", "latitude": 22.5, "longitude": 114.0 } }),
+                bearer(&ivy),
+            )
             .await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.text);
-        assert_eq!(created.body["mine"], true, "{}", created.text);
+        assert_eq!(created.body["name"], "新装空调");
+        assert_eq!(created.body["mine"], true);
+        assert_eq!(created.body["latitude"], 22.5);
+        // It joined the user's account, private, with staff's defaults for the rest.
         let stored = app.get(&format!("/api/v1/admin/devices/{}", created.body["id"].as_str().unwrap()), bearer(&admin)).await;
-        assert_eq!(stored.body["account_id"], account.as_str());
+        assert_eq!(stored.body["account_id"], account.as_str(), "{}", stored.text);
+        assert_eq!(stored.body["visibility"], "private");
+        assert_eq!(stored.body["warranty_status"], "out_of_warranty");
+        assert_eq!(stored.body["warranty_ends_on"], Value::Null);
+        assert_eq!(stored.body["status"], "running");
+        assert_eq!(stored.body["serial_no"], Value::Null);
+        assert_eq!(stored.body["machine_no"], "M-35");
+        assert_eq!(stored.body["install_address"], "3 楼机房");
         let joe_sees = app.get("/api/v1/scan/TB003", bearer(&joe)).await;
         assert_eq!(joe_sees.body["device"]["name"], "新装空调", "{}", joe_sees.text);
     }
