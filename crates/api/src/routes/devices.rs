@@ -514,6 +514,11 @@ pub struct ImportQuery {
 /// the export template has them). Rows are numbered as a spreadsheet shows them, the
 /// header being row 1. Unless `partial=true`, one bad row rejects the file with a 422 whose
 /// `errors` name each bad cell as `rows.{row}.{column}`, and nothing is imported.
+///
+/// The whole file is read and checked before anything is written, then written 1000 rows
+/// per transaction, so that other requests are served meanwhile. A serial number another
+/// request takes during the import refuses its row (`partial=true`) or the file, whose
+/// rows written so far are removed again.
 #[utoipa::path(tag = "devices", operation_id = "import_devices", params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
     responses((status = 200, description = "What was imported, and the rows that were not", body = ImportReport),
@@ -533,11 +538,8 @@ pub async fn import_devices(
     };
     let actor = staff.actor();
     let now = state.now();
-    let report = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            transfer::import(conn, &actor, &file.0, options, now)
-        })
-        .await?;
+    let db = state.db.clone();
+    let report = web::block(move || transfer::import(&db, &actor, &file.0, options, now)).await??;
     Ok(web::Json(report))
 }
 
