@@ -132,6 +132,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
             config.limits.password_hash_queue,
         )
         .map_err(|e| StartError::Other(format!("password hash threads: {e}")))?,
+        renders: Arc::new(tokio::sync::Semaphore::new(config.render_concurrency)),
         config: Arc::new(config),
     })
 }

@@ -213,6 +213,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
     pub max_upload_bytes: usize,
+    /// QR images (single images and exports) one process draws at once; a request beyond
+    /// it answers 503 with `Retry-After`.
+    pub render_concurrency: usize,
     pub log_format: LogFormat,
     /// 64 hex characters: the key that seals WeChat app secrets at rest.
     pub secrets_key: String,
@@ -240,6 +243,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
+            render_concurrency: 2,
             log_format: LogFormat::Text,
             secrets_key: DEV_SECRETS_KEY.into(),
             wechat: WechatConfig {
@@ -312,6 +316,9 @@ impl Config {
         }
         if !(60..=3600).contains(&self.access_token_ttl_secs) {
             return invalid("access_token_ttl_secs must be between 60 and 3600");
+        }
+        if !(1..=64).contains(&self.render_concurrency) {
+            return invalid("render_concurrency must be between 1 and 64");
         }
         if baoxiu_accounts::wechat_apps::SecretsKey::from_hex(&self.secrets_key).is_none() {
             return invalid("secrets_key must be 64 hex characters (32 bytes)");

@@ -11,7 +11,7 @@ use baoxiu_accounts::tenants::{self, SignUp};
 use baoxiu_accounts::wechat_apps::{self, AppKind, NewApp, SecretsKey};
 use baoxiu_core::{Actor, ActorKind, DomainError, DomainResult};
 use baoxiu_devices::devices::{self, DeviceInput, Visibility, WarrantyStatus};
-use baoxiu_devices::qr::{self, CodeRule, QrSettings};
+use baoxiu_devices::qr::{self, CodeRule, QrSettings, UrlRules};
 use baoxiu_registration::methods::{
     self, AccountForm, ContactForm, MethodSettings, Mode, NewAccountRule, OwnerAssignment,
 };
@@ -218,6 +218,8 @@ fn seed_devices(
             },
             ..QrSettings::default()
         },
+        // The default templates point at the tenant's own host, whatever the portal domain.
+        &UrlRules::default(),
         None,
         now,
     )?;

@@ -6,7 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use baoxiu_accounts::staff::StaffRole;
-use baoxiu_core::{Actor, ActorKind, DomainError, TenantId};
+use baoxiu_core::{Actor, ActorKind, DomainError, DomainResult, TenantId};
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 
 use crate::problem::ApiError;
@@ -324,13 +324,7 @@ impl FromRequest for TenantScope {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| !v.is_empty());
-        let host = req
-            .connection_info()
-            .host()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let host = request_host(req);
         Box::pin(async move {
             let state = state?;
             let portal_domain = state.config.portal_domain.clone();
@@ -352,18 +346,7 @@ impl FromRequest for TenantScope {
                             .map(|t| t.tenant_id())
                             .ok_or(DomainError::NotFound("tenant"));
                     }
-                    if let Some(tenant) = baoxiu_accounts::domains::tenant_for_host(conn, &host)? {
-                        return Ok(tenant);
-                    }
-                    // Every tenant's own sub-domain of the portal domain names it.
-                    match host.strip_suffix(&format!(".{portal_domain}")) {
-                        Some(slug) if !slug.contains('.') => {
-                            baoxiu_accounts::tenants::find_by_slug(conn, slug)?
-                                .map(|t| t.tenant_id())
-                                .ok_or(DomainError::NotFound("tenant"))
-                        }
-                        _ => Err(DomainError::TenantRequired),
-                    }
+                    tenant_of_host(conn, &host, &portal_domain)?.ok_or(DomainError::TenantRequired)
                 })
                 .await?;
             Ok(TenantScope {
@@ -372,6 +355,34 @@ impl FromRequest for TenantScope {
                 client_ip,
             })
         })
+    }
+}
+
+/// The host a request was sent to, lower case, without a port.
+pub fn request_host(req: &HttpRequest) -> String {
+    req.connection_info()
+        .host()
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The tenant a host names: an approved domain, or a tenant's own sub-domain of the portal
+/// domain (not-found when no tenant has that slug); `None` for any other host.
+pub fn tenant_of_host(
+    conn: &mut baoxiu_store::DbConn,
+    host: &str,
+    portal_domain: &str,
+) -> DomainResult<Option<TenantId>> {
+    if let Some(tenant) = baoxiu_accounts::domains::tenant_for_host(conn, host)? {
+        return Ok(Some(tenant));
+    }
+    match host.strip_suffix(&format!(".{portal_domain}")) {
+        Some(slug) if !slug.contains('.') => baoxiu_accounts::tenants::find_by_slug(conn, slug)?
+            .map(|t| Some(t.tenant_id()))
+            .ok_or(DomainError::NotFound("tenant")),
+        _ => Ok(None),
     }
 }
 

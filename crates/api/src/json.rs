@@ -71,6 +71,14 @@ pub(crate) fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// Reads a request type out of a JSON value already parsed, naming the field that is
+/// wrong as `parse` does (for bodies whose type depends on the caller).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    let bytes = serde_json::to_vec(&value)
+        .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+    parse(&bytes)
+}
+
 /// Parses JSON, telling syntax errors (400) from content errors (422 naming the field).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

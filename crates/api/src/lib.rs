@@ -14,6 +14,7 @@ pub mod limits;
 pub mod openapi;
 pub mod problem;
 pub mod proxies;
+pub mod renders;
 pub mod request;
 pub mod routes;
 pub mod sms_codes;

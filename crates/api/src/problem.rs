@@ -88,6 +88,12 @@ impl ApiError {
         )
     }
 
+    /// Tells the caller when to try again (`Retry-After`, in seconds).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -112,12 +118,6 @@ impl ApiError {
                 format!("this path answers {allow}"),
             )
         }
-    }
-
-    /// Adds `Retry-After: secs` (a 503 that will pass, a 429).
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
-        self
     }
 
     pub fn slug(&self) -> &'static str {

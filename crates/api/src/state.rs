@@ -40,6 +40,8 @@ pub struct AppState {
     /// This process's password-hash threads and the places to wait for them.
     pub password_hashing: PasswordHashing,
     pub config: Arc<Config>,
+    /// The QR images this process may draw at once (`render_concurrency`); see `renders`.
+    pub renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

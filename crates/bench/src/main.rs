@@ -1,13 +1,15 @@
 //! `baoxiu-bench`: load on a running Baoxiu from a second process, over loopback. Each
 //! worker holds its own session (refresh tokens are single use), so every endpoint is
-//! measured as real clients would call it. Prints requests/s and p50/p99 per endpoint and
-//! merges the figures into a JSON file.
+//! measured as real clients would call it. Prints requests/s and p50/p99 per endpoint,
+//! then the QR limits (`qr.rs`), and merges the figures into a JSON file.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
+
+mod qr;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -30,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// JSON file the figures are merged into.
-    #[arg(long, default_value = "bench/results.json")]
+    #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
 }
 
@@ -227,12 +229,24 @@ async fn main() -> Result<(), String> {
             measure(args.clone(), endpoint).await?,
         );
     }
+    let admin = Worker {
+        client: reqwest::Client::new(),
+        args: args.clone(),
+        access: String::new(),
+        refresh: String::new(),
+    };
+    let (token, _) = admin.login().await?;
+    let qr = qr::measure(&args.base, &args.tenant, token).await?;
     results[&args.backend] = json!({
         "concurrency": args.concurrency,
         "seconds_per_endpoint": args.seconds,
         "endpoints": figures,
+        "qr": qr,
     });
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
+    if let Some(folder) = args.out.parent() {
+        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    }
     std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(())
 }

@@ -140,6 +140,12 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// Whether the device belongs to the viewer's own account (staff and guests own none).
+    pub fn owns(&self, device: &Device) -> bool {
+        matches!(self, Self::Customer { account_id: Some(mine) }
+            if device.account_id.as_deref() == Some(mine.as_str()))
+    }
+
     pub fn may_see(&self, device: &Device) -> bool {
         match self {
             Self::Staff => true,
@@ -353,6 +359,27 @@ pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<De
         .optional()?
         .ok_or(DomainError::NotFound("device"))?
         .try_into()
+}
+
+/// The devices of these ids that exist, by id.
+pub fn get_many(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    ids: &[String],
+) -> DomainResult<std::collections::HashMap<String, Device>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        for row in devices::table
+            .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .filter(devices::id.eq_any(chunk))
+            .select(DeviceRow::as_select())
+            .load(conn)?
+        {
+            let device = Device::try_from(row)?;
+            found.insert(device.id.clone(), device);
+        }
+    }
+    Ok(found)
 }
 
 /// A device the viewer may see; others answer not-found, as if they did not exist.

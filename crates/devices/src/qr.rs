@@ -2,10 +2,11 @@
 //! the style of the images; generating codes for devices or in blank batches; scanning
 //! and binding blank codes. Codes are unique per tenant and never reissued.
 
+use baoxiu_accounts::{domains, tenants};
 use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{
-    Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
+    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
 use baoxiu_store::schema::{qr_codes, qr_settings};
 use baoxiu_store::{DbConn, is_unique_violation};
@@ -15,6 +16,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::devices::{self, Device, Viewer};
+use crate::render::MAX_URL_CHARS;
 
 /// How code strings are made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -50,7 +52,8 @@ pub enum Caption {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QrStyle {
-    /// Pixels per module in PNG images (1-40).
+    /// Pixels per module in PNG images (1-40); fewer when the image would be more than
+    /// 2048 pixels a side.
     pub module_px: u32,
     /// Modules of blank border (0-10; 4 is the standard).
     pub quiet_zone: u32,
@@ -67,9 +70,10 @@ pub struct QrStyle {
 pub struct QrSettings {
     pub enabled: bool,
     pub rule: CodeRule,
-    /// The URL in the code; `{host}`, `{slug}` and `{code}` are filled in.
+    /// The URL in the code; `{host}`, `{slug}` and `{code}` are filled in. At most 300
+    /// characters, and at most 512 once filled in (with the longest code the rule makes).
     pub url_template: String,
-    /// Where `/q/{code}` redirects; same placeholders.
+    /// Where `/q/{code}` redirects; same placeholders and limits.
     pub landing_url_template: String,
     pub style: QrStyle,
 }
@@ -93,6 +97,76 @@ impl Default for QrSettings {
                 caption: Caption::Code,
             },
         }
+    }
+}
+
+/// What the configuration says about the URLs of every tenant's codes.
+#[derive(Debug, Clone, Default)]
+pub struct UrlRules {
+    /// Tenants' own sub-domains are `slug.portal_domain`.
+    pub portal_domain: String,
+    /// Front-end origins (`https://h5.example.com`) that landing pages may be on besides
+    /// the tenant's own hosts.
+    pub front_end_origins: Vec<String>,
+}
+
+/// The host a tenant's codes point at (its first approved host, else its portal
+/// sub-domain) and its slug: what `{host}` and `{slug}` become.
+pub fn tenant_host(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rules: &UrlRules,
+) -> DomainResult<(String, String)> {
+    let slug = tenants::get(conn, tenant_id)?.slug;
+    let host = domains::primary_host(conn, tenant_id)?
+        .unwrap_or_else(|| format!("{slug}.{}", rules.portal_domain));
+    Ok((host, slug))
+}
+
+/// Whether `url` is on one of the tenant's own hosts (an approved domain of the tenant, or
+/// its portal sub-domain, on the scheme's own port) or on a configured front-end origin:
+/// the only places `/q/{code}` may send a scan.
+pub fn is_own_landing(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    slug: &str,
+    url: &str,
+    rules: &UrlRules,
+) -> DomainResult<bool> {
+    // Parsed as browsers parse it, so that `user@host`, `\` and the like name the host a
+    // browser would go to.
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(false);
+    };
+    if !matches!(parsed.scheme(), "https" | "http")
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Ok(false);
+    }
+    let origin = parsed.origin().ascii_serialization();
+    if rules
+        .front_end_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    {
+        return Ok(true);
+    }
+    let (Some(host), None) = (parsed.host_str(), parsed.port()) else {
+        return Ok(false);
+    };
+    if host == format!("{slug}.{}", rules.portal_domain.to_ascii_lowercase()) {
+        return Ok(true);
+    }
+    Ok(domains::tenant_for_host(conn, host)?.as_ref() == Some(tenant_id))
+}
+
+/// The longest code a rule makes (a serial is at most 64 characters).
+fn longest_code(rule: &CodeRule) -> usize {
+    match rule {
+        CodeRule::Sequence { prefix, digits } => prefix.chars().count() + usize::from(*digits),
+        CodeRule::Random { length } => usize::from(*length),
+        CodeRule::Serial => 64,
     }
 }
 
@@ -137,10 +211,13 @@ pub fn get_settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<(Qr
     ))
 }
 
+/// Saves the settings. Both templates are checked as they will be filled in: with the
+/// tenant's host and slug and the longest code the rule makes, each URL fits a code.
 pub fn put_settings(
     conn: &mut DbConn,
     actor: &Actor,
     settings: QrSettings,
+    rules: &UrlRules,
     expected_version: Option<i32>,
     now: NaiveDateTime,
 ) -> DomainResult<(QrSettings, i32)> {
@@ -172,18 +249,44 @@ pub fn put_settings(
         }
         CodeRule::Serial => {}
     }
+    let (host, slug) = tenant_host(conn, &actor.tenant_id, rules)?;
+    let code = "X".repeat(longest_code(&settings.rule));
     for (field, template) in [
         ("url_template", &settings.url_template),
         ("landing_url_template", &settings.landing_url_template),
     ] {
-        errors.check(
-            template.contains("{code}")
-                && (template.starts_with("https://") || template.starts_with("http://"))
-                && template.len() <= 300,
-            field,
-            "invalid",
-            "an http(s) URL of at most 300 characters with {code}",
-        );
+        if !(template.contains("{code}")
+            && (template.starts_with("https://") || template.starts_with("http://"))
+            && template.len() <= 300)
+        {
+            errors.push(FieldError::new(
+                field,
+                "invalid",
+                "an http(s) URL of at most 300 characters with {code}",
+            ));
+            continue;
+        }
+        let filled = fill(template, &host, &slug, &code);
+        let length = filled.chars().count();
+        if length > MAX_URL_CHARS {
+            errors.push(FieldError::new(
+                field,
+                "too_long",
+                format!(
+                    "at most {MAX_URL_CHARS} characters once {{host}} ({host}), {{slug}} and \
+                     {{code}} are filled in; this one makes {length}"
+                ),
+            ));
+        } else if field == "landing_url_template"
+            && !is_own_landing(conn, &actor.tenant_id, &slug, &filled, rules)?
+        {
+            errors.push(FieldError::new(
+                field,
+                "not_own_host",
+                "landing pages are on the tenant's own hosts ({host}, its approved domains) \
+                 or a front-end origin the server is configured with",
+            ));
+        }
     }
     let style = &settings.style;
     errors.check(
@@ -256,6 +359,28 @@ pub fn put_settings(
         now,
     )?;
     get_settings(conn, &actor.tenant_id)
+}
+
+/// Where `/q/{code}` sends a scan: the tenant's landing page for the code when it is on
+/// the tenant's own hosts or a configured front-end origin; otherwise (settings saved
+/// before that rule) the default landing page on the tenant's host.
+pub fn landing(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    code: &str,
+    rules: &UrlRules,
+) -> DomainResult<String> {
+    let settings = enabled_settings(conn, tenant_id)?;
+    let found = get_code(conn, tenant_id, code.trim())?;
+    let (host, slug) = tenant_host(conn, tenant_id, rules)?;
+    let location = fill(&settings.landing_url_template, &host, &slug, &found.code);
+    if location.chars().count() <= MAX_URL_CHARS
+        && is_own_landing(conn, tenant_id, &slug, &location, rules)?
+    {
+        return Ok(location);
+    }
+    let default = QrSettings::default().landing_url_template;
+    Ok(fill(&default, &host, &slug, &found.code))
 }
 
 /// Fails with not-found when the tenant has the QR feature off.
@@ -466,6 +591,34 @@ pub fn get_code(conn: &mut DbConn, tenant_id: &TenantId, code: &str) -> DomainRe
         .ok_or(DomainError::NotFound("QR code"))
 }
 
+/// The codes asked for, in the order asked; not-found when one does not exist.
+pub fn get_codes(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    codes: &[String],
+) -> DomainResult<Vec<QrCode>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in codes.chunks(500) {
+        for code in qr_codes::table
+            .filter(qr_codes::tenant_id.eq(tenant_id.as_str()))
+            .filter(qr_codes::code.eq_any(chunk))
+            .select(QrCode::as_select())
+            .load(conn)?
+        {
+            found.insert(code.code.clone(), code);
+        }
+    }
+    codes
+        .iter()
+        .map(|code| {
+            found
+                .get(code)
+                .cloned()
+                .ok_or(DomainError::NotFound("QR code"))
+        })
+        .collect()
+}
+
 pub fn list_codes(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -581,4 +734,14 @@ pub fn device_of(
         .as_deref()
         .map(|id| devices::get(conn, tenant_id, id))
         .transpose()
+}
+
+/// The devices of many codes, by id (a device's codes share it), for captions.
+pub fn devices_of(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    codes: &[QrCode],
+) -> DomainResult<std::collections::HashMap<String, Device>> {
+    let ids: Vec<String> = codes.iter().filter_map(|c| c.device_id.clone()).collect();
+    devices::get_many(conn, tenant_id, &ids)
 }

@@ -4,15 +4,24 @@
 //! An import checks every row before it writes any: a file with bad rows imports nothing
 //! unless the caller asks for a partial import, which keeps the good rows. Rows are
 //! numbered as a spreadsheet shows them: the header is row 1.
+//!
+//! An import runs in steps, so that a large file keeps no other request waiting: the file
+//! is read and checked with no connection ([`parse_file`]), then against the database in
+//! one read ([`check`]), then written [`BATCH_ROWS`] rows per write transaction
+//! ([`write_batch`]), the audit entry with the last batch. A serial another request took
+//! after the check fails its batch: a partial import checks that batch again and keeps
+//! the rest; any other import removes what its earlier batches wrote ([`remove`]) and
+//! answers the row. (A crash between two batches keeps the batches written.)
 
 use std::collections::{HashMap, HashSet};
 
+use baoxiu_accounts::tenants;
 use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, Cursor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator,
 };
-use baoxiu_store::DbConn;
-use baoxiu_store::schema::{accounts, devices};
+use baoxiu_store::schema::{accounts, devices, qr_codes};
+use baoxiu_store::{Db, DbConn};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -118,18 +127,41 @@ struct ParsedRow {
     errors: Validator,
 }
 
-/// Imports devices from a CSV file. Without `partial`, any bad row makes the whole import a
-/// validation error naming every bad row (`rows.7.serial_no`), and nothing is written.
-pub fn import(
-    conn: &mut DbConn,
-    actor: &Actor,
-    file: &[u8],
+/// A file read and checked as far as the file alone allows.
+pub struct ParsedFile {
+    rows: Vec<ParsedRow>,
+}
+
+/// Reads a file and checks every cell, with no connection held: a bad encoding, header
+/// or layout fails here.
+pub fn parse_file(file: &[u8]) -> DomainResult<ParsedFile> {
+    Ok(ParsedFile { rows: parse(file)? })
+}
+
+/// An import checked against the database: the rows to write and the rows refused.
+pub struct ImportPlan {
+    rows: usize,
+    good: Vec<ParsedRow>,
+    rejected: Vec<RejectedRow>,
     options: ImportOptions,
-    now: NaiveDateTime,
-) -> DomainResult<ImportReport> {
-    let mut rows = parse(file)?;
-    check_accounts(conn, &actor.tenant_id, &mut rows)?;
-    check_serials(conn, &actor.tenant_id, &mut rows)?;
+}
+
+/// Rows written per write transaction: between two batches, other writers have the
+/// database.
+pub const BATCH_ROWS: usize = 1000;
+
+/// Checks the rows against the database (owner accounts exist, serials are free), in
+/// one read. Without `partial`, any bad row makes the whole import a validation error
+/// naming every bad row (`rows.7.serial_no`).
+pub fn check(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    file: ParsedFile,
+    options: ImportOptions,
+) -> DomainResult<ImportPlan> {
+    let mut rows = file.rows;
+    check_accounts(conn, tenant_id, &mut rows)?;
+    check_serials(conn, tenant_id, &mut rows)?;
     let (good, rejected): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|row| row.errors.is_empty());
     let rejected: Vec<RejectedRow> = rejected
@@ -140,56 +172,194 @@ pub fn import(
         })
         .collect();
     if !rejected.is_empty() && !options.partial {
-        return Err(DomainError::Validation(
-            rejected
-                .iter()
-                .flat_map(|r| {
-                    r.errors.iter().map(|e| {
-                        FieldError::new(
-                            format!("rows.{}.{}", r.row, e.field),
-                            e.code.clone(),
-                            e.message.clone(),
-                        )
-                    })
-                })
-                .collect(),
-        ));
+        return Err(rows_error(&rejected));
     }
-    let report = ImportReport {
+    Ok(ImportPlan {
         rows: good.len() + rejected.len(),
-        imported: good.len(),
+        good,
         rejected,
-        dry_run: options.dry_run,
-    };
-    if options.dry_run {
-        return Ok(report);
+        options,
+    })
+}
+
+fn rows_error(rejected: &[RejectedRow]) -> DomainError {
+    DomainError::Validation(
+        rejected
+            .iter()
+            .flat_map(|r| {
+                r.errors.iter().map(|e| {
+                    FieldError::new(
+                        format!("rows.{}.{}", r.row, e.field),
+                        e.code.clone(),
+                        e.message.clone(),
+                    )
+                })
+            })
+            .collect(),
+    )
+}
+
+impl ImportPlan {
+    /// What the import did, or would do (a dry run): the rows still to write count as
+    /// imported.
+    pub fn report(&self) -> ImportReport {
+        let mut rejected = self.rejected.clone();
+        rejected.sort_by_key(|r| r.row);
+        // A batch written again refuses its rows again.
+        rejected.dedup_by_key(|r| r.row);
+        ImportReport {
+            rows: self.rows,
+            imported: self.rows - rejected.len(),
+            rejected,
+            dry_run: self.options.dry_run,
+        }
     }
-    for row in &good {
-        crate::devices::insert(
+
+    /// How many batches the rows to write make: at least one, whose last writes the
+    /// audit entry.
+    pub fn batches(&self) -> usize {
+        self.good.len().div_ceil(BATCH_ROWS).max(1)
+    }
+}
+
+/// Writes batch `batch` (0-based) of the plan: its rows whose serial is still free, each
+/// a device, and with the last batch the import's audit entry. Answers the ids written.
+/// A serial taken since the check is a validation error naming its row, unless the
+/// import is partial: then the row joins the refused ones. Runs in a write transaction
+/// of its own; a batch that fails writes nothing and may be written again.
+pub fn write_batch(
+    conn: &mut DbConn,
+    actor: &Actor,
+    plan: &mut ImportPlan,
+    batch: usize,
+    now: NaiveDateTime,
+) -> DomainResult<Vec<String>> {
+    let start = (batch * BATCH_ROWS).min(plan.good.len());
+    let end = (start + BATCH_ROWS).min(plan.good.len());
+    let keys: Vec<String> = plan.good[start..end]
+        .iter()
+        .filter_map(|r| r.input.serial_no.as_deref().map(code_key))
+        .collect();
+    let taken = taken_serials(conn, &actor.tenant_id, &keys)?;
+    let (free, now_taken): (Vec<&ParsedRow>, Vec<&ParsedRow>) =
+        plan.good[start..end].iter().partition(|row| {
+            !row.input
+                .serial_no
+                .as_deref()
+                .is_some_and(|serial| taken.contains(&code_key(serial)))
+        });
+    let now_taken: Vec<RejectedRow> = now_taken
+        .into_iter()
+        .map(|row| RejectedRow {
+            row: row.row,
+            errors: vec![FieldError::new(
+                "serial_no",
+                "taken",
+                "another device has this serial number",
+            )],
+        })
+        .collect();
+    if !now_taken.is_empty() && !plan.options.partial {
+        return Err(rows_error(&now_taken));
+    }
+    let mut ids = Vec::new();
+    for row in free {
+        ids.push(crate::devices::insert(
             conn,
             &actor.tenant_id,
             &row.input,
             &format!("rows.{}.", row.row),
             now,
+        )?);
+    }
+    // Refused now, but kept among the rows to write so that later batches keep their place.
+    plan.rejected.extend(now_taken);
+    if end == plan.good.len() {
+        let report = plan.report();
+        baoxiu_audit::record(
+            conn,
+            actor,
+            Change::<(), _> {
+                action: "device.import",
+                object_type: "device",
+                object_id: "",
+                before: None,
+                after: Some(&serde_json::json!({
+                    "rows": report.rows,
+                    "imported": report.imported,
+                    "rejected": report.rejected.len(),
+                })),
+            },
+            now,
         )?;
     }
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "device.import",
-            object_type: "device",
-            object_id: "",
-            before: None,
-            after: Some(&serde_json::json!({
-                "rows": report.rows,
-                "imported": report.imported,
-                "rejected": report.rejected.len(),
-            })),
-        },
-        now,
-    )?;
-    Ok(report)
+    Ok(ids)
+}
+
+/// Removes devices an import wrote in its earlier batches, when a later one failed
+/// (their QR codes, if any were bound meanwhile, become blank again).
+pub fn remove(conn: &mut DbConn, tenant_id: &TenantId, ids: &[String]) -> DomainResult<()> {
+    for chunk in ids.chunks(500) {
+        diesel::update(
+            qr_codes::table
+                .filter(qr_codes::tenant_id.eq(tenant_id.as_str()))
+                .filter(qr_codes::device_id.eq_any(chunk)),
+        )
+        .set((
+            qr_codes::device_id.eq(None::<String>),
+            qr_codes::bound_at.eq(None::<NaiveDateTime>),
+            qr_codes::bound_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+        diesel::delete(
+            devices::table
+                .filter(devices::tenant_id.eq(tenant_id.as_str()))
+                .filter(devices::id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Imports a CSV file in the steps of the module documentation, each in a transaction
+/// of its own (none while the file is read). Blocking: call it from the blocking pool.
+pub fn import(
+    db: &Db,
+    actor: &Actor,
+    file: &[u8],
+    options: ImportOptions,
+    now: NaiveDateTime,
+) -> DomainResult<ImportReport> {
+    let parsed = parse_file(file)?;
+    let mut plan = db.read(|conn| check(conn, &actor.tenant_id, parsed, options))?;
+    if options.dry_run {
+        return Ok(plan.report());
+    }
+    let mut written: Vec<String> = Vec::new();
+    for batch in 0..plan.batches() {
+        let mut tries = 0;
+        let ids = loop {
+            tries += 1;
+            let attempt = db.write(|conn| {
+                tenants::require_active(conn, &actor.tenant_id, now)?;
+                write_batch(conn, actor, &mut plan, batch, now)
+            });
+            match attempt {
+                Ok(ids) => break ids,
+                // A serial taken by a transaction still open when the batch was checked:
+                // checked again, its row is refused and the others kept.
+                Err(DomainError::Validation(_)) if plan.options.partial && tries < 3 => {}
+                Err(error) => {
+                    if !written.is_empty() {
+                        db.write(|conn| remove(conn, &actor.tenant_id, &written))?;
+                    }
+                    return Err(error);
+                }
+            }
+        };
+        written.extend(ids);
+    }
+    Ok(plan.report())
 }
 
 fn file_error(code: &str, message: impl Into<String>) -> DomainError {
@@ -423,16 +593,7 @@ fn check_serials(
         .iter()
         .filter_map(|r| r.input.serial_no.as_deref().map(code_key))
         .collect();
-    let mut taken = HashSet::new();
-    for chunk in keys.chunks(500) {
-        taken.extend(
-            devices::table
-                .filter(devices::tenant_id.eq(tenant_id.as_str()))
-                .filter(devices::serial_key.eq_any(chunk))
-                .select(devices::serial_key.assume_not_null())
-                .load::<String>(conn)?,
-        );
-    }
+    let taken = taken_serials(conn, tenant_id, &keys)?;
     let mut first_row: HashMap<String, usize> = HashMap::new();
     for row in rows.iter_mut() {
         let Some(key) = row.input.serial_no.as_deref().map(code_key) else {
@@ -455,6 +616,25 @@ fn check_serials(
         }
     }
     Ok(())
+}
+
+/// The serial keys among `keys` that devices of the tenant have.
+fn taken_serials(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    keys: &[String],
+) -> DomainResult<HashSet<String>> {
+    let mut taken = HashSet::new();
+    for chunk in keys.chunks(500) {
+        taken.extend(
+            devices::table
+                .filter(devices::tenant_id.eq(tenant_id.as_str()))
+                .filter(devices::serial_key.eq_any(chunk))
+                .select(devices::serial_key.assume_not_null())
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(taken)
 }
 
 /// What a spreadsheet would take for a formula at the start of a cell.

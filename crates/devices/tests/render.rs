@@ -159,3 +159,37 @@ fn label_sheets_hold_the_requested_codes() {
     assert_eq!(per_sheet, [6, 1]);
     assert_eq!(zip.len(), 2);
 }
+
+#[test]
+fn the_longest_url_at_the_largest_style_stays_within_the_pixel_limit() {
+    use render::{MAX_PNG_SIDE, MAX_URL_CHARS};
+    let base = "https://acme.example.com/q/BX000001?p=";
+    let url = format!("{base}{}", "x".repeat(MAX_URL_CHARS - base.len()));
+    let largest = QrStyle {
+        module_px: 40,
+        quiet_zone: 10,
+        ..style(ErrorCorrection::High)
+    };
+    let png = render::png(&url, &largest).unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    assert_eq!(image.width(), image.height());
+    assert!(image.width() as usize <= MAX_PNG_SIDE, "{}", image.width());
+    // As many whole pixels a module as fit: 117 modules (version 25) and 2 × 10 of border.
+    let bare = QrStyle {
+        module_px: 1,
+        quiet_zone: 0,
+        ..largest.clone()
+    };
+    let modules = image::load_from_memory(&render::png(&url, &bare).unwrap())
+        .unwrap()
+        .width();
+    assert_eq!(modules, 117);
+    assert_eq!(image.width(), (2048 / (117 + 20)) * (117 + 20));
+    assert_eq!(decode(image), url);
+    // One character more is no code at all.
+    let refused = render::png(&format!("{url}x"), &largest).unwrap_err();
+    assert!(
+        matches!(refused, baoxiu_core::DomainError::Validation(_)),
+        "{refused:?}"
+    );
+}

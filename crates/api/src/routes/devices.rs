@@ -74,6 +74,71 @@ impl From<Device> for DeviceResponse {
     }
 }
 
+/// A device as a terminal user (an end customer or a guest) sees it: no owner account,
+/// version or timestamps, and coordinates only for the caller's own account's devices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDeviceResponse {
+    pub id: String,
+    pub name: String,
+    pub brand: String,
+    pub category: String,
+    pub model: String,
+    /// 机器编号.
+    pub machine_no: Option<String>,
+    /// 序列号.
+    pub serial_no: Option<String>,
+    pub install_address: String,
+    /// Only for a device of the caller's account (`mine`); `null` for others' public ones.
+    pub latitude: Option<f64>,
+    /// Only for a device of the caller's account (`mine`); `null` for others' public ones.
+    pub longitude: Option<f64>,
+    pub warranty_status: WarrantyStatus,
+    pub warranty_ends_on: Option<NaiveDate>,
+    pub status: DeviceStatus,
+    /// Whether the device belongs to the caller's account (else it is a public one).
+    pub mine: bool,
+}
+
+impl CustomerDeviceResponse {
+    pub fn new(d: Device, viewer: &Viewer) -> Self {
+        let mine = viewer.owns(&d);
+        Self {
+            id: d.id,
+            name: d.name,
+            brand: d.brand,
+            category: d.category,
+            model: d.model,
+            machine_no: d.machine_no,
+            serial_no: d.serial_no,
+            install_address: d.install_address,
+            latitude: d.latitude.filter(|_| mine),
+            longitude: d.longitude.filter(|_| mine),
+            warranty_status: d.warranty_status,
+            warranty_ends_on: d.warranty_ends_on,
+            status: d.status,
+            mine,
+        }
+    }
+}
+
+/// A device as the caller's audience sees it: staff get the whole device
+/// (`DeviceResponse`), terminal users the customer view (`CustomerDeviceResponse`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DeviceView {
+    Staff(DeviceResponse),
+    Customer(CustomerDeviceResponse),
+}
+
+impl DeviceView {
+    pub fn new(device: Device, viewer: &Viewer) -> Self {
+        match viewer {
+            Viewer::Staff => Self::Staff(device.into()),
+            _ => Self::Customer(CustomerDeviceResponse::new(device, viewer)),
+        }
+    }
+}
+
 fn device_response(status: StatusCode, device: Device) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(ETag(etag(device.version)))
@@ -342,7 +407,7 @@ pub async fn delete_device(
 ///
 /// My account's devices and public ones; guests see public ones only.
 #[utoipa::path(tag = "devices", operation_id = "list_devices", params(DeviceQuery, PageQuery),
-    responses((status = 200, description = "One page of devices", body = PageResponse<DeviceResponse>),
+    responses((status = 200, description = "One page of devices", body = PageResponse<CustomerDeviceResponse>),
         (status = 403, description = "`registration-required` before registering (when the policy says so)", body = Problem, content_type = "application/problem+json")))]
 #[get("/devices")]
 pub async fn list_devices(
@@ -350,7 +415,7 @@ pub async fn list_devices(
     caller: TerminalCaller,
     query: web::Query<DeviceQuery>,
     page: web::Query<PageQuery>,
-) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
+) -> Result<web::Json<PageResponse<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let request = page.request()?;
     let filter = DeviceFilter {
@@ -360,13 +425,13 @@ pub async fn list_devices(
     let page = state
         .read(move |conn| {
             let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
-            devices::list(conn, &caller.tenant_id, &filter, &viewer, &request)
+            let page = devices::list(conn, &caller.tenant_id, &filter, &viewer, &request)?;
+            Ok(PageResponse::from_page(page, |d| {
+                CustomerDeviceResponse::new(d, &viewer)
+            }))
         })
         .await?;
-    Ok(web::Json(PageResponse::from_page(
-        page,
-        DeviceResponse::from,
-    )))
+    Ok(web::Json(page))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -380,48 +445,53 @@ pub struct LookupQuery {
 
 /// Look a device up by serial or machine number ("quick repair").
 #[utoipa::path(tag = "devices", operation_id = "lookup_devices", params(LookupQuery),
-    responses((status = 200, description = "Matching devices the caller may see (possibly none)", body = Vec<DeviceResponse>)))]
+    responses((status = 200, description = "Matching devices the caller may see (possibly none)", body = Vec<CustomerDeviceResponse>)))]
 #[get("/devices/lookup")]
 pub async fn lookup_devices(
     state: web::Data<AppState>,
     caller: TerminalCaller,
     query: web::Query<LookupQuery>,
-) -> Result<web::Json<Vec<DeviceResponse>>, ApiError> {
+) -> Result<web::Json<Vec<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let query = query.into_inner();
     let found = state
         .read(move |conn| {
             let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
-            devices::lookup(
+            let found = devices::lookup(
                 conn,
                 &caller.tenant_id,
                 query.serial.as_deref(),
                 query.machine_no.as_deref(),
                 &viewer,
-            )
+            )?;
+            Ok(found
+                .into_iter()
+                .map(|d| CustomerDeviceResponse::new(d, &viewer))
+                .collect())
         })
         .await?;
-    Ok(web::Json(found.into_iter().map(Into::into).collect()))
+    Ok(web::Json(found))
 }
 
 /// Get one of my devices.
 #[utoipa::path(tag = "devices", operation_id = "get_device", params(("id" = String, Path, description = "Device id")),
-    responses((status = 200, description = "The device", body = DeviceResponse),
+    responses((status = 200, description = "The device", body = CustomerDeviceResponse),
         (status = 404, description = "No such device, or not one the caller may see", body = Problem, content_type = "application/problem+json")))]
 #[get("/devices/{id}")]
 pub async fn get_device(
     state: web::Data<AppState>,
     caller: TerminalCaller,
     id: web::Path<String>,
-) -> Result<web::Json<DeviceResponse>, ApiError> {
+) -> Result<web::Json<CustomerDeviceResponse>, ApiError> {
     let TerminalCaller(caller) = caller;
     let device = state
         .read(move |conn| {
             let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
-            devices::get_for(conn, &caller.tenant_id, &id, &viewer)
+            let device = devices::get_for(conn, &caller.tenant_id, &id, &viewer)?;
+            Ok(CustomerDeviceResponse::new(device, &viewer))
         })
         .await?;
-    Ok(web::Json(device.into()))
+    Ok(web::Json(device))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -444,6 +514,11 @@ pub struct ImportQuery {
 /// the export template has them). Rows are numbered as a spreadsheet shows them, the
 /// header being row 1. Unless `partial=true`, one bad row rejects the file with a 422 whose
 /// `errors` name each bad cell as `rows.{row}.{column}`, and nothing is imported.
+///
+/// The whole file is read and checked before anything is written, then written 1000 rows
+/// per transaction, so that other requests are served meanwhile. A serial number another
+/// request takes during the import refuses its row (`partial=true`) or the file, whose
+/// rows written so far are removed again.
 #[utoipa::path(tag = "devices", operation_id = "import_devices", params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
     responses((status = 200, description = "What was imported, and the rows that were not", body = ImportReport),
@@ -463,11 +538,8 @@ pub async fn import_devices(
     };
     let actor = staff.actor();
     let now = state.now();
-    let report = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            transfer::import(conn, &actor, &file.0, options, now)
-        })
-        .await?;
+    let db = state.db.clone();
+    let report = web::block(move || transfer::import(&db, &actor, &file.0, options, now)).await??;
     Ok(web::Json(report))
 }
 

@@ -6,10 +6,10 @@ use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, post, put, web};
 use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::staff::StaffRole;
-use baoxiu_accounts::{domains, tenants, terminal_users};
-use baoxiu_core::{DomainError, DomainResult, TenantId};
+use baoxiu_accounts::{tenants, terminal_users};
+use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::devices::{self, DeviceInput};
-use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned};
+use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned, UrlRules};
 use baoxiu_devices::render::{self, ImageFormat, Label};
 use baoxiu_registration::access;
 use baoxiu_store::DbConn;
@@ -18,23 +18,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
-use crate::extract::{AdminCaller, Caller, IfMatch, StaffCaller, TenantScope, etag};
-use crate::json::ApiJson;
+use crate::extract::{
+    AdminCaller, Caller, IfMatch, StaffCaller, TENANT_HEADER, etag, request_host, tenant_of_host,
+};
+use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
-use crate::routes::devices::{CreateDeviceRequest, DeviceResponse, viewer_of};
+use crate::renders;
+use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 
-/// Where a tenant's codes point: its approved host, else its portal sub-domain.
-fn host_and_slug(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
-    portal_domain: &str,
-) -> DomainResult<(String, String)> {
-    let slug = tenants::get(conn, tenant_id)?.slug;
-    let host = domains::primary_host(conn, tenant_id)?
-        .unwrap_or_else(|| format!("{slug}.{portal_domain}"));
-    Ok((host, slug))
+/// What the configuration says about the URLs of codes.
+fn url_rules(state: &AppState) -> UrlRules {
+    UrlRules {
+        portal_domain: state.config.portal_domain.to_ascii_lowercase(),
+        front_end_origins: state.config.cors_origins.clone(),
+    }
 }
 
 /// Get the QR code settings.
@@ -72,9 +71,10 @@ pub async fn put_qr_settings(
     let settings = body.0;
     let actor = admin.0.actor();
     let now = state.now();
+    let rules = url_rules(&state);
     let (saved, version) = state
         .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            qr::put_settings(conn, &actor, settings, if_match.0, now)
+            qr::put_settings(conn, &actor, settings, &rules, if_match.0, now)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -123,14 +123,14 @@ pub async fn list_qr_codes(
     let request = page.request()?;
     let bound = query.bound;
     let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let (page, settings, (host, slug)) = state
         .read(move |conn| {
             let page = qr::list_codes(conn, &tenant_id, bound, &request)?;
             Ok((
                 page,
                 qr::get_settings(conn, &tenant_id)?.0,
-                host_and_slug(conn, &tenant_id, &portal)?,
+                qr::tenant_host(conn, &tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -166,14 +166,14 @@ pub async fn generate_qr_codes(
     let request = body.0;
     let actor = staff.actor();
     let now = state.now();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let (codes, settings, (host, slug)) = state
         .write_in_tenant(staff.tenant_id(), move |conn| {
             let codes = qr::generate(conn, &actor, request.count, &request.device_ids, now)?;
             Ok((
                 codes,
                 qr::get_settings(conn, &actor.tenant_id)?.0,
-                host_and_slug(conn, &actor.tenant_id, &portal)?,
+                qr::tenant_host(conn, &actor.tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -214,9 +214,16 @@ fn caption_of(
 }
 
 /// Get a QR code image.
+///
+/// Drawn off the request threads, a few at a time per server: when every slot is busy the
+/// answer is 503 with `Retry-After`. A PNG is at most 2048 pixels a side (fewer pixels per
+/// module than `style.module_px` when the code would be larger).
 #[utoipa::path(tag = "qr-codes", operation_id = "get_qr_code_image", params(("code" = String, Path, description = "The code"), ImageQuery),
     responses((status = 200, description = "The image", content((String = "image/svg+xml"), (BinaryFile = "image/png"))),
-        (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json")))]
+        (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `format`, or `url_template` makes a URL longer than 512 characters (with the tenant's host filled in)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every render slot of the server is busy: try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 #[get("/admin/qr-codes/{code}/image")]
 pub async fn get_qr_code_image(
     state: web::Data<AppState>,
@@ -224,8 +231,9 @@ pub async fn get_qr_code_image(
     code: web::Path<String>,
     query: web::Query<ImageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let slot = renders::slot(&state)?;
     let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
+    let rules = url_rules(&state);
     let format = query.format.unwrap_or(ImageFormat::Svg);
     let (settings, found, device, (host, slug)) = state
         .read(move |conn| {
@@ -236,7 +244,7 @@ pub async fn get_qr_code_image(
                 settings,
                 found,
                 device,
-                host_and_slug(conn, &tenant_id, &portal)?,
+                qr::tenant_host(conn, &tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -244,13 +252,16 @@ pub async fn get_qr_code_image(
     Ok(match format {
         ImageFormat::Svg => {
             let caption = caption_of(&settings, &found, device.as_ref());
-            HttpResponse::Ok()
-                .content_type("image/svg+xml")
-                .body(render::svg(&url, &settings.style, caption.as_deref())?)
+            let image = renders::draw(slot, move || {
+                render::svg(&url, &settings.style, caption.as_deref())
+            })
+            .await?;
+            HttpResponse::Ok().content_type("image/svg+xml").body(image)
         }
-        ImageFormat::Png => HttpResponse::Ok()
-            .content_type("image/png")
-            .body(render::png(&url, &settings.style)?),
+        ImageFormat::Png => {
+            let image = renders::draw(slot, move || render::png(&url, &settings.style)).await?;
+            HttpResponse::Ok().content_type("image/png").body(image)
+        }
     })
 }
 
@@ -289,12 +300,17 @@ pub struct ExportRequest {
 ///
 /// A printable A4 SVG sheet of `rows` × `columns` labels (each the code and its caption), a
 /// ZIP file of as many such sheets as the codes need, or a ZIP file of one SVG or PNG per
-/// code, named after the code.
+/// code, named after the code. ZIP files are streamed as they are drawn (no
+/// `Content-Length`); at most 1000 codes, each image within the limits of
+/// `get_qr_code_image`. Drawn a few at a time per server: when every slot is busy the
+/// answer is 503 with `Retry-After`.
 #[utoipa::path(tag = "qr-codes", operation_id = "export_qr_codes", request_body = ExportRequest,
     responses((status = 200, description = "The label sheet, or the ZIP file of sheets or images",
             content((String = "image/svg+xml"), (BinaryFile = "application/zip"))),
         (status = 404, description = "A code does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No codes, too many, or more than fit on the sheet", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "No codes, too many, more than fit on the sheet, or `url_template` makes a URL longer than 512 characters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every render slot of the server is busy: try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 #[post("/admin/qr-codes/export")]
 pub async fn export_qr_codes(
     state: web::Data<AppState>,
@@ -310,56 +326,71 @@ pub async fn export_qr_codes(
         )
         .into());
     }
-    let tenant_id = staff.tenant_id().clone();
-    let portal = state.config.portal_domain.clone();
     let format = request.format.unwrap_or_default();
     let (rows, columns) = (request.rows.unwrap_or(5), request.columns.unwrap_or(4));
-    let file = state
+    if matches!(format, ExportFormat::LabelSheet) {
+        render::check_sheet(request.codes.len(), rows, columns)?;
+    }
+    let slot = renders::slot(&state)?;
+    let tenant_id = staff.tenant_id().clone();
+    let rules = url_rules(&state);
+    // What the labels say, read in one short transaction; nothing is drawn in it.
+    let (style, labels) = state
         .read(move |conn| {
             let settings = qr::get_settings(conn, &tenant_id)?.0;
-            let (host, slug) = host_and_slug(conn, &tenant_id, &portal)?;
-            let mut labels = Vec::new();
-            for code in &request.codes {
-                let found = qr::get_code(conn, &tenant_id, code)?;
-                let device = qr::device_of(conn, &tenant_id, &found)?;
-                let label = Label {
-                    text: qr::fill(&settings.url_template, &host, &slug, &found.code),
-                    caption: caption_of(&settings, &found, device.as_ref()),
-                };
-                labels.push((found.code, label));
-            }
-            match format {
-                ExportFormat::LabelSheet => {
-                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
-                    render::label_sheet(&labels, &settings.style, rows, columns)
-                        .map(String::into_bytes)
-                }
-                ExportFormat::LabelSheetsZip => {
-                    let labels: Vec<Label> = labels.into_iter().map(|(_, l)| l).collect();
-                    render::label_sheets_zip(&labels, &settings.style, rows, columns)
-                }
-                ExportFormat::SvgZip => {
-                    render::images_zip(&labels, &settings.style, ImageFormat::Svg)
-                }
-                ExportFormat::PngZip => {
-                    render::images_zip(&labels, &settings.style, ImageFormat::Png)
-                }
-            }
+            let (host, slug) = qr::tenant_host(conn, &tenant_id, &rules)?;
+            let codes = qr::get_codes(conn, &tenant_id, &request.codes)?;
+            let devices = qr::devices_of(conn, &tenant_id, &codes)?;
+            let labels: Vec<(String, Label)> = codes
+                .into_iter()
+                .map(|found| {
+                    let device = found.device_id.as_ref().and_then(|id| devices.get(id));
+                    let label = Label {
+                        text: qr::fill(&settings.url_template, &host, &slug, &found.code),
+                        caption: caption_of(&settings, &found, device),
+                    };
+                    (found.code, label)
+                })
+                .collect();
+            Ok((settings.style, labels))
         })
         .await?;
+    for (_, label) in &labels {
+        render::check_url(&label.text)?;
+    }
     let (content_type, name) = match format {
         ExportFormat::LabelSheet => ("image/svg+xml", "qr-labels.svg"),
         ExportFormat::LabelSheetsZip => ("application/zip", "qr-labels.zip"),
         ExportFormat::SvgZip => ("application/zip", "qr-codes-svg.zip"),
         ExportFormat::PngZip => ("application/zip", "qr-codes-png.zip"),
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .body(file))
+    let mut response = HttpResponse::Ok();
+    response.content_type(content_type).insert_header((
+        "Content-Disposition",
+        format!("attachment; filename=\"{name}\""),
+    ));
+    let labels_only = |labels: Vec<(String, Label)>| -> Vec<Label> {
+        labels.into_iter().map(|(_, label)| label).collect()
+    };
+    Ok(match format {
+        // One sheet holds at most 200 labels: drawn whole.
+        ExportFormat::LabelSheet => {
+            let sheet = renders::draw(slot, move || {
+                render::label_sheet(&labels_only(labels), &style, rows, columns)
+            })
+            .await?;
+            response.body(sheet)
+        }
+        ExportFormat::LabelSheetsZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_label_sheets_zip(&labels_only(labels), &style, rows, columns, out)
+        })),
+        ExportFormat::SvgZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_images_zip(&labels, &style, ImageFormat::Svg, out)
+        })),
+        ExportFormat::PngZip => response.streaming(renders::stream(slot, move |out| {
+            render::write_images_zip(&labels, &style, ImageFormat::Png, out)
+        })),
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -367,7 +398,9 @@ pub struct ScanResponse {
     pub code: String,
     /// `device` or `blank`.
     pub kind: String,
-    pub device: Option<DeviceResponse>,
+    /// The device as the caller sees it: staff the whole device, terminal users the
+    /// customer view.
+    pub device: Option<DeviceView>,
     /// What the caller can do with the device: `report_fault`, `view_history`.
     pub actions: Vec<String>,
     /// For a blank code: whether the caller may bind it to a device.
@@ -427,7 +460,7 @@ pub async fn scan_qr_code(
                     ScanResponse {
                         code: code.trim().to_owned(),
                         kind: "device".into(),
-                        device: Some((*device).into()),
+                        device: Some(DeviceView::new(*device, &viewer)),
                         actions,
                         may_bind: false,
                     }
@@ -445,21 +478,119 @@ pub async fn scan_qr_code(
     Ok(web::Json(response))
 }
 
+/// Staff binding a code: an existing device, or a new one with every field of
+/// `create_device`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BindRequest {
+pub struct StaffBindRequest {
     /// An existing device...
     pub device_id: Option<String>,
-    /// ...or a new one (a terminal user's new device joins their account).
+    /// ...or a new one.
     pub device: Option<CreateDeviceRequest>,
+}
+
+/// What a terminal user may say about a machine they stick a code on. Its owner (the
+/// user's account), serial number, warranty, status and visibility are staff's to set:
+/// naming any of them answers 422 (`unknown_field`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDeviceRequest {
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    #[serde(default)]
+    pub brand: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub model: String,
+    /// 机器编号.
+    pub machine_no: Option<String>,
+    #[serde(default)]
+    pub install_address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl CustomerDeviceRequest {
+    /// The device to create: in `account_id`'s account, private, with staff's defaults
+    /// for everything the customer may not say.
+    fn into_input(self, account_id: Option<String>) -> DeviceInput {
+        DeviceInput {
+            account_id,
+            name: self.name,
+            brand: self.brand,
+            category: self.category,
+            model: self.model,
+            machine_no: self.machine_no,
+            install_address: self.install_address,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            ..DeviceInput::default()
+        }
+    }
+}
+
+/// A terminal user binding a code: an existing device they may see, or a new one of
+/// their account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerBindRequest {
+    /// An existing device...
+    pub device_id: Option<String>,
+    /// ...or a new one, which joins the user's account.
+    pub device: Option<CustomerDeviceRequest>,
+}
+
+/// The body of `bind_qr_code`: staff send a `StaffBindRequest`, terminal users a
+/// `CustomerBindRequest`; which one is read is decided by the token, not the body.
+pub struct BindRequest;
+
+impl utoipa::PartialSchema for BindRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(
+                StaffBindRequest::name(),
+            ))
+            .item(utoipa::openapi::Ref::from_schema_name(
+                CustomerBindRequest::name(),
+            ))
+            .description(Some(
+                "`StaffBindRequest` from staff, `CustomerBindRequest` from terminal users \
+                 (decided by the token)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for BindRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            StaffBindRequest::name().into_owned(),
+            StaffBindRequest::schema(),
+        ));
+        StaffBindRequest::schemas(schemas);
+        schemas.push((
+            CustomerBindRequest::name().into_owned(),
+            CustomerBindRequest::schema(),
+        ));
+        CustomerBindRequest::schemas(schemas);
+    }
 }
 
 /// Bind a blank code to a device.
 ///
 /// Needs `register_blank_code`: staff admins and engineers have it; terminal roles may be
-/// given it.
+/// given it. Staff may create the device with every field (`StaffBindRequest`); a
+/// terminal user says only what a customer may say about a machine
+/// (`CustomerBindRequest`), and the new device joins their account, private.
 #[utoipa::path(tag = "qr-codes", operation_id = "bind_qr_code", request_body = BindRequest, params(("code" = String, Path, description = "The code")),
-    responses((status = 200, description = "Bound: the device", body = DeviceResponse),
+    responses((status = 200, description = "Bound: the device, as the caller sees it", body = DeviceView),
         (status = 404, description = "No such code", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The code is bound already", body = Problem, content_type = "application/problem+json")))]
 #[post("/scan/{code}/bind")]
@@ -467,9 +598,16 @@ pub async fn bind_qr_code(
     state: web::Data<AppState>,
     caller: Caller,
     code: web::Path<String>,
-    body: ApiJson<BindRequest>,
-) -> Result<web::Json<DeviceResponse>, ApiError> {
-    let request = body.0;
+    body: ApiJson<serde_json::Value>,
+) -> Result<web::Json<DeviceView>, ApiError> {
+    // Each audience's own request type: a terminal user naming a staff-only field gets 422.
+    let (device_id, new_device) = if caller.kind == TokenKind::Staff {
+        let request: StaffBindRequest = json::from_value(body.0)?;
+        (request.device_id, request.device.map(NewDevice::Staff))
+    } else {
+        let request: CustomerBindRequest = json::from_value(body.0)?;
+        (request.device_id, request.device.map(NewDevice::Customer))
+    };
     let now = state.now();
     let tenant_id = caller.tenant_id.clone();
     let device = state
@@ -482,15 +620,16 @@ pub async fn bind_qr_code(
             }
             let viewer = viewer_of(conn, &caller)?;
             let actor = caller.actor();
-            let device_id = match (request.device_id, request.device) {
+            let device_id = match (device_id, new_device) {
                 (Some(id), None) => id,
                 (None, Some(new)) => {
-                    let mut input = DeviceInput::from(new);
-                    if caller.kind != TokenKind::Staff {
-                        input.account_id =
+                    let input = match new {
+                        NewDevice::Staff(new) => DeviceInput::from(new),
+                        NewDevice::Customer(new) => new.into_input(
                             terminal_users::get(conn, &caller.tenant_id, &caller.subject)?
-                                .account_id;
-                    }
+                                .account_id,
+                        ),
+                    };
                     devices::create(conn, &actor, input, now)?.id
                 }
                 _ => {
@@ -501,25 +640,36 @@ pub async fn bind_qr_code(
                     ));
                 }
             };
-            qr::bind(conn, &actor, &code, &device_id, &viewer, now)
+            let device = qr::bind(conn, &actor, &code, &device_id, &viewer, now)?;
+            Ok(DeviceView::new(device, &viewer))
         })
         .await?;
-    Ok(web::Json(device.into()))
+    Ok(web::Json(device))
+}
+
+/// A device made in the bind call, as its caller's audience may describe it.
+enum NewDevice {
+    Staff(CreateDeviceRequest),
+    Customer(CustomerDeviceRequest),
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QQuery {
-    /// The tenant's slug, when the host does not name it.
+    /// The tenant's slug, used only when the host names no tenant.
     pub t: Option<String>,
 }
 
 /// Open a scanned code.
 ///
 /// The URL printed in every code: redirects (302) to the tenant's landing page for it, so
-/// any phone camera and WeChat's "scan ordinary URL" rule open the portal.
+/// any phone camera and WeChat's "scan ordinary URL" rule open the portal. The tenant is
+/// the host's (an approved domain, or its sub-domain of the portal domain); `?t=` or
+/// `X-Tenant` name it only when the host names none. The landing page is on the tenant's
+/// own hosts or a front-end origin the server is configured with (`cors_origins`); a
+/// landing template saved otherwise sends the scan to `https://{host}/h5/#/scan/{code}`.
 #[utoipa::path(tag = "qr-codes", operation_id = "open_qr_code", params(("code" = String, Path, description = "The code"), QQuery,
-        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, when the host does not name it", example = "demo")),
+        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, used only when the host names no tenant", example = "demo")),
     responses((status = 302, description = "To the landing page", headers(("Location" = String, description = "The landing page"))),
         (status = 404, description = "No such code, or the QR feature is off", body = Problem, content_type = "application/problem+json")),
     security(()))]
@@ -530,34 +680,32 @@ pub async fn open_qr_code(
     code: web::Path<String>,
     query: web::Query<QQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = match &query.t {
-        Some(slug) => {
-            let slug = slug.trim().to_ascii_lowercase();
-            state
-                .read(move |conn| {
-                    tenants::find_by_slug(conn, &slug)?
-                        .map(|t| t.tenant_id())
-                        .ok_or(DomainError::NotFound("tenant"))
-                })
-                .await?
-        }
-        None => {
-            use actix_web::FromRequest;
-            TenantScope::extract(&req).await?.tenant_id
-        }
-    };
-    let portal = state.config.portal_domain.clone();
+    let host = request_host(&req);
+    let named = query
+        .t
+        .clone()
+        .or_else(|| {
+            req.headers()
+                .get(TENANT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .map(|slug| slug.trim().to_ascii_lowercase())
+        .filter(|slug| !slug.is_empty());
+    let rules = url_rules(&state);
     let location = state
         .read(move |conn| {
-            let settings = qr::enabled_settings(conn, &tenant_id)?;
-            let found = qr::get_code(conn, &tenant_id, code.trim())?;
-            let (host, slug) = host_and_slug(conn, &tenant_id, &portal)?;
-            Ok(qr::fill(
-                &settings.landing_url_template,
-                &host,
-                &slug,
-                &found.code,
-            ))
+            // A link on one tenant's host never opens another tenant's code.
+            let tenant_id = match tenant_of_host(conn, &host, &rules.portal_domain)? {
+                Some(tenant_id) => tenant_id,
+                None => {
+                    let slug = named.ok_or(DomainError::TenantRequired)?;
+                    tenants::find_by_slug(conn, &slug)?
+                        .map(|t| t.tenant_id())
+                        .ok_or(DomainError::NotFound("tenant"))?
+                }
+            };
+            qr::landing(conn, &tenant_id, &code, &rules)
         })
         .await?;
     Ok(HttpResponse::build(StatusCode::FOUND)

@@ -168,3 +168,76 @@ backend_tests! {
         assert_eq!(sorted(&back.text), sorted(&export.text), "the same file out again");
     }
 }
+
+/// A file of `rows` devices with serials `{prefix}-00000`...; the last row's serial is `last`.
+fn devices_file(prefix: &str, rows: usize, last: &str) -> String {
+    let mut file = String::from("serial_no,name\n");
+    for i in 0..rows - 1 {
+        file.push_str(&format!("{prefix}-{i:05},设备 {i}\n"));
+    }
+    file.push_str(&format!("{last},最后一台\n"));
+    file
+}
+
+backend_tests! {
+    async fn an_import_checks_its_file_while_another_write_holds_the_writer(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        // A long write elsewhere in the process holds the database's writer (SQLite has one).
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let db = app.state.db.clone();
+        let holder = std::thread::spawn(move || {
+            db.write(|_| -> Result<(), baoxiu_core::DomainError> {
+                let _ = released.recv();
+                Ok(())
+            })
+        });
+        let good = devices_file("HW", 3_000, "HW-LAST");
+        let bad = format!("{good}BAD-1,\n");
+        let answered = |query: &'static str, file: String| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                // Without the fix this waits for the writer as long as it is held.
+                tokio::time::timeout(std::time::Duration::from_secs(60), import(app, &admin, query, &file))
+                    .await
+                    .expect("answered while the writer is held elsewhere")
+            }
+        };
+        // Reading and checking the file needs no writer: a dry run and a file with bad rows answer.
+        let dry = answered("?dry_run=true", good.clone()).await;
+        assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+        assert_eq!(dry.body["imported"], 3_000);
+        let refused = answered("", bad).await;
+        refused.problem(422, "validation-failed");
+        assert_eq!(refused.error_fields(), ["rows.3002.name"]);
+        release.send(()).unwrap();
+        holder.join().unwrap().unwrap();
+        // Once it is free, the file imports, in batches, whole.
+        let imported = import(&app, &admin, "", &good).await;
+        assert_eq!(imported.status, StatusCode::OK, "{}", &imported.text[..imported.text.len().min(300)]);
+        assert_eq!(imported.body["imported"], 3_000);
+        assert_eq!(device_count(&app, &admin).await, 3_000);
+    }
+
+    async fn two_imports_racing_for_one_serial_leave_one_whole_file(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        // Several batches each, and the same serial in the last row of both.
+        let first = devices_file("RA", 2_500, "SHARED-1");
+        let second = devices_file("RB", 2_500, "SHARED-1");
+        let (a, b) = futures_util::join!(import(&app, &admin, "", &first), import(&app, &admin, "", &second));
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 422], "{} / {}", &a.text[..a.text.len().min(300)], &b.text[..b.text.len().min(300)]);
+        let loser = if a.status == StatusCode::OK { &b } else { &a };
+        assert_eq!(loser.error_fields(), ["rows.2501.serial_no"], "{}", loser.text);
+        assert_eq!(loser.body["errors"][0]["code"], "taken");
+        // All of one file, none of the other, and one import in the audit log.
+        assert_eq!(device_count(&app, &admin).await, 2_500);
+        let export = app.get("/api/v1/admin/devices/export", bearer(&admin)).await;
+        let ra = export.text.matches("RA-").count();
+        let rb = export.text.matches("RB-").count();
+        assert!((ra, rb) == (2_499, 0) || (ra, rb) == (0, 2_499), "{ra} + {rb}");
+        let audit = app.get("/api/v1/admin/audit-log?action=device.import", bearer(&admin)).await;
+        assert_eq!(audit.body["items"].as_array().unwrap().len(), 1, "{}", audit.text);
+    }
+}

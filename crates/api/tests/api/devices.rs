@@ -258,3 +258,78 @@ backend_tests! {
         assert_eq!(app.get(&format!("/api/v1/devices/{private}"), bearer(&token)).await.status, StatusCode::OK);
     }
 }
+
+/// The fields only staff see of a device.
+const STAFF_ONLY: [&str; 4] = ["account_id", "version", "created_at", "updated_at"];
+
+#[track_caller]
+fn assert_customer_view(device: &serde_json::Value) {
+    assert!(device["id"].is_string(), "{device}");
+    for field in STAFF_ONLY {
+        assert!(device.get(field).is_none(), "{field} in {device}");
+    }
+}
+
+backend_tests! {
+    async fn terminal_users_get_the_customer_view_of_a_device(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        add_method(&app, &admin, "openid_auto", false, "exact").await;
+        let (mine, _) = account_with_contact(&app, &admin, "甲公司", Some("13900139150")).await;
+        let (theirs, _) = account_with_contact(&app, &admin, "乙公司", Some("13900139151")).await;
+        let here = json!({ "latitude": 22.5, "longitude": 114.0, "install_address": "一楼" });
+        let my_device = add_device(&app, &admin, json!({ "name": "我的设备", "account_id": mine, "serial_no": "CV-1", "latitude": 22.5, "longitude": 114.0 })).await;
+        let their_public = add_device(&app, &admin, json!({ "name": "他们的公共设备", "account_id": theirs, "serial_no": "CV-2", "visibility": "public",
+                                                            "latitude": here["latitude"], "longitude": here["longitude"], "install_address": here["install_address"] })).await;
+        let token = access_of(&wx_login(&app, "cora").await);
+        register(&app, &token, "甲公司", "科拉", "13900139152").await;
+
+        // The list: no owner account, no version; coordinates of the caller's own devices only.
+        let list = app.get("/api/v1/devices", bearer(&token)).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        let items = list.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{}", list.text);
+        for item in items {
+            assert_customer_view(item);
+        }
+        let by_id = |id: &str| items.iter().find(|d| d["id"] == id).unwrap().clone();
+        let own = by_id(&my_device);
+        assert_eq!(own["mine"], true);
+        assert_eq!(own["latitude"], 22.5);
+        assert_eq!(own["serial_no"], "CV-1");
+        let other = by_id(&their_public);
+        assert_eq!(other["mine"], false);
+        assert_eq!(other["latitude"], serde_json::Value::Null, "{other}");
+        assert_eq!(other["longitude"], serde_json::Value::Null, "{other}");
+        assert_eq!(other["name"], "他们的公共设备");
+        // One device, a lookup and a scan answer the same view.
+        let one = app.get(&format!("/api/v1/devices/{their_public}"), bearer(&token)).await;
+        assert_customer_view(&one.body);
+        assert_eq!(one.body["latitude"], serde_json::Value::Null);
+        let looked = app.get("/api/v1/devices/lookup?serial=CV-2", bearer(&token)).await;
+        assert_customer_view(&looked.body[0]);
+        assert_eq!(looked.body[0]["longitude"], serde_json::Value::Null);
+        let settings = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
+        let mut body = settings.body.clone();
+        body["enabled"] = json!(true);
+        app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&body), bearer(&admin)).await;
+        app.post("/api/v1/admin/qr-codes", &json!({ "device_ids": [their_public] }), bearer(&admin)).await;
+        let scanned = app.get("/api/v1/scan/BX000001", bearer(&token)).await;
+        assert_eq!(scanned.status, StatusCode::OK, "{}", scanned.text);
+        assert_customer_view(&scanned.body["device"]);
+        assert_eq!(scanned.body["device"]["latitude"], serde_json::Value::Null);
+        // A guest: the same.
+        let (guest_account, guest_contact) = account_with_contact(&app, &admin, "散客", None).await;
+        put_policy(&app, &admin, json!({ "guest_enabled": true, "guest_account_id": guest_account, "guest_contact_id": guest_contact })).await;
+        let guest = access_of(&app.post("/api/v1/auth/guest", &json!({}), tenant("acme")).await);
+        let seen = app.get(&format!("/api/v1/devices/{their_public}"), bearer(&guest)).await;
+        assert_customer_view(&seen.body);
+        assert_eq!(seen.body["mine"], false);
+        assert_eq!(seen.body["latitude"], serde_json::Value::Null);
+
+        // Staff get the whole device, from the scan too.
+        let staff_scan = app.get("/api/v1/scan/BX000001", bearer(&admin)).await;
+        assert_eq!(staff_scan.body["device"]["account_id"], theirs.as_str(), "{}", staff_scan.text);
+        assert_eq!(staff_scan.body["device"]["version"], 1);
+        assert_eq!(staff_scan.body["device"]["latitude"], 22.5);
+    }
+}

@@ -157,6 +157,8 @@ backend_tests! {
                 .unwrap();
             assert_eq!(answer.status(), StatusCode::OK);
             assert_eq!(answer.headers().get("content-type").unwrap(), "application/zip");
+            // Streamed as it is made, never held whole: no length is known up front.
+            assert!(answer.headers().get("content-length").is_none(), "{:?}", answer.headers());
             let bytes = answer.bytes().await.unwrap().to_vec();
             let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
             let mut names: Vec<String> = zip.file_names().map(|name| name.unwrap().into_owned()).collect();
@@ -469,13 +471,263 @@ backend_tests! {
         refused.problem(422, "validation-failed");
         assert_eq!(refused.error_fields(), ["device_id"]);
         assert_eq!(app.get("/api/v1/scan/TB002", bearer(&ivy)).await.body["kind"], "blank");
-        // A new device made in the bind call joins the user's account, whatever it names.
+        // A new device made in the bind call: a terminal user says only what a customer may
+        // say about a machine. Its owner, serial, warranty, status and who sees it are staff's.
+        let devices_before = app.count_rows("devices");
+        for (field, value) in [
+            ("account_id", json!(other_account)),
+            ("visibility", json!("public")),
+            ("warranty_status", json!("in_warranty")),
+            ("warranty_ends_on", json!("2036-12-31")),
+            ("status", json!("retired")),
+            ("serial_no", json!("SN-OF-SOMEONE-ELSE")),
+        ] {
+            let mut device = json!({ "name": "新装空调" });
+            device[field] = value;
+            let refused = app.post("/api/v1/scan/TB003/bind", &json!({ "device": device }), bearer(&ivy)).await;
+            refused.problem(422, "validation-failed");
+            assert_eq!(refused.error_fields(), [format!("device.{field}")], "{}", refused.text);
+            assert_eq!(refused.body["errors"][0]["code"], "unknown_field");
+        }
+        assert_eq!(app.count_rows("devices"), devices_before, "nothing made");
+        assert_eq!(app.get("/api/v1/scan/TB003", bearer(&ivy)).await.body["kind"], "blank");
         let created = app
-            .post("/api/v1/scan/TB003/bind", &json!({ "device": { "name": "新装空调", "account_id": other_account } }), bearer(&ivy))
+            .post(
+                "/api/v1/scan/TB003/bind",
+                &json!({ "device": { "name": "新装空调", "brand": "格力", "category": "空调", "model": "KFR-35", "machine_no": "M-35",
+                                     "install_address": "3 楼机房", "latitude": 22.5, "longitude": 114.0 } }),
+                bearer(&ivy),
+            )
             .await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.text);
-        assert_eq!(created.body["account_id"], account.as_str());
+        assert_eq!(created.body["name"], "新装空调");
+        assert_eq!(created.body["mine"], true);
+        assert_eq!(created.body["latitude"], 22.5);
+        // It joined the user's account, private, with staff's defaults for the rest.
+        let stored = app.get(&format!("/api/v1/admin/devices/{}", created.body["id"].as_str().unwrap()), bearer(&admin)).await;
+        assert_eq!(stored.body["account_id"], account.as_str(), "{}", stored.text);
+        assert_eq!(stored.body["visibility"], "private");
+        assert_eq!(stored.body["warranty_status"], "out_of_warranty");
+        assert_eq!(stored.body["warranty_ends_on"], Value::Null);
+        assert_eq!(stored.body["status"], "running");
+        assert_eq!(stored.body["serial_no"], Value::Null);
+        assert_eq!(stored.body["machine_no"], "M-35");
+        assert_eq!(stored.body["install_address"], "3 楼机房");
         let joe_sees = app.get("/api/v1/scan/TB003", bearer(&joe)).await;
         assert_eq!(joe_sees.body["device"]["name"], "新装空调", "{}", joe_sees.text);
+    }
+}
+
+/// Saves QR settings as `admin`; answers the answer.
+async fn put_settings(app: &TestApp, admin: &str, settings: &Value) -> Answer {
+    app.call(
+        reqwest::Method::PUT,
+        "/api/v1/admin/qr-settings",
+        Some(settings),
+        bearer(admin),
+    )
+    .await
+}
+
+/// The largest style there is: 40 pixels a module, 10 modules of border, high correction.
+fn largest_style() -> Value {
+    json!({ "module_px": 40, "quiet_zone": 10, "error_correction": "high", "foreground": "#000000", "background": "#FFFFFF", "caption": "code" })
+}
+
+/// A URL template that `acme`'s codes of 8 characters fill to exactly `length` characters:
+/// `{host}` (acme.baoxiu.localhost, 21 characters) as often as fits, then padding.
+fn template_filling_to(length: usize) -> String {
+    let base = "https://{host}/q/{code}?h=";
+    let mut filled = "https://acme.baoxiu.localhost/q/AB000001?h=".len();
+    let mut template = base.to_owned();
+    while filled + 21 <= length {
+        template.push_str("{host}");
+        filled += 21;
+    }
+    template.push_str(&"x".repeat(length - filled));
+    template
+}
+
+/// Fetches a PNG image; answers its bytes.
+async fn png_of(app: &TestApp, admin: &str, code: &str) -> Vec<u8> {
+    let answer = app
+        .client
+        .get(format!(
+            "{}/api/v1/admin/qr-codes/{code}/image?format=png",
+            app.base
+        ))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.bytes().await.unwrap().to_vec()
+}
+
+backend_tests! {
+    async fn the_url_in_a_code_and_its_image_have_bounded_sizes(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        enable_qr(&app, &admin, json!({ "kind": "sequence", "prefix": "AB", "digits": 6 })).await;
+        let mut settings = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await.body;
+        settings["style"] = largest_style();
+
+        // A template of 300 characters is short, but each {host} becomes 21 of them: the URL
+        // is counted as printed in the code, with the longest code the rule makes.
+        let mut hosts = settings.clone();
+        hosts["url_template"] = json!(format!("https://{}{{code}}", "{host}/".repeat(40)));
+        assert!(hosts["url_template"].as_str().unwrap().len() <= 300);
+        let refused = put_settings(&app, &admin, &hosts).await;
+        refused.problem(422, "validation-failed");
+        assert_eq!(refused.error_fields(), ["url_template"]);
+        assert_eq!(refused.body["errors"][0]["code"], "too_long");
+        let mut over = settings.clone();
+        over["url_template"] = json!(template_filling_to(513));
+        assert_eq!(put_settings(&app, &admin, &over).await.error_fields(), ["url_template"]);
+        // The same for the landing page, whose URL goes into a Location header.
+        let mut landing = settings.clone();
+        landing["landing_url_template"] = json!(format!("https://{}{{code}}", "{host}/".repeat(40)));
+        assert_eq!(put_settings(&app, &admin, &landing).await.error_fields(), ["landing_url_template"]);
+
+        // The longest URL at the largest style: the PNG stays within 2048 pixels a side
+        // (fewer pixels a module) and still reads as its URL.
+        let mut longest = settings.clone();
+        longest["url_template"] = json!(template_filling_to(512));
+        let saved = put_settings(&app, &admin, &longest).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        let generated = app.post("/api/v1/admin/qr-codes", &json!({ "count": 1 }), bearer(&admin)).await;
+        let url = generated.body[0]["url"].as_str().unwrap().to_owned();
+        assert_eq!(url.len(), 512);
+        let png = png_of(&app, &admin, "AB000001").await;
+
+        // Settings saved before the rule existed are not rendered either: nothing is drawn,
+        // and the answer names the template.
+        app.execute_sql(&format!(
+            "UPDATE qr_settings SET url_template = 'https://{}{{code}}'",
+            "{host}/".repeat(40)
+        ));
+        let stale = app.get("/api/v1/admin/qr-codes/AB000001/image?format=png", bearer(&admin)).await;
+        stale.problem(422, "validation-failed");
+        assert_eq!(stale.error_fields(), ["url_template"]);
+        let export = app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": ["AB000001"], "format": "png_zip" }), bearer(&admin)).await;
+        export.problem(422, "validation-failed");
+        assert_eq!(export.error_fields(), ["url_template"]);
+
+        let image = image::load_from_memory(&png).unwrap().to_luma8();
+        assert_eq!(image.width(), image.height());
+        assert!(image.width() <= 2048, "{} pixels a side", image.width());
+        let mut prepared = rqrr::PreparedImage::prepare(image);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, url);
+    }
+
+    async fn renders_beyond_the_per_process_limit_answer_503_at_once(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        enable_qr(&app, &admin, json!({ "kind": "sequence", "prefix": "RL", "digits": 3 })).await;
+        app.post("/api/v1/admin/qr-codes", &json!({ "count": 2 }), bearer(&admin)).await;
+
+        // Every render slot of the process is taken (by exports in flight, say).
+        let slots = app.state.renders.available_permits();
+        assert!(slots >= 1);
+        let held = app.state.renders.clone().try_acquire_many_owned(slots as u32).unwrap();
+        let busy = app.get("/api/v1/admin/qr-codes/RL001/image?format=png", bearer(&admin)).await;
+        busy.problem(503, "service-unavailable");
+        assert!(busy.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1, "{:?}", busy.headers);
+        let svg = app.get("/api/v1/admin/qr-codes/RL001/image", bearer(&admin)).await;
+        svg.problem(503, "service-unavailable");
+        for format in ["label_sheet", "label_sheets_zip", "svg_zip", "png_zip"] {
+            let export = app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": ["RL001", "RL002"], "format": format }), bearer(&admin)).await;
+            export.problem(503, "service-unavailable");
+            assert!(export.header("retry-after").is_some());
+        }
+        // Everything else answers as usual meanwhile.
+        assert_eq!(app.get("/healthz/live", Opts::default()).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/admin/qr-codes", bearer(&admin)).await.status, StatusCode::OK);
+
+        // A slot free again: the image renders.
+        drop(held);
+        assert!(png_of(&app, &admin, "RL001").await.starts_with(b"\x89PNG"));
+        assert_eq!(app.state.renders.available_permits(), slots, "every slot is given back");
+    }
+}
+
+/// Opens `/q/{code}` with this Host header; answers (status, Location).
+async fn open_code(app: &TestApp, path: &str, host: Option<&str>) -> (StatusCode, Option<String>) {
+    let mut request = app.client.get(format!("{}{path}", app.base));
+    if let Some(host) = host {
+        request = request.header("Host", host);
+    }
+    let answer = request.send().await.unwrap();
+    let location = answer
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (answer.status(), location)
+}
+
+backend_tests! {
+    async fn codes_open_on_the_hosts_tenant_and_land_only_on_its_own_hosts(app: TestApp) {
+        let app = TestApp::spawn_with(app.backend, |config| config.cors_origins = vec!["https://h5.example.com".into()]).await;
+        let acme = app.sign_up("acme", "13800138000").await.access;
+        let evil = app.sign_up("evil", "13800138001").await.access;
+        for admin in [&acme, &evil] {
+            enable_qr(&app, admin, json!({ "kind": "sequence", "prefix": "BX", "digits": 6 })).await;
+            app.post("/api/v1/admin/qr-codes", &json!({ "count": 1 }), bearer(admin)).await;
+        }
+        let settings = app.get("/api/v1/admin/qr-settings", bearer(&evil)).await.body;
+
+        // A landing page elsewhere than the tenant's own hosts is refused, however dressed up.
+        for elsewhere in [
+            "https://evil.example/phish/{code}",
+            "https://evil.baoxiu.localhost@evil.example/{code}",
+            "https://evil.baoxiu.localhost.evil.example/{code}",
+            "https://evil.example\\@evil.baoxiu.localhost/{code}",
+            "https://acme.baoxiu.localhost/h5/#/scan/{code}",
+            "https://{code}.evil.example/",
+            "javascript://evil.baoxiu.localhost/%0aalert(1)//{code}",
+        ] {
+            let mut landing = settings.clone();
+            landing["landing_url_template"] = json!(elsewhere);
+            let refused = put_settings(&app, &evil, &landing).await;
+            refused.problem(422, "validation-failed");
+            assert_eq!(refused.error_fields(), ["landing_url_template"], "{elsewhere}");
+        }
+        // Its own host will do.
+        let mut own = settings.clone();
+        own["landing_url_template"] = json!("https://{host}/phish/{code}");
+        let saved = put_settings(&app, &evil, &own).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+
+        // On acme's host, acme's code opens whatever ?t= or X-Tenant name.
+        let on_acme = Some("acme.baoxiu.localhost");
+        let acme_landing = Some("https://acme.baoxiu.localhost/h5/#/scan/BX000001".to_owned());
+        assert_eq!(open_code(&app, "/q/BX000001?t=evil", on_acme).await, (StatusCode::FOUND, acme_landing.clone()));
+        let by_header = app.client.get(format!("{}/q/BX000001", app.base)).header("Host", "acme.baoxiu.localhost").header("X-Tenant", "evil").send().await.unwrap();
+        assert_eq!(by_header.headers().get("location").unwrap(), "https://acme.baoxiu.localhost/h5/#/scan/BX000001");
+        // A host that names no tenant leaves it to ?t=.
+        assert_eq!(
+            open_code(&app, "/q/BX000001?t=evil", None).await,
+            (StatusCode::FOUND, Some("https://evil.baoxiu.localhost/phish/BX000001".to_owned()))
+        );
+        assert_eq!(open_code(&app, "/q/BX000001", None).await.0, StatusCode::BAD_REQUEST);
+
+        // A configured front-end origin is a landing page too.
+        let mut front_end = app.get("/api/v1/admin/qr-settings", bearer(&acme)).await.body;
+        front_end["landing_url_template"] = json!("https://h5.example.com/#/scan/{code}?t={slug}");
+        let saved = put_settings(&app, &acme, &front_end).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        assert_eq!(
+            open_code(&app, "/q/BX000001", on_acme).await,
+            (StatusCode::FOUND, Some("https://h5.example.com/#/scan/BX000001?t=acme".to_owned()))
+        );
+
+        // A landing page saved before the rule existed sends nobody away: the tenant's
+        // default landing page on its own host instead.
+        app.execute_sql("UPDATE qr_settings SET landing_url_template = 'https://evil.example/phish/{code}'");
+        assert_eq!(open_code(&app, "/q/BX000001", on_acme).await, (StatusCode::FOUND, acme_landing));
+        assert_eq!(
+            open_code(&app, "/q/BX000001", Some("evil.baoxiu.localhost")).await,
+            (StatusCode::FOUND, Some("https://evil.baoxiu.localhost/h5/#/scan/BX000001".to_owned()))
+        );
     }
 }

@@ -40,13 +40,14 @@ macro_rules! backend_tests {
 }
 
 pub struct TestApp {
-    /// The running app's state (to hold what a test must hold, such as the hash places).
-    pub state: baoxiu_api::state::AppState,
     pub base: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub backend: Backend,
     pub db: TestDatabase,
+    /// The running app's state, for setting up what only load could otherwise bring about
+    /// (every render slot or hash place taken, the SQLite writer held by a long write).
+    pub state: baoxiu_api::state::AppState,
 }
 
 /// A provider signed up in a test.
@@ -196,7 +197,6 @@ impl TestApp {
         let state = app.state().clone();
         let port = app.spawn();
         Self {
-            state,
             base: format!("http://127.0.0.1:{port}"),
             // Redirects are answers to assert, not to follow.
             client: reqwest::Client::builder()
@@ -206,6 +206,7 @@ impl TestApp {
             clock,
             backend,
             db,
+            state,
         }
     }
 
@@ -396,6 +397,19 @@ impl TestApp {
             )
         })
         .expect("count rows")
+    }
+}
+
+impl TestApp {
+    /// Runs one SQL statement directly in the database (to set up what the API no longer
+    /// lets anyone write, such as settings saved before a rule existed).
+    pub fn execute_sql(&self, sql: &str) {
+        use diesel::prelude::*;
+        let db = baoxiu_store::Db::open(&self.db.url, 1).expect("open test database");
+        db.write(|conn| -> Result<usize, baoxiu_core::DomainError> {
+            Ok(diesel::sql_query(sql).execute(conn)?)
+        })
+        .expect("execute SQL");
     }
 }
 
