@@ -30,7 +30,7 @@ fn every_table_loads(backend: Backend) {
     let db = Db::open(&test_db.url, 2).unwrap();
     assert_eq!(db.backend(), backend);
     db.read(|conn| -> Result<(), baoxiu_core::DomainError> {
-        let counts: [i64; 23] = [
+        let counts: [i64; 25] = [
             tenants::table.count().get_result(conn)?,
             tenant_settings::table.count().get_result(conn)?,
             staff_users::table.count().get_result(conn)?,
@@ -54,8 +54,10 @@ fn every_table_loads(backend: Backend) {
             devices::table.count().get_result(conn)?,
             qr_settings::table.count().get_result(conn)?,
             qr_codes::table.count().get_result(conn)?,
+            jobs::table.count().get_result(conn)?,
+            job_schedules::table.count().get_result(conn)?,
         ];
-        assert_eq!(counts, [0; 23]);
+        assert_eq!(counts, [0; 25]);
         Ok(())
     })
     .unwrap();
