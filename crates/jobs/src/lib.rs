@@ -9,7 +9,8 @@
 //! first moves their schedule on, so any number of workers enqueue one job per period.
 //!
 //! Any number of workers in any number of processes share one queue: nothing lives only in
-//! a process's memory. Due times come from the injectable `Clock`.
+//! a process's memory. Due times and back-off come from the injectable `Clock`; leases,
+//! which bound how long a run really takes, from the wall clock.
 
 mod job;
 mod runner;
@@ -17,4 +18,4 @@ pub mod storage;
 
 pub use job::{Backoff, Job, JobError, JobRun};
 pub use runner::{Outcome, Ran, RunHandle, Runner, RunnerConfig, Waker};
-pub use storage::{JobRecord, JobStatus, enqueue, enqueue_job, list};
+pub use storage::{JobRecord, JobStatus, Lease, enqueue, enqueue_job, list};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use baoxiu_core::{Clock, DomainError, DomainResult};
+use baoxiu_core::{Clock, DomainError, DomainResult, SystemClock};
 use baoxiu_store::{Db, DbConn};
 use chrono::{Duration, NaiveDateTime};
 use futures_util::future::BoxFuture;
@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::job::{Backoff, Job, JobError, JobRun};
-use crate::storage::{self, Claimed};
+use crate::storage::{self, Claimed, Lease};
 
 /// How a runner runs.
 #[derive(Debug, Clone)]
@@ -68,6 +68,7 @@ struct Schedule {
 struct Inner<C> {
     db: Db,
     clock: Arc<dyn Clock>,
+    lease_clock: Arc<dyn Clock>,
     context: C,
     config: RunnerConfig,
     waker: Waker,
@@ -138,6 +139,7 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
             inner: Arc::new(Inner {
                 db,
                 clock,
+                lease_clock: Arc::new(SystemClock),
                 context,
                 config,
                 waker,
@@ -151,6 +153,15 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
         Arc::get_mut(&mut self.inner).unwrap_or_else(|| {
             unreachable!("a runner is configured before it is cloned or started")
         })
+    }
+
+    /// The clock of leases (wall-clock time unless changed). Due times and back-off follow
+    /// the runner's clock, which tests move; a lease bounds a run in the time it really
+    /// takes (the run is cut off by a timer), so a clock moved on mid-run must not hand the
+    /// job to a second worker. Tests of the leases themselves pass their clock here.
+    pub fn lease_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.inner_mut().lease_clock = clock;
+        self
     }
 
     /// Lets this runner run jobs of kind `J`.
@@ -217,10 +228,14 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
     /// Claims the next due job and runs it; `None` when no job is due.
     pub async fn run_next(&self) -> DomainResult<Option<Ran>> {
         let now = self.now();
-        let lease_until = now + self.inner.config.lease;
+        let from = self.inner.lease_clock.now().naive_utc();
+        let lease = Lease {
+            from,
+            until: from + self.inner.config.lease,
+        };
         let kinds: Vec<&'static str> = self.inner.kinds.keys().copied().collect();
         let Some(job) = self
-            .write(move |conn| storage::claim(conn, &kinds, lease_until, now))
+            .write(move |conn| storage::claim(conn, &kinds, now, lease))
             .await?
         else {
             return Ok(None);
@@ -415,13 +430,17 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
             tokio::select! {
                 _ = &mut notified, if wait => {}
                 _ = tokio::time::sleep(self.inner.config.poll_interval) => {}
-                _ = stopped.changed() => {}
+                _ = stop_asked(&mut stopped) => {}
             }
         }
     }
 
     async fn schedule(&self, mut stopped: watch::Receiver<bool>) {
         while !*stopped.borrow() {
+            // A wake-up looks at the schedules too; most looks cost no statement.
+            let notified = self.inner.waker.0.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             match self.enqueue_due().await {
                 Ok(0) => {}
                 Ok(_) => self.inner.waker.wake(),
@@ -430,20 +449,32 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
                 }
             }
             tokio::select! {
+                _ = &mut notified => {}
                 _ = tokio::time::sleep(self.inner.config.poll_interval) => {}
-                _ = stopped.changed() => {}
+                _ = stop_asked(&mut stopped) => {}
             }
         }
     }
 }
 
-/// The running workers of `Runner::start`.
+/// Returns once a stop is asked for; never, when the handle was detached.
+async fn stop_asked(stopped: &mut watch::Receiver<bool>) {
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The running workers of `Runner::start`. Dropping it (or `detach`) leaves them running
+/// as long as the runtime does.
 pub struct RunHandle {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunHandle {
+    /// Leaves the workers running as long as the runtime does.
+    pub fn detach(self) {}
+
     /// Stops claiming jobs and waits for the runs in progress to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

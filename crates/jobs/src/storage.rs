@@ -102,41 +102,52 @@ const CLAIM_POSTGRES: &str = "UPDATE jobs SET locked_by = $1, locked_until = $2,
      attempts = attempts + 1, updated_at = $3 \
      WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM jobs \
          WHERE status = 'queued' AND run_at <= $3 \
-         AND (locked_until IS NULL OR locked_until <= $3) AND kind = ANY($4) \
+         AND (locked_until IS NULL OR locked_until <= $5) AND kind = ANY($4) \
          ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
      RETURNING tenant_id, id, kind, payload, attempts";
 const CLAIM_SQLITE: &str = "UPDATE jobs SET locked_by = ?1, locked_until = ?2, \
      attempts = attempts + 1, updated_at = ?3 \
      WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM jobs \
          WHERE status = 'queued' AND run_at <= ?3 \
-         AND (locked_until IS NULL OR locked_until <= ?3) \
+         AND (locked_until IS NULL OR locked_until <= ?5) \
          AND kind IN (SELECT value FROM json_each(?4)) \
          ORDER BY run_at, id LIMIT 1) \
      RETURNING tenant_id, id, kind, payload, attempts";
 
-/// Takes the lease of the next due job of `kinds` until `lease_until`, counting a try.
+/// The span of a claim's lease, by the lease clock (wall-clock time: see
+/// `Runner::lease_clock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub from: NaiveDateTime,
+    pub until: NaiveDateTime,
+}
+
+/// Takes a lease on the next job of `kinds` due by `now` that no live lease holds,
+/// counting a try.
 pub fn claim(
     conn: &mut DbConn,
     kinds: &[&str],
-    lease_until: NaiveDateTime,
     now: NaiveDateTime,
+    lease: Lease,
 ) -> DomainResult<Option<Claimed>> {
     let token = new_id();
     let claimed: Vec<ClaimedRow> = match conn {
         DbConn::Postgresql(pg) => diesel::sql_query(CLAIM_POSTGRES)
             .bind::<Text, _>(&token)
-            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(lease.until)
             .bind::<Timestamp, _>(now)
             .bind::<Array<Text>, _>(kinds)
+            .bind::<Timestamp, _>(lease.from)
             .load(pg)?,
         DbConn::Sqlite(sqlite) => {
             let kinds =
                 serde_json::to_string(kinds).map_err(|e| DomainError::Internal(e.to_string()))?;
             diesel::sql_query(CLAIM_SQLITE)
                 .bind::<Text, _>(&token)
-                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(lease.until)
                 .bind::<Timestamp, _>(now)
                 .bind::<Text, _>(kinds)
+                .bind::<Timestamp, _>(lease.from)
                 .load(sqlite)?
         }
     };

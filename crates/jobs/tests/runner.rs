@@ -10,7 +10,7 @@ use std::sync::Arc;
 use baoxiu_core::{Clock, ManualClock, PageRequest};
 use baoxiu_jobs::storage;
 use baoxiu_jobs::{
-    Backoff, Job, JobError, JobRun, JobStatus, Outcome, Runner, RunnerConfig, Waker,
+    Backoff, Job, JobError, JobRun, JobStatus, Lease, Outcome, Runner, RunnerConfig, Waker,
 };
 use baoxiu_store::testing::TestDatabase;
 use baoxiu_store::{Backend, Db};
@@ -89,6 +89,7 @@ impl Setup {
             RunnerConfig::default(),
             Waker::default(),
         )
+        .lease_clock(Arc::new(self.clock.clone()))
         .register::<Flaky>()
     }
 
@@ -109,6 +110,13 @@ impl Setup {
             .read(|conn| baoxiu_jobs::list(conn, "t1", status, &page))
             .unwrap()
             .items
+    }
+}
+
+fn lease_at(from: NaiveDateTime, length: Duration) -> Lease {
+    Lease {
+        from,
+        until: from + length,
     }
 }
 
@@ -231,7 +239,7 @@ async fn a_job_runs_again_once_its_lease_has_passed(backend: Backend) {
     let lease = RunnerConfig::default().lease;
     let dead_worker = setup
         .db
-        .write(|conn| storage::claim(conn, &["test.flaky"], now + lease, now))
+        .write(|conn| storage::claim(conn, &["test.flaky"], now, lease_at(now, lease)))
         .unwrap()
         .unwrap();
     assert_eq!(dead_worker.attempts, 1);
@@ -263,20 +271,41 @@ async fn a_lost_lease_cannot_finish_the_job(backend: Backend) {
     let now = setup.now();
     let first = setup
         .db
-        .write(|conn| storage::claim(conn, &["test.flaky"], now + Duration::seconds(10), now))
+        .write(|conn| {
+            storage::claim(
+                conn,
+                &["test.flaky"],
+                now,
+                lease_at(now, Duration::seconds(10)),
+            )
+        })
         .unwrap()
         .unwrap();
     setup.clock.advance(Duration::seconds(11));
     let now = setup.now();
     let second = setup
         .db
-        .write(|conn| storage::claim(conn, &["test.flaky"], now + Duration::seconds(10), now))
+        .write(|conn| {
+            storage::claim(
+                conn,
+                &["test.flaky"],
+                now,
+                lease_at(now, Duration::seconds(10)),
+            )
+        })
         .unwrap()
         .expect("the lease passed: another worker may claim it");
     assert_eq!(second.attempts, 2);
     let none = setup
         .db
-        .write(|conn| storage::claim(conn, &["test.flaky"], now + Duration::seconds(10), now))
+        .write(|conn| {
+            storage::claim(
+                conn,
+                &["test.flaky"],
+                now,
+                lease_at(now, Duration::seconds(10)),
+            )
+        })
         .unwrap();
     assert!(none.is_none(), "the second lease holds");
     let retried = setup
@@ -418,3 +447,67 @@ async fn concurrent_workers_on_postgres_run_each_job_once() {
         "each job ran once"
     );
 }
+
+/// Holds its run until the test opens the gate; counts its runs.
+#[derive(Debug, Serialize, Deserialize)]
+struct Gated {}
+
+#[derive(Debug, Clone)]
+struct Gate {
+    runs: Arc<Mutex<usize>>,
+    started: tokio::sync::watch::Sender<bool>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Job for Gated {
+    const KIND: &'static str = "test.gated";
+    type Context = Gate;
+
+    async fn run(self, gate: Gate, _: JobRun) -> Result<(), JobError> {
+        *gate.runs.lock() += 1;
+        gate.started.send_replace(true);
+        let _ = gate.open.subscribe().wait_for(|open| *open).await;
+        Ok(())
+    }
+}
+
+async fn moving_the_clock_mid_run_does_not_hand_the_job_to_another_worker(backend: Backend) {
+    let setup = Setup::new(backend);
+    let gate = Gate {
+        runs: Arc::default(),
+        started: tokio::sync::watch::channel(false).0,
+        open: tokio::sync::watch::channel(false).0,
+    };
+    // Leases on the wall clock, as in the application.
+    let runner = || {
+        Runner::new(
+            setup.db.clone(),
+            Arc::new(setup.clock.clone()),
+            gate.clone(),
+            RunnerConfig::default(),
+            Waker::default(),
+        )
+        .register::<Gated>()
+    };
+    let (first, second) = (runner(), runner());
+    let now = setup.now();
+    setup
+        .db
+        .write(|conn| storage::enqueue_job(conn, "t1", &Gated {}, now))
+        .unwrap();
+    let running = tokio::spawn(async move { first.run_next().await });
+    gate.started
+        .subscribe()
+        .wait_for(|started| *started)
+        .await
+        .unwrap();
+    // A test moves the clock a day on while the job runs: due times move, the lease not.
+    setup.clock.advance(Duration::days(1));
+    assert_eq!(second.run_next().await.unwrap(), None);
+    gate.open.send_replace(true);
+    let ran = running.await.unwrap().unwrap().unwrap();
+    assert_eq!(ran.outcome, Outcome::Done);
+    assert_eq!(*gate.runs.lock(), 1);
+}
+
+on_both!(moving_the_clock_mid_run_does_not_hand_the_job_to_another_worker);
