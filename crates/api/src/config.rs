@@ -79,6 +79,33 @@ pub struct RegistryConfig {
     pub api_key: Option<String>,
 }
 
+/// The job runner (SMS delivery, clean-ups): in `baoxiu serve`, in `baoxiu worker`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Whether `baoxiu serve` runs jobs too; false leaves them to `baoxiu worker` processes.
+    pub in_process: bool,
+    /// Jobs one process runs at once.
+    pub workers: usize,
+    /// How often an idle worker looks for due jobs, in milliseconds (jobs enqueued by the
+    /// same process wake it at once).
+    pub poll_interval_ms: u64,
+    /// How long a worker holds a job it runs, in seconds: a run is cut off at its end, and
+    /// a worker that dies leaves the job to the others once it has passed.
+    pub lease_secs: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            workers: 2,
+            poll_interval_ms: 1000,
+            lease_secs: 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -115,6 +142,7 @@ pub struct Config {
     pub wechat: WechatConfig,
     /// The company lookup of the `business_registry` new-account rule.
     pub business_registry: RegistryConfig,
+    pub jobs: JobsConfig,
 }
 
 impl Default for Config {
@@ -149,6 +177,7 @@ impl Default for Config {
                 base_url: None,
                 api_key: None,
             },
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -212,6 +241,15 @@ impl Config {
             return invalid(
                 "business_registry.base_url is required with business_registry.provider = http",
             );
+        }
+        if !(1..=64).contains(&self.jobs.workers) {
+            return invalid("jobs.workers must be between 1 and 64");
+        }
+        if !(10..=60_000).contains(&self.jobs.poll_interval_ms) {
+            return invalid("jobs.poll_interval_ms must be between 10 and 60000");
+        }
+        if !(1..=3600).contains(&self.jobs.lease_secs) {
+            return invalid("jobs.lease_secs must be between 1 and 3600");
         }
         if self.sms.provider == SmsProvider::Http && self.sms.base_url.is_none() {
             return invalid("sms.base_url is required with sms.provider = http");

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod demo;
 pub mod dto;
 pub mod extract;
+pub mod jobs;
 pub mod json;
 pub mod known_routes;
 pub mod openapi;

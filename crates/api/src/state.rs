@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, the clock, tokens, the SMS sender, config.
+//! What every handler can reach: the database, the clock, tokens, the SMS sender, config,
+//! and the job runner's waker.
 
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub registry: Option<Arc<dyn BusinessRegistry>>,
     pub secrets_key: SecretsKey,
     pub config: Arc<Config>,
+    /// Wakes this process's job runner after a transaction that enqueued jobs commits.
+    pub jobs: baoxiu_jobs::Waker,
 }
 
 impl AppState {

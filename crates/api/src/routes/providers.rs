@@ -34,9 +34,8 @@ pub struct SendCodeRequest {
     operation_id = "send_provider_sms_code",
     request_body = SendCodeRequest,
     responses(
-        (status = 202, description = "The code is on its way", body = CodeSent),
+        (status = 202, description = "The code is issued and goes out by SMS (from a background job)", body = CodeSent),
         (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]
