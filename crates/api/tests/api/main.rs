@@ -13,6 +13,7 @@ mod devices;
 mod domains;
 mod errors;
 mod isolation;
+mod jobs;
 mod matrix;
 mod openapi;
 mod providers;
