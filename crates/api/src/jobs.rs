@@ -1,7 +1,7 @@
 //! The application's background jobs, and the runner that runs them: SMS delivery (the
-//! gateway is called here, never in a request), and the hourly clean-ups of expired refresh
-//! tokens and old SMS codes. `baoxiu serve` runs the runner in-process (unless
-//! `jobs.in_process` is off); `baoxiu worker` runs it alone.
+//! gateway is called here, never in a request), the hourly clean-ups of expired refresh
+//! tokens and old SMS codes, and the daily one of dead jobs 30 days old. `baoxiu serve` runs
+//! the runner in-process (unless `jobs.in_process` is off); `baoxiu worker` runs it alone.
 
 use baoxiu_accounts::retention;
 use baoxiu_accounts::sms::PLATFORM_SCOPE;
@@ -34,8 +34,12 @@ pub fn runner(state: &AppState) -> DomainResult<Runner<AppState>> {
         Duration::hours(1),
         &DeleteExpiredRefreshTokens {},
     )?
-    .every(PLATFORM_SCOPE, Duration::hours(1), &DeleteOldSmsCodes {})
+    .every(PLATFORM_SCOPE, Duration::hours(1), &DeleteOldSmsCodes {})?
+    .every(PLATFORM_SCOPE, Duration::days(1), &DeleteOldDeadJobs {})
 }
+
+/// How long a dead job stays in the admins' list.
+pub const DEAD_JOB_RETENTION: Duration = Duration::days(30);
 
 /// Sends one SMS through the configured gateway. The message (mobile, template and code)
 /// is sealed with the secrets key, so no code sits in the database in clear.
@@ -131,5 +135,21 @@ impl Job for DeleteOldSmsCodes {
 
     async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
         clean_up(run, "old SMS codes", retention::delete_old_sms_codes).await
+    }
+}
+
+/// Deletes dead jobs that have not changed for `DEAD_JOB_RETENTION` (daily).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteOldDeadJobs {}
+
+impl Job for DeleteOldDeadJobs {
+    const KIND: &'static str = "jobs.delete_old_dead";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(run, "old dead jobs", |conn, now| {
+            baoxiu_jobs::storage::delete_dead(conn, now - DEAD_JOB_RETENTION)
+        })
+        .await
     }
 }

@@ -216,6 +216,16 @@ pub fn bury(
     Ok(changed == 1)
 }
 
+/// Deletes the dead jobs last changed before `before`; answers how many.
+pub fn delete_dead(conn: &mut DbConn, before: NaiveDateTime) -> DomainResult<usize> {
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::status.eq(JobStatus::Dead.as_str()))
+            .filter(jobs::updated_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
 /// A job as an admin sees it: never its payload.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = jobs)]

@@ -313,6 +313,14 @@ async fn failing_gateways_are_retried_then_dead(backend: baoxiu_store::Backend) 
         .await;
     assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
     assert!(dead_jobs(&app, "other", "13900139000").await.is_empty());
+
+    // Dead jobs stay listed for 30 days, then the daily clean-up deletes them.
+    app.advance_clock(Duration::days(29));
+    app.periodic_jobs_done().await;
+    assert_eq!(dead_jobs(&app, "acme", "13800138000").await.len(), 2);
+    app.advance_clock(Duration::days(2));
+    app.periodic_jobs_done().await;
+    assert!(dead_jobs(&app, "acme", "13800138000").await.is_empty());
 }
 
 #[actix_web::test]
