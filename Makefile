@@ -1,6 +1,6 @@
 # Baoxiu: the two commands are `make run` and `make test`.
 CARGO ?= cargo
-BAOXIU := $(CARGO) run --quiet -p baoxiu-api --bin baoxiu --
+BAOXIU := $(CARGO) run -p baoxiu-api --bin baoxiu --
 
 .PHONY: run test check openapi openapi-check bench demo
 
@@ -8,10 +8,11 @@ BAOXIU := $(CARGO) run --quiet -p baoxiu-api --bin baoxiu --
 run:
 	$(BAOXIU) serve --demo
 
-## test: every test, on SQLite and on PostgreSQL (started if it is down)
+## test: every test, on SQLite and on PostgreSQL (started if it is down; see README);
+## the Mini Program sample's tests on Debian's node and on a current Node.js release
 test:
 	./scripts/postgres-up
-	$(CARGO) test --workspace --all-targets
+	E2E_NODE_BINARIES="node:$$(./scripts/node-current)" $(CARGO) test --workspace --all-targets
 
 ## check: formatting, lints, and the committed OpenAPI document
 check: openapi-check
@@ -32,6 +33,6 @@ openapi-check:
 demo:
 	$(BAOXIU) demo
 
-## bench: release build, load from wrk on loopback, figures to bench/results.json
+## bench: release build, load from crates/bench (our own client) on loopback
 bench:
 	./bench/run

@@ -60,7 +60,7 @@ async function login () {
   const answer = await call('POST', '/api/v1/auth/wechat/mini-program', {
     body: { app_id: getApp().globalData.appId, code }
   })
-  wx.setStorageSync(TOKENS, answer.tokens)
+  wx.setStorageSync(TOKENS, { access_token: answer.access_token, refresh_token: answer.refresh_token })
   return answer.me
 }
 

@@ -10,6 +10,7 @@
 
 mod jobs;
 mod miniprogram;
+mod walkthrough;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,8 @@ struct Server {
     base: String,
     /// Everything it printed up to the line saying where it listens.
     start_output: Vec<String>,
+    /// What it prints after that.
+    lines: Receiver<String>,
 }
 
 impl Server {
@@ -88,7 +91,25 @@ impl Server {
             child,
             base,
             start_output,
+            lines,
         }
+    }
+
+    /// Lines printed since the start (or the last call), until one contains `until` (at
+    /// most 10 s of waiting, for a line the server is about to print).
+    fn lines_until(&self, until: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let done = line.contains(until);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+        }
+        panic!("no line with {until} in:\n{}", seen.join("\n"));
     }
 
     fn url(&self, path: &str) -> String {
@@ -179,6 +200,11 @@ async fn device_serials(http: &reqwest::Client, server: &Server, access: &str) -
         .collect()
 }
 
+/// What a development start prints about the demo logins (the admin's mobile).
+fn demo_logins_line() -> &'static str {
+    "staff admin 13800000001"
+}
+
 /// The `make run` path on a database that does not exist yet, then a crash and a restart.
 async fn fresh_start_then_crash_and_restart(folder: &Path, database_args: &[&str]) {
     let mut args = vec!["serve", "--demo", "--bind", "127.0.0.1:0"];
@@ -210,6 +236,27 @@ async fn fresh_start_then_crash_and_restart(folder: &Path, database_args: &[&str
         !second.printed("seeded"),
         "the demo tenant is seeded once: {:?}",
         second.start_output
+    );
+    assert!(
+        second.printed(demo_logins_line()),
+        "every development start says how to log in: {:?}",
+        second.start_output
+    );
+    // A second server on the same address says how to choose another.
+    let port = second.base.rsplit(':').next().unwrap().to_owned();
+    let mut taken = vec![
+        "serve".to_owned(),
+        "--bind".to_owned(),
+        format!("127.0.0.1:{port}"),
+    ];
+    taken.extend(database_args.iter().map(|a| (*a).to_owned()));
+    let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
+    let refused = baoxiu(folder, &taken, &[]).output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        said.contains("--bind") && said.contains("BAOXIU_BIND"),
+        "{said}"
     );
     // The session issued by the killed process still refreshes on the new one.
     let (rotated, body) = send(
@@ -305,4 +352,56 @@ fn migrate_creates_the_default_database_and_openapi_matches_the_committed_docume
         written.stdout == committed,
         "openapi/openapi.json is out of date: run `make openapi`"
     );
+}
+
+/// A development start, one 404 and one Swagger UI load, as a newcomer sees them in a
+/// redirected log: no WARN lines, no colour codes, and each request's lines carry one
+/// request id, the one the client got in `X-Request-Id`.
+#[tokio::test]
+async fn the_log_of_a_first_start_reads_cleanly() {
+    let folder = Folder::new();
+    let server = Server::start(&folder.0, &["serve", "--demo", "--bind", "127.0.0.1:0"]);
+    let http = reqwest::Client::new();
+    for path in [
+        "/docs/",
+        "/docs/index.html",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+    ] {
+        let answer = http.get(server.url(path)).send().await.unwrap();
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+    }
+    let missing = http
+        .get(server.url("/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let id = missing.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut log = server.start_output.clone();
+    log.extend(server.lines_until(&id));
+    let text = log.join("\n");
+    assert!(!text.contains("WARN"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes when not on a terminal: {text}"
+    );
+    for line in log.iter().filter(|l| l.contains("request_id")) {
+        assert_eq!(
+            line.matches("request_id").count(),
+            1,
+            "one request id: {line}"
+        );
+    }
+    let of_404: Vec<&String> = log.iter().filter(|l| l.contains(&id)).collect();
+    assert_eq!(of_404.len(), 1, "{text}");
+    assert!(
+        of_404[0].contains(" INFO ") && of_404[0].contains("404"),
+        "{}",
+        of_404[0]
+    );
+    assert!(of_404[0].len() < 300, "one short line: {}", of_404[0]);
 }

@@ -67,27 +67,65 @@ fn every_call_of_the_sample_is_an_operation_of_the_openapi_document() {
     }
 }
 
+/// The Node.js binaries to run the sample's tests on: `E2E_NODE_BINARIES` (colon-separated;
+/// `make test` names Debian's `node` and a current release), else the `node` on PATH.
+fn nodes() -> Vec<String> {
+    std::env::var("E2E_NODE_BINARIES")
+        .ok()
+        .map(|list| {
+            list.split(':')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|list| !list.is_empty())
+        .unwrap_or_else(|| vec!["node".to_owned()])
+}
+
+/// The sample's test files, named one by one: `node --test <folder>` means other things on
+/// different Node releases.
+fn test_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repository().join("miniprogram-sample/test"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.js"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
 /// The sample's client (utils/api.js, with a `wx` stub) against the built server and its
-/// demo tenant, through node's own test runner.
+/// demo tenant, through node's own test runner, on every Node.js release given.
 #[test]
 fn the_sample_client_works_against_a_demo_server() {
     let folder = super::Folder::new();
     let server = super::Server::start(&folder.0, &["serve", "--demo", "--bind", "127.0.0.1:0"]);
-    let output = std::process::Command::new("node")
-        .arg("--test")
-        .arg(repository().join("miniprogram-sample/test"))
-        .env("BAOXIU_BASE", server.url(""))
-        .output()
-        .unwrap_or_else(|e| panic!("node (18 or newer) runs the Mini Program sample's tests: {e}"));
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        report.contains("# fail 0") && !report.contains("# pass 0"),
-        "{report}"
-    );
+    for node in nodes() {
+        let version = std::process::Command::new(&node)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{node} (18 or newer) runs the Mini Program sample's tests: {e}")
+            });
+        let output = std::process::Command::new(&node)
+            .arg("--test")
+            // TAP on every release (newer ones default to another reporter off a terminal).
+            .arg("--test-reporter=tap")
+            .args(test_files())
+            .env("BAOXIU_BASE", server.url(""))
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        let version = String::from_utf8_lossy(&version.stdout);
+        assert!(
+            output.status.success(),
+            "node {version}: {report}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            report.contains("# fail 0") && !report.contains("# pass 0"),
+            "node {version}: {report}"
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! domain; a platform operator approves it; approved hosts resolve to the tenant.
 
 use baoxiu_audit::Change;
-use baoxiu_core::{Actor, DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Transition, new_id,
+};
 use baoxiu_store::schema::tenant_domains;
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -23,6 +25,10 @@ pub struct DomainRequest {
     pub status: String,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
+    /// For a custom host: what the host must serve to prove it is the tenant's.
+    pub verification_token: Option<String>,
+    /// Why the platform rejected it.
+    pub reason: Option<String>,
 }
 
 /// What a tenant asks for.
@@ -81,6 +87,11 @@ pub fn request(
             tenant_domains::kind.eq(kind),
             tenant_domains::status.eq("pending"),
             tenant_domains::created_at.eq(now),
+            tenant_domains::verification_token.eq((kind == "custom").then(|| {
+                let mut token = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut token);
+                hex::encode(token)
+            })),
         ))
         .execute(conn);
     match inserted {
@@ -144,38 +155,46 @@ pub fn list(
     Ok(page.finish(rows, |d| (d.created_at, d.id.clone())))
 }
 
-/// A platform operator approves a request. Platform operators work across tenants, so
-/// this looks the request up by id alone; the audit entry goes to the owning tenant.
-pub fn approve(
-    conn: &mut DbConn,
-    operator_id: &str,
-    id: &str,
-    request_id: Option<String>,
-    now: NaiveDateTime,
-) -> DomainResult<DomainRequest> {
-    let before = tenant_domains::table
+const APPROVE: Transition = Transition::new("domain request", &["pending"], "approved");
+const REJECT: Transition = Transition::new("domain request", &["pending"], "rejected");
+
+/// A request by id alone, for platform operators (who work across tenants).
+pub fn find_any(conn: &mut DbConn, id: &str) -> DomainResult<DomainRequest> {
+    tenant_domains::table
         .filter(tenant_domains::id.eq(id))
         .select(DomainRequest::as_select())
         .first(conn)
         .optional()?
-        .ok_or(DomainError::NotFound("domain"))?;
-    if before.status != "pending" {
-        return Err(DomainError::Conflict(format!(
-            "the request is already {}",
-            before.status
-        )));
-    }
+        .ok_or(DomainError::NotFound("domain"))
+}
+
+/// A platform operator decides a pending request: one decision, whatever the concurrency
+/// (the write is guarded on `pending`). The audit entry goes to the owning tenant.
+fn decide(
+    conn: &mut DbConn,
+    operator_id: &str,
+    id: &str,
+    transition: Transition,
+    reason: Option<&str>,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+) -> DomainResult<DomainRequest> {
+    let before = find_any(conn, id)?;
+    transition.require(&before.status)?;
     let tenant_id = TenantId(before.tenant_id.clone());
-    diesel::update(
+    let rows = diesel::update(
         tenant_domains::table
             .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
-            .filter(tenant_domains::id.eq(id)),
+            .filter(tenant_domains::id.eq(id))
+            .filter(tenant_domains::status.eq_any(transition.from)),
     )
     .set((
-        tenant_domains::status.eq("approved"),
+        tenant_domains::status.eq(transition.to),
+        tenant_domains::reason.eq(reason),
         tenant_domains::decided_at.eq(now),
     ))
     .execute(conn)?;
+    transition.applied(rows)?;
     let after = get(conn, &tenant_id, id)?;
     let actor = Actor {
         tenant_id,
@@ -187,7 +206,11 @@ pub fn approve(
         conn,
         &actor,
         Change {
-            action: "domain.approve",
+            action: if transition.to == "approved" {
+                "domain.approve"
+            } else {
+                "domain.reject"
+            },
             object_type: "domain",
             object_id: id,
             before: Some(&before),
@@ -196,6 +219,40 @@ pub fn approve(
         now,
     )?;
     Ok(after)
+}
+
+/// Approves a request (for a custom host, once the caller has checked that the host serves
+/// the request's verification token).
+pub fn approve(
+    conn: &mut DbConn,
+    operator_id: &str,
+    id: &str,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+) -> DomainResult<DomainRequest> {
+    decide(conn, operator_id, id, APPROVE, None, request_id, now)
+}
+
+/// Rejects a request with a reason the tenant reads; the host is free again.
+pub fn reject(
+    conn: &mut DbConn,
+    operator_id: &str,
+    id: &str,
+    reason: &str,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+) -> DomainResult<DomainRequest> {
+    let reason =
+        fields::text("reason", reason, 500).map_err(|e| DomainError::Validation(vec![e]))?;
+    decide(
+        conn,
+        operator_id,
+        id,
+        REJECT,
+        Some(&reason),
+        request_id,
+        now,
+    )
 }
 
 /// The tenant an approved host belongs to.

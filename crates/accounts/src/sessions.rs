@@ -12,7 +12,10 @@ use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// A refresh token lives this long unused (each rotation starts it again)...
 pub const REFRESH_TTL: Duration = Duration::days(30);
+/// ...but no session outlives this age from its login, however often it is rotated.
+pub const SESSION_MAX_AGE: Duration = Duration::days(90);
 
 /// What kind of principal a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,7 @@ fn split(token: &str) -> Option<(&str, &str)> {
         .filter(|(tenant, secret)| !tenant.is_empty() && secret.len() >= 40)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -87,12 +91,13 @@ fn insert(
     kind: PrincipalKind,
     subject_id: &str,
     wechat: Option<&SessionWechat>,
+    started_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedRefresh> {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let token = format!("{}.{}", tenant_id, URL_SAFE_NO_PAD.encode(secret));
-    let expires_at = now + REFRESH_TTL;
+    let expires_at = (now + REFRESH_TTL).min(started_at + SESSION_MAX_AGE);
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::tenant_id.eq(tenant_id.as_str()),
@@ -105,6 +110,7 @@ fn insert(
             refresh_tokens::expires_at.eq(expires_at),
             refresh_tokens::wechat_app_id.eq(wechat.map(|w| &w.app_id)),
             refresh_tokens::wechat_openid.eq(wechat.map(|w| &w.openid)),
+            refresh_tokens::session_started_at.eq(started_at),
         ))
         .execute(conn)?;
     Ok(IssuedRefresh {
@@ -124,7 +130,16 @@ pub fn start(
     wechat: Option<&SessionWechat>,
     now: NaiveDateTime,
 ) -> DomainResult<IssuedRefresh> {
-    insert(conn, tenant_id, &new_id(), kind, subject_id, wechat, now)
+    insert(
+        conn,
+        tenant_id,
+        &new_id(),
+        kind,
+        subject_id,
+        wechat,
+        now,
+        now,
+    )
 }
 
 /// Starts a staff session (staff log in by password or SMS code, never through WeChat).
@@ -163,6 +178,8 @@ struct TokenRow {
     revoked_at: Option<NaiveDateTime>,
     wechat_app_id: Option<String>,
     wechat_openid: Option<String>,
+    created_at: NaiveDateTime,
+    session_started_at: Option<NaiveDateTime>,
 }
 
 /// Exchanges a refresh token for the next one of its family.
@@ -186,6 +203,8 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
         revoked_at,
         wechat_app_id,
         wechat_openid,
+        created_at,
+        session_started_at,
     }) = row
     else {
         return Ok(Rotation::Invalid);
@@ -215,6 +234,8 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
     let wechat = wechat_app_id
         .zip(wechat_openid)
         .map(|(app_id, openid)| SessionWechat { app_id, openid });
+    // Tokens from before sessions recorded their start count from their own creation.
+    let started_at = session_started_at.unwrap_or(created_at);
     let refresh = insert(
         conn,
         &tenant_id,
@@ -222,6 +243,7 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
         kind,
         &subject_id,
         wechat.as_ref(),
+        started_at,
         now,
     )?;
     Ok(Rotation::Rotated {
@@ -295,6 +317,25 @@ pub fn revoke_subject(
         refresh_tokens::table
             .filter(refresh_tokens::tenant_id.eq(tenant_id.as_str()))
             .filter(refresh_tokens::subject_id.eq(subject_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every session of one kind of principal in a tenant (the guest's, when guest
+/// access is switched off).
+pub fn revoke_kind(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    kind: PrincipalKind,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::tenant_id.eq(tenant_id.as_str()))
+            .filter(refresh_tokens::principal_kind.eq(kind.as_str()))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now))

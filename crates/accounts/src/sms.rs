@@ -192,3 +192,24 @@ pub fn consume(
         Err(DomainError::InvalidCredentials)
     }
 }
+
+/// Spends one of a checked code's tries on an attempt that may still fail (a registration):
+/// in its own committed write, so a failed attempt cannot be retried with the same code more
+/// than `MAX_WRONG_TRIES` times. Counted in the row (`attempts = attempts + 1 WHERE attempts
+/// < cap`), so parallel attempts cannot overwrite each other's count.
+pub fn spend_try(conn: &mut DbConn, scope: &str, code_id: &str) -> DomainResult<()> {
+    let updated = diesel::update(
+        sms_codes::table
+            .filter(sms_codes::tenant_id.eq(scope))
+            .filter(sms_codes::id.eq(code_id))
+            .filter(sms_codes::consumed_at.is_null())
+            .filter(sms_codes::attempts.lt(MAX_WRONG_TRIES)),
+    )
+    .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
+    .execute(conn)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidCredentials)
+    }
+}

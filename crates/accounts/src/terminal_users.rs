@@ -31,6 +31,14 @@ pub enum TerminalStatus {
 }
 
 impl TerminalStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Active,
+        Self::Unregistered,
+        Self::AwaitingApproval,
+        Self::Rejected,
+        Self::Disabled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -350,23 +358,32 @@ pub fn seats_in_use(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<i64
 }
 
 /// Links a user to an account and contact and sets its status (registration, activation).
+/// Moves a user to `status` (linking it to an account, contact and mobile when `link` is
+/// given), only where its status is still one of `from`: answers the rows changed (0 when
+/// another request changed the user first, such as an admin's disable).
 pub fn set_registration(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     id: &str,
+    from: &[TerminalStatus],
     link: Option<(&str, &str, &str)>,
     status: TerminalStatus,
     now: NaiveDateTime,
-) -> DomainResult<()> {
+) -> DomainResult<usize> {
     let target = terminal_users::table
         .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
         .filter(terminal_users::id.eq(id));
-    diesel::update(target)
-        .set((
-            terminal_users::status.eq(status.as_str()),
-            terminal_users::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let changed = diesel::update(
+        target.filter(terminal_users::status.eq_any(from.iter().map(|s| s.as_str()))),
+    )
+    .set((
+        terminal_users::status.eq(status.as_str()),
+        terminal_users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Ok(0);
+    }
     if let Some((account_id, contact_id, mobile)) = link {
         let before: Option<String> = target.select(terminal_users::enterprise_id).first(conn)?;
         let enterprise =
@@ -383,7 +400,7 @@ pub fn set_registration(
             enterprises::remove_if_unused(conn, tenant_id, &old)?;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 #[derive(Debug, Default, Clone)]

@@ -10,6 +10,7 @@ use actix_web_prom::PrometheusMetricsBuilder;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_core::Clock;
 use baoxiu_store::Db;
+use baoxiu_wechat::hosts::{DevHostVerifier, HostVerifier, HttpHostVerifier};
 use baoxiu_wechat::registry::{BusinessRegistry, DevBusinessRegistry, HttpBusinessRegistry};
 use baoxiu_wechat::sms::{DevSmsSender, HttpSmsSender, SmsSender};
 use baoxiu_wechat::wechat::{DevWechat, HttpWechat, WechatAuth};
@@ -17,7 +18,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{Config, RegistryProvider, SmsProvider, WechatProvider};
+use crate::config::{Config, DomainCheckProvider, RegistryProvider, SmsProvider, WechatProvider};
 use crate::json::BodyLimit;
 use crate::problem::ApiError;
 use crate::request::{RequestSpan, request_context};
@@ -39,10 +40,20 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Store(#[from] baoxiu_store::StoreError),
-    #[error("cannot listen on {0}: {1}")]
+    #[error("cannot listen on {0}: {1}{hint}", hint = bind_hint(.1))]
     Bind(String, std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+/// What to do when the address is taken.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process listens there: pick another address with `--bind HOST:PORT`, \
+         `BAOXIU_BIND=HOST:PORT` (also for `make run`) or `bind` in baoxiu.toml)"
+    } else {
+        ""
+    }
 }
 
 /// The state built from configuration: database (migrated), tokens, SMS sender.
@@ -77,6 +88,13 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         WechatProvider::Dev => Arc::new(DevWechat),
         WechatProvider::Http => Arc::new(HttpWechat::new(http.clone(), &config.wechat.base_url)),
     };
+    let hosts: Arc<dyn HostVerifier> = match config.domain_check.provider {
+        DomainCheckProvider::Dev => Arc::new(DevHostVerifier),
+        DomainCheckProvider::Http => Arc::new(HttpHostVerifier::new(
+            http.clone(),
+            &config.domain_check.url_template,
+        )),
+    };
     let registry: Option<Arc<dyn BusinessRegistry>> = match config.business_registry.provider {
         RegistryProvider::None => None,
         RegistryProvider::Dev => Some(Arc::new(DevBusinessRegistry)),
@@ -104,6 +122,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         dev_sms,
         wechat,
         registry,
+        hosts,
         secrets_key,
         config: Arc::new(config),
         jobs: baoxiu_jobs::Waker::default(),
@@ -167,6 +186,8 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
     let metrics = PrometheusMetricsBuilder::new("baoxiu")
         .endpoint("/metrics")
         .mask_unmatched_patterns("UNMATCHED")
+        // Swagger UI's catch-all path has no bounded label; it is not measured.
+        .exclude_regex("^/docs")
         .build()
         .map_err(|e| StartError::Other(format!("metrics: {e}")))?;
     let body_limit = state.config.max_body_bytes;

@@ -108,6 +108,24 @@ impl Default for JobsConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum DomainCheckProvider {
+    /// Every custom host counts as verified (development mode only).
+    Dev,
+    /// The host must serve the request's token at `domain_check.url_template`.
+    Http,
+}
+
+/// How a custom host is proven to be the tenant's before a platform operator approves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainCheckConfig {
+    pub provider: DomainCheckProvider,
+    /// Where the token is fetched; `{host}` is the host asked for.
+    pub url_template: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     Text,
     Json,
@@ -142,6 +160,8 @@ pub struct Config {
     pub wechat: WechatConfig,
     /// The company lookup of the `business_registry` new-account rule.
     pub business_registry: RegistryConfig,
+    /// The ownership check of custom portal hosts.
+    pub domain_check: DomainCheckConfig,
     pub jobs: JobsConfig,
 }
 
@@ -176,6 +196,10 @@ impl Default for Config {
                 provider: RegistryProvider::Dev,
                 base_url: None,
                 api_key: None,
+            },
+            domain_check: DomainCheckConfig {
+                provider: DomainCheckProvider::Dev,
+                url_template: baoxiu_wechat::hosts::DEFAULT_URL_TEMPLATE.into(),
             },
             jobs: JobsConfig::default(),
         }
@@ -273,6 +297,11 @@ impl Config {
                     "production cannot use the development business registry (set business_registry.provider = http or none)",
                 );
             }
+            if self.domain_check.provider == DomainCheckProvider::Dev {
+                return invalid(
+                    "production cannot take custom hosts unchecked (set domain_check.provider = http)",
+                );
+            }
             if self.secrets_key == DEV_SECRETS_KEY {
                 return invalid("production needs its own secrets_key (BAOXIU_SECRETS_KEY)");
             }
@@ -301,6 +330,8 @@ mod tests {
         config.wechat.provider = WechatProvider::Http;
         assert!(config.validate().is_err(), "development business registry");
         config.business_registry.provider = RegistryProvider::None;
+        assert!(config.validate().is_err(), "development domain check");
+        config.domain_check.provider = DomainCheckProvider::Http;
         assert!(config.validate().is_err(), "development secrets key");
         config.secrets_key = "ab".repeat(32);
         assert!(config.validate().is_ok());

@@ -136,12 +136,17 @@ pub fn seed(
     )
     .map_err(|e| DomainError::Internal(format!("demo activation: {e}")))?;
     seed_devices(conn, &actor, &account.id, now)?;
-    Ok(Some(format!(
-        "demo tenant `{DEMO_SLUG}` (send X-Tenant: {DEMO_SLUG}): staff admin {} / engineer {DEMO_ENGINEER_MOBILE}, password `{DEMO_PASSWORD}`; \
+    debug_assert_eq!(admin.mobile, DEMO_ADMIN_MOBILE);
+    Ok(Some(logins()))
+}
+
+/// How to log in to the demo tenant (printed on every development start).
+pub fn logins() -> String {
+    format!(
+        "demo tenant `{DEMO_SLUG}` (send X-Tenant: {DEMO_SLUG}): staff admin {DEMO_ADMIN_MOBILE} / engineer {DEMO_ENGINEER_MOBILE}, password `{DEMO_PASSWORD}`; \
          terminal: Mini Program app id {DEMO_MINI_PROGRAM} (any code logs in through the development WeChat fake), \
-         or SMS login as {DEMO_CUSTOMER_MOBILE}; QR codes DM00001-DM00002 (devices), DM00003-DM00004 (blank)",
-        admin.mobile
-    )))
+         or SMS login as {DEMO_CUSTOMER_MOBILE}; QR codes DM00001-DM00002 (devices), DM00003-DM00004 (blank)"
+    )
 }
 
 /// Two devices of the demo account (one private, one public) with QR codes, and two blank

@@ -52,7 +52,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Seed the demo tenant (an admin and an engineer); does nothing if it exists.
+    /// Seed the demo tenant (staff, a Mini Program, a customer account, devices and QR
+    /// codes); does nothing if it exists. Prints how to log in.
     Demo,
     /// Print a platform operator token (1 hour), signed with the configured secret.
     PlatformToken {
@@ -78,9 +79,14 @@ fn load(cli: &Cli) -> Result<Config, String> {
 }
 
 fn init_tracing(format: LogFormat) {
+    // actix_web_prom warns on every Swagger UI load that the catch-all docs path has no
+    // bounded metrics label; that path is excluded from the metrics, so the warning is noise.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web_prom=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web_prom=error"));
+    // Colour only on a terminal: redirected logs get no escape codes.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -96,7 +102,10 @@ fn seed_demo(db: &Db, config: &Config, clock: &dyn Clock) -> Result<(), String> 
             println!("seeded {seeded}");
             Ok(())
         }
-        Ok(None) => Ok(()),
+        Ok(None) => {
+            println!("{}", demo::logins());
+            Ok(())
+        }
         Err(e) => Err(format!("seeding the demo tenant failed: {e}")),
     }
 }

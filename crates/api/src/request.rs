@@ -6,7 +6,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_actix_web::RootSpanBuilder;
 
 use crate::problem::Problem;
 
@@ -47,7 +47,10 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// Puts the request id into the root span, so every log line of a request carries it.
+/// The root span of a request carries the one request id the client sees (`X-Request-Id`,
+/// also in every problem body), so every log line of the request names it; the request
+/// ends with one short line for a client error (`info`) and one for a server error
+/// (`error`, with what went wrong). Successes log nothing.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -57,13 +60,32 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
-        tracing_actix_web::root_span!(request, request_id = %request_id)
+        tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            path = %request.path(),
+        )
     }
 
     fn on_request_end<B: MessageBody>(
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let _entered = span.enter();
+        match outcome {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if response.status().is_server_error() {
+                    match response.response().error() {
+                        Some(error) => tracing::error!(status, %error, "request failed"),
+                        None => tracing::error!(status, "request failed"),
+                    }
+                } else if response.status().is_client_error() {
+                    tracing::info!(status, "client error");
+                }
+            }
+            Err(error) => tracing::error!(%error, "request failed"),
+        }
     }
 }

@@ -7,6 +7,7 @@ use actix_web::web;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_core::{Clock, DomainResult, TenantId};
 use baoxiu_store::{Db, DbConn};
+use baoxiu_wechat::hosts::HostVerifier;
 use baoxiu_wechat::registry::BusinessRegistry;
 use baoxiu_wechat::sms::{DevSmsSender, SmsSender};
 use baoxiu_wechat::wechat::WechatAuth;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub wechat: Arc<dyn WechatAuth>,
     /// None when no registry is configured.
     pub registry: Option<Arc<dyn BusinessRegistry>>,
+    /// Checks that a custom host is the tenant's before it is approved.
+    pub hosts: Arc<dyn HostVerifier>,
     pub secrets_key: SecretsKey,
     pub config: Arc<Config>,
     /// Wakes this process's job runner after a transaction that enqueued jobs commits.

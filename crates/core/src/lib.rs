@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod state;
 pub mod version;
 
 pub use actor::{Actor, ActorKind};
@@ -15,3 +16,4 @@ pub use cursor::Cursor;
 pub use error::{DomainError, DomainResult, FieldError, Validator};
 pub use ids::{TenantId, new_id};
 pub use page::{Page, PageRequest};
+pub use state::Transition;

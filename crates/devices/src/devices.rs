@@ -617,30 +617,64 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
     Ok(())
 }
 
-/// Records where a device is (registration by serial may capture it).
-pub fn set_location(
+/// The longest install address a customer may give with a location.
+pub const MAX_ADDRESS_CHARS: usize = 200;
+
+/// Records where a device is, as a customer captured it on the spot (registration by
+/// serial): validated, versioned and audited like a staff change; the address is kept
+/// when none is given.
+pub fn update_location(
     conn: &mut DbConn,
-    tenant_id: &TenantId,
+    actor: &Actor,
     id: &str,
     latitude: f64,
     longitude: f64,
     address: Option<&str>,
     now: NaiveDateTime,
-) -> DomainResult<()> {
-    let target = devices::table
-        .filter(devices::tenant_id.eq(tenant_id.as_str()))
-        .filter(devices::id.eq(id));
-    diesel::update(target)
-        .set((
-            devices::latitude.eq(latitude),
-            devices::longitude.eq(longitude),
-            devices::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    if let Some(address) = address.map(str::trim).filter(|a| !a.is_empty()) {
-        diesel::update(target)
-            .set(devices::install_address.eq(address))
-            .execute(conn)?;
-    }
-    Ok(())
+) -> DomainResult<Device> {
+    let before = get(conn, &actor.tenant_id, id)?;
+    let mut errors = Validator::new();
+    errors.check(
+        (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude),
+        "device_location",
+        "out_of_range",
+        "latitude -90 to 90, longitude -180 to 180",
+    );
+    let address = address.map(str::trim).filter(|a| !a.is_empty());
+    errors.check(
+        address.is_none_or(|a| a.chars().count() <= MAX_ADDRESS_CHARS),
+        "device_location.address",
+        "too_long",
+        &format!("at most {MAX_ADDRESS_CHARS} characters"),
+    );
+    errors.finish()?;
+    let rows = diesel::update(
+        devices::table
+            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::id.eq(id))
+            .filter(devices::version.eq(before.version)),
+    )
+    .set((
+        devices::latitude.eq(latitude),
+        devices::longitude.eq(longitude),
+        devices::install_address.eq(address.unwrap_or(&before.install_address)),
+        devices::version.eq(before.version + 1),
+        devices::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    version::updated(rows, None)?;
+    let after = get(conn, &actor.tenant_id, id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "device.update_location",
+            object_type: "device",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
 }

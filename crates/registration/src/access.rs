@@ -137,18 +137,27 @@ pub fn access(
             may_register: false,
             permissions: own_permissions,
         },
-        // Waiting or rejected: nothing a guest could not do, and no submitting.
+        // Waiting or rejected: nothing a guest could not do (nothing at all with guests
+        // off, as for any unregistered user of scenario 3), and no submitting.
         RegistrationState::AwaitingApproval | RegistrationState::Rejected => Access {
             state,
-            data_scope: DataScope::PublicOnly,
+            data_scope: if policy.guest_enabled {
+                DataScope::PublicOnly
+            } else {
+                DataScope::None
+            },
             submit_denied: Some("registration-required"),
             may_submit: false,
             may_register: state == RegistrationState::Rejected,
-            permissions: guest_permissions
-                .iter()
-                .copied()
-                .filter(|p| *p != Permission::SubmitWorkOrder)
-                .collect(),
+            permissions: if policy.guest_enabled {
+                guest_permissions
+                    .iter()
+                    .copied()
+                    .filter(|p| *p != Permission::SubmitWorkOrder)
+                    .collect()
+            } else {
+                Vec::new()
+            },
         },
         _ => {
             let mode = match &user.method_id {

@@ -8,10 +8,10 @@ use baoxiu_accounts::{enterprises, roles};
 use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, ActorKind, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId,
-    Validator, new_id,
+    Transition, Validator, new_id,
 };
 use baoxiu_store::DbConn;
-use baoxiu_store::schema::registrations;
+use baoxiu_store::schema::{registration_attempts, registrations};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -292,10 +292,137 @@ fn check_fields(errors: &mut Validator, prefix: &str, form: &[FormField], values
 #[derive(Debug, Clone, Serialize)]
 pub enum RegistrationOutcome {
     Registered(Box<TerminalUser>),
-    AwaitingApproval { registration_id: String },
+    AwaitingApproval {
+        registration_id: String,
+        reason: ApprovalReason,
+    },
 }
 
-/// Completes a user's registration, or queues it for approval.
+/// How a registration found the existing account it claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// The account name matched an existing account (by the method's duplicate rule).
+    AccountName,
+    /// The user gave a device serial number: the device's owner account.
+    DeviceSerial,
+}
+
+impl ClaimKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountName => "account_name",
+            Self::DeviceSerial => "device_serial",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "account_name" => Some(Self::AccountName),
+            "device_serial" => Some(Self::DeviceSerial),
+            _ => None,
+        }
+    }
+}
+
+/// Why a registration waits for staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalReason {
+    /// The registration method requires approval.
+    Method,
+    /// It claims an existing account without proof: the login mobile is none of the
+    /// account's contacts' and no invitation code issued for that account was redeemed (or
+    /// the serial number given matched no device with an owner).
+    UnverifiedClaim,
+}
+
+impl ApprovalReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Method => "method",
+            Self::UnverifiedClaim => "unverified_claim",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "unverified_claim" => Self::UnverifiedClaim,
+            _ => Self::Method,
+        }
+    }
+}
+
+/// Registration attempts one user may make in an hour (each also spends a try of its SMS
+/// code, `sms::spend_try`).
+pub const ATTEMPTS_PER_HOUR: i64 = 10;
+
+/// Counts a registration attempt in its own committed write, before the attempt runs, so a
+/// failed attempt counts too: 429 past `ATTEMPTS_PER_HOUR`. Old attempts of the user are
+/// purged here (bounded at write time).
+pub fn record_attempt(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    // Parallel attempts must not all read the same count.
+    baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
+    let hour = chrono::Duration::hours(1);
+    let mine = registration_attempts::table
+        .filter(registration_attempts::tenant_id.eq(tenant_id.as_str()))
+        .filter(registration_attempts::user_id.eq(user_id));
+    diesel::delete(mine.filter(registration_attempts::created_at.le(now - hour))).execute(conn)?;
+    let recent: Vec<NaiveDateTime> = mine
+        .order(registration_attempts::created_at.asc())
+        .select(registration_attempts::created_at)
+        .load(conn)?;
+    if i64::try_from(recent.len()).unwrap_or(i64::MAX) >= ATTEMPTS_PER_HOUR {
+        let oldest = recent.first().copied().unwrap_or(now);
+        let wait = (oldest + hour - now).num_seconds().max(1);
+        return Err(DomainError::RateLimited {
+            retry_after_secs: u64::try_from(wait).unwrap_or(3600),
+        });
+    }
+    diesel::insert_into(registration_attempts::table)
+        .values((
+            registration_attempts::tenant_id.eq(tenant_id.as_str()),
+            registration_attempts::id.eq(new_id()),
+            registration_attempts::user_id.eq(user_id),
+            registration_attempts::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+const MAX_ADDRESS_CHARS: usize = 200;
+
+/// The device of `account` with this serial number, if any.
+fn owned_device(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    serial: &str,
+) -> DomainResult<Option<devices::Device>> {
+    Ok(
+        devices::lookup(conn, tenant_id, Some(serial), None, &Viewer::Staff)?
+            .into_iter()
+            .find(|d| d.account_id.is_some()),
+    )
+}
+
+fn given_serial(input: &RegistrationInput) -> Option<&str> {
+    input
+        .device_serial
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Completes a user's registration, or queues it for approval. A registration that lands
+/// on an existing account takes effect at once only with proof (the login mobile is one of
+/// the account's contacts', or an invitation code issued for that account); otherwise it
+/// waits for staff, whatever the method says. A serial number that matches no device waits
+/// the same way, so the form tells nobody which serials exist.
 pub fn register(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -304,6 +431,8 @@ pub fn register(
     input: RegistrationInput,
     now: NaiveDateTime,
 ) -> DomainResult<RegistrationOutcome> {
+    // Locks first, in one order: the tenant row before anything that references it.
+    baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
     let user = terminal_users::get(conn, tenant_id, user_id)?;
     if user.is_guest {
         return Err(DomainError::Forbidden(
@@ -321,55 +450,34 @@ pub fn register(
     let method = method_for(conn, tenant_id, &user, channel)?;
     let settings = &method.settings;
     let mut errors = Validator::new();
-    // By serial, the device names the account.
-    let device = match input
-        .device_serial
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(serial) => {
-            let found = devices::lookup(conn, tenant_id, Some(serial), None, &Viewer::Staff)?
-                .into_iter()
-                .next();
-            match found {
-                Some(device) if device.account_id.is_some() => Some(device),
-                _ => {
-                    errors.push(FieldError::new(
-                        "device_serial",
-                        "not_found",
-                        "no device with an owner has this serial number",
-                    ));
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    if let Some((lat, lng, _)) = input.device_location {
+    let serial = given_serial(&input).map(str::to_owned);
+    if let Some((lat, lng, address)) = &input.device_location {
         errors.check(
-            (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng),
+            (-90.0..=90.0).contains(lat) && (-180.0..=180.0).contains(lng),
             "device_location",
             "out_of_range",
             "latitude -90 to 90, longitude -180 to 180",
         );
-    }
-    let account_name = match &device {
-        Some(device) => {
-            let account_id = device.account_id.clone().unwrap_or_default();
-            Some(customers::get_account(conn, tenant_id, &account_id)?.name)
-        }
-        // A serial was given but names no device: that is the one error to report.
-        None if input
-            .device_serial
-            .as_deref()
-            .is_some_and(|s| !s.trim().is_empty()) =>
+        if let Some(address) = address.as_deref().filter(|a| !a.trim().is_empty())
+            && let Err(e) =
+                baoxiu_accounts::fields::text("device_location.address", address, MAX_ADDRESS_CHARS)
         {
-            None
+            errors.push(e);
         }
-        None => baoxiu_accounts::fields::text("account_name", &input.account_name, 128)
+        errors.check(
+            serial.is_some(),
+            "device_location",
+            "invalid",
+            "a device location goes with device_serial",
+        );
+    }
+    // By serial, the device names the account and the account name is optional.
+    let account_name = if serial.is_some() && input.account_name.trim().is_empty() {
+        Some(String::new())
+    } else {
+        baoxiu_accounts::fields::text("account_name", &input.account_name, 128)
             .map_err(|e| errors.push(e))
-            .ok(),
+            .ok()
     };
     let contact_name = baoxiu_accounts::fields::text("contact_name", &input.contact_name, 64)
         .map_err(|e| errors.push(e))
@@ -393,99 +501,124 @@ pub fn register(
         &input.contact_fields,
     );
     let policy = policy::get(conn, tenant_id)?;
-    if policy.invitation_required
-        && input
-            .invitation_code
-            .as_deref()
-            .is_none_or(|c| c.trim().is_empty())
-    {
+    let invitation_code = input
+        .invitation_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    if policy.invitation_required && invitation_code.is_none() {
         errors.push(FieldError::new(
             "invitation_code",
             "required",
             "an invitation code is required",
         ));
     }
-    if let Some(name) = account_name.as_ref().filter(|_| device.is_none()) {
-        match settings.account.new_account_rule {
-            NewAccountRule::ExistingOnly => {
-                if customers::find_account_by_name(
-                    conn,
-                    tenant_id,
-                    name,
-                    settings.account.duplicate_check,
-                )?
-                .is_none()
-                {
-                    errors.push(FieldError::new(
-                        "account_name",
-                        "not_found",
-                        "no existing account has this name",
-                    ));
-                }
+    // With the registry rule, the account carries the registered name.
+    let account_name = match settings.account.new_account_rule {
+        NewAccountRule::BusinessRegistry if serial.is_none() => {
+            if account_name.is_some() && input.registered_name.is_none() {
+                errors.push(FieldError::new(
+                    "account_name",
+                    "not_registered",
+                    "the name was not found in the business registry",
+                ));
             }
-            NewAccountRule::BusinessRegistry => {
-                if input.registered_name.is_none() {
-                    errors.push(FieldError::new(
-                        "account_name",
-                        "not_registered",
-                        "the name was not found in the business registry",
-                    ));
-                }
-            }
-            NewAccountRule::UserDefined => {}
+            input.registered_name.clone()
         }
-    }
-    errors.finish()?;
-    if policy.invitation_required
-        && let Some(code) = &input.invitation_code
-    {
-        invitations::redeem(conn, tenant_id, code, now)?;
-    }
-    if let (Some(device), Some((lat, lng, address))) = (&device, &input.device_location) {
-        devices::set_location(
+        _ => account_name,
+    };
+    let by_name = match (&account_name, &serial) {
+        (Some(name), None) => customers::find_account_by_name(
             conn,
             tenant_id,
-            &device.id,
-            *lat,
-            *lng,
-            address.as_deref(),
-            now,
-        )?;
+            name,
+            settings.account.duplicate_check,
+        )?,
+        _ => None,
+    };
+    if serial.is_none()
+        && account_name.is_some()
+        && by_name.is_none()
+        && settings.account.new_account_rule == NewAccountRule::ExistingOnly
+    {
+        errors.push(FieldError::new(
+            "account_name",
+            "not_found",
+            "no existing account has this name",
+        ));
     }
+    errors.finish()?;
+    let invitation = match &invitation_code {
+        Some(code) => Some(invitations::redeem(conn, tenant_id, code, now)?),
+        None => None,
+    };
+    let claimed = match &serial {
+        Some(serial) => owned_device(conn, tenant_id, serial)?
+            .and_then(|d| d.account_id)
+            .map(|id| customers::get_account(conn, tenant_id, &id))
+            .transpose()?,
+        None => by_name,
+    };
+    let proven = match &claimed {
+        Some(account) => {
+            invitation
+                .as_ref()
+                .is_some_and(|c| c.account_id.as_deref() == Some(account.id.as_str()))
+                || customers::find_contact_by_mobile(conn, tenant_id, &account.id, &input.mobile)?
+                    .is_some()
+        }
+        // A new account needs no proof; a serial that matched nothing proves nothing.
+        None => serial.is_none(),
+    };
     let input = RegistrationInput {
-        // With the registry rule, the account carries the registered name.
-        account_name: match settings.account.new_account_rule {
-            NewAccountRule::BusinessRegistry if device.is_none() => {
-                input.registered_name.clone().unwrap_or_default()
-            }
-            _ => account_name.unwrap_or_default(),
-        },
+        account_name: account_name.unwrap_or_default(),
         contact_name: contact_name.unwrap_or_default(),
+        device_serial: serial.clone(),
         ..input
     };
-    if settings.requires_approval {
+    let waits = if settings.requires_approval {
+        Some(ApprovalReason::Method)
+    } else if !proven {
+        Some(ApprovalReason::UnverifiedClaim)
+    } else {
+        None
+    };
+    if let Some(reason) = waits {
         let id = new_id();
+        let claim_kind = if serial.is_some() {
+            Some(ClaimKind::DeviceSerial)
+        } else {
+            claimed.as_ref().map(|_| ClaimKind::AccountName)
+        };
         diesel::insert_into(registrations::table)
             .values((
                 registrations::tenant_id.eq(tenant_id.as_str()),
                 registrations::id.eq(&id),
                 registrations::user_id.eq(&user.id),
                 registrations::method_id.eq(&method.id),
-                registrations::payload_json.eq(serde_json::to_string(&input).unwrap_or_default()),
+                registrations::payload_json.eq(serde_json::to_string(&input)
+                    .map_err(|e| DomainError::Internal(format!("registration: {e}")))?),
                 registrations::status.eq("pending"),
                 registrations::created_at.eq(now),
+                registrations::claimed_account_id.eq(claimed.as_ref().map(|a| a.id.as_str())),
+                registrations::claim_kind.eq(claim_kind.map(ClaimKind::as_str)),
+                registrations::approval_reason.eq(reason.as_str()),
             ))
             .execute(conn)?;
-        terminal_users::set_registration(
+        let moved = terminal_users::set_registration(
             conn,
             tenant_id,
             &user.id,
+            &[user.status],
             None,
             TerminalStatus::AwaitingApproval,
             now,
         )?;
+        USER_REGISTERS.applied(moved)?;
         return Ok(RegistrationOutcome::AwaitingApproval {
             registration_id: id,
+            reason,
         });
     }
     let actor = Actor {
@@ -495,40 +628,49 @@ pub fn register(
         request_id: None,
     };
     let role_ids = settings.role_ids.clone();
-    apply(conn, &actor, &user, &method, &input, &role_ids, now)
-        .map(|user| RegistrationOutcome::Registered(Box::new(user)))
+    apply(
+        conn,
+        &actor,
+        &user,
+        &method,
+        &input,
+        claimed,
+        &role_ids,
+        user.status,
+        now,
+    )
+    .map(|user| RegistrationOutcome::Registered(Box::new(user)))
 }
 
-/// Matches or creates the account and contact, links the user to them and activates it.
+/// A user's registration taking effect.
+const USER_REGISTERS: Transition = Transition::new(
+    "terminal user",
+    &["unregistered", "rejected", "active", "awaiting_approval"],
+    "registered",
+);
+
+/// Links the user to `account` (or a new account, where the method allows one), matches or
+/// creates the contact, records the device's location, and activates the user, only where
+/// its status is still `from`.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &mut DbConn,
     actor: &Actor,
     user: &TerminalUser,
     method: &Method,
     input: &RegistrationInput,
+    account: Option<customers::Account>,
     role_ids: &[String],
+    from: TerminalStatus,
     now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
     let tenant_id = &actor.tenant_id;
     let settings = &method.settings;
-    let by_device = match input.device_serial.as_deref() {
-        Some(serial) => devices::lookup(conn, tenant_id, Some(serial), None, &Viewer::Staff)?
-            .into_iter()
-            .find_map(|d| d.account_id),
-        None => None,
-    };
-    let account = match by_device {
-        Some(account_id) => Some(customers::get_account(conn, tenant_id, &account_id)?),
-        None => customers::find_account_by_name(
-            conn,
-            tenant_id,
-            &input.account_name,
-            settings.account.duplicate_check,
-        )?,
-    };
     let account = match account {
         Some(existing) => existing,
-        None if settings.account.new_account_rule != NewAccountRule::ExistingOnly => {
+        None if settings.account.new_account_rule != NewAccountRule::ExistingOnly
+            && !input.account_name.trim().is_empty() =>
+        {
             let owner = methods::next_owner(conn, tenant_id, method)?;
             customers::create_account(
                 conn,
@@ -544,10 +686,8 @@ fn apply(
             )?
         }
         None => {
-            return Err(DomainError::invalid(
-                "account_name",
-                "not_found",
-                "no existing account has this name",
+            return Err(DomainError::Conflict(
+                "the registration names no account it can join; reject it".into(),
             ));
         }
     };
@@ -567,17 +707,31 @@ fn apply(
                 now,
             )?,
         };
-    if user.status != TerminalStatus::Active {
+    // The location the user captured on the spot, now that the registration holds.
+    if let (Some(serial), Some((lat, lng, address))) =
+        (given_serial(input), input.device_location.as_ref())
+        && let Some(device) = owned_device(conn, tenant_id, serial)?
+            .filter(|d| d.account_id.as_deref() == Some(account.id.as_str()))
+    {
+        devices::update_location(conn, actor, &device.id, *lat, *lng, address.as_deref(), now)?;
+    }
+    if from != TerminalStatus::Active {
         take_seats(conn, tenant_id, 1)?;
     }
-    terminal_users::set_registration(
+    let moved = terminal_users::set_registration(
         conn,
         tenant_id,
         &user.id,
+        &[from],
         Some((&account.id, &contact.id, &input.mobile)),
         TerminalStatus::Active,
         now,
     )?;
+    if moved == 0 {
+        let current = terminal_users::get(conn, tenant_id, &user.id)?.status;
+        USER_REGISTERS.require(current.as_str())?;
+        USER_REGISTERS.applied(moved)?;
+    }
     let mut all_roles: Vec<String> = user.roles.iter().map(|r| r.id.clone()).collect();
     all_roles.extend(role_ids.iter().cloned());
     terminal_users::set_roles(conn, tenant_id, &user.id, &all_roles)?;
@@ -701,6 +855,7 @@ pub fn activate(
                     conn,
                     tenant_id,
                     &user.id,
+                    &TerminalStatus::ALL,
                     Some((&account.id, &contact.id, &mobile)),
                     TerminalStatus::Active,
                     now,
@@ -759,6 +914,13 @@ pub struct Registration {
     pub decided_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
+    /// The existing account the registration lands on, if it found one.
+    pub claimed_account_id: Option<String>,
+    /// Its name now (read with the registration, for staff).
+    pub claimed_account_name: Option<String>,
+    /// How it found it (or, for a serial that matched nothing, how it tried).
+    pub claim_kind: Option<ClaimKind>,
+    pub approval_reason: ApprovalReason,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -773,6 +935,9 @@ struct RegistrationRow {
     decided_by: Option<String>,
     created_at: NaiveDateTime,
     decided_at: Option<NaiveDateTime>,
+    claimed_account_id: Option<String>,
+    claim_kind: Option<String>,
+    approval_reason: String,
 }
 
 impl TryFrom<RegistrationRow> for Registration {
@@ -790,6 +955,10 @@ impl TryFrom<RegistrationRow> for Registration {
             decided_by: row.decided_by,
             created_at: row.created_at,
             decided_at: row.decided_at,
+            claimed_account_id: row.claimed_account_id,
+            claimed_account_name: None,
+            claim_kind: row.claim_kind.as_deref().and_then(ClaimKind::parse),
+            approval_reason: ApprovalReason::parse(&row.approval_reason),
         })
     }
 }
@@ -855,40 +1024,74 @@ pub fn list_registrations(
         .into_iter()
         .map(Registration::try_from)
         .collect::<DomainResult<Vec<_>>>()?;
+    let rows = with_account_names(conn, tenant_id, rows)?;
     Ok(page.finish(rows, |r| (r.created_at, r.id.clone())))
 }
 
+/// Fills in the names of the accounts registrations claim, in one statement.
+fn with_account_names(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    mut rows: Vec<Registration>,
+) -> DomainResult<Vec<Registration>> {
+    use baoxiu_store::schema::accounts;
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.claimed_account_id.as_deref())
+        .collect();
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    let names: std::collections::HashMap<String, String> = accounts::table
+        .filter(accounts::tenant_id.eq(tenant_id.as_str()))
+        .filter(accounts::id.eq_any(ids))
+        .select((accounts::id, accounts::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    for row in &mut rows {
+        row.claimed_account_name = row
+            .claimed_account_id
+            .as_ref()
+            .and_then(|id| names.get(id).cloned());
+    }
+    Ok(rows)
+}
+
+const APPROVE: Transition = Transition::new("registration", &["pending"], "approved");
+const REJECT: Transition = Transition::new("registration", &["pending"], "rejected");
+
+/// Decides a pending registration: one decision, whatever the concurrency (the write is
+/// guarded on `pending`).
 fn decide(
     conn: &mut DbConn,
     actor: &Actor,
     id: &str,
-    status: &str,
+    transition: Transition,
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> DomainResult<Registration> {
     let registration = get_registration(conn, &actor.tenant_id, id)?;
-    if registration.status != "pending" {
-        return Err(DomainError::Conflict(format!(
-            "the registration is already {}",
-            registration.status
-        )));
-    }
-    diesel::update(
+    transition.require(&registration.status)?;
+    let rows = diesel::update(
         registrations::table
             .filter(registrations::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(registrations::id.eq(id)),
+            .filter(registrations::id.eq(id))
+            .filter(registrations::status.eq_any(transition.from)),
     )
     .set((
-        registrations::status.eq(status),
+        registrations::status.eq(transition.to),
         registrations::reason.eq(reason),
         registrations::decided_by.eq(&actor.id),
         registrations::decided_at.eq(now),
     ))
     .execute(conn)?;
+    transition.applied(rows)?;
     Ok(registration)
 }
 
-/// Approves a waiting registration with the roles the staff member chose.
+/// Approves a waiting registration with the roles the staff member chose. An admin's
+/// disable of the user wins: a disabled user's registration cannot be approved (409).
 pub fn approve(
     conn: &mut DbConn,
     actor: &Actor,
@@ -896,22 +1099,36 @@ pub fn approve(
     role_ids: &[String],
     now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
+    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
     roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
-    let registration = decide(conn, actor, id, "approved", None, now)?;
+    let registration = decide(conn, actor, id, APPROVE, None, now)?;
     let user = terminal_users::get(conn, &actor.tenant_id, &registration.user_id)?;
     let method = methods::get(conn, &actor.tenant_id, &registration.method_id)?;
+    let account = match &registration.claimed_account_id {
+        Some(account_id) => Some(customers::get_account(conn, &actor.tenant_id, account_id)?),
+        None if registration.input.account_name.trim().is_empty() => None,
+        None => customers::find_account_by_name(
+            conn,
+            &actor.tenant_id,
+            &registration.input.account_name,
+            method.settings.account.duplicate_check,
+        )?,
+    };
     apply(
         conn,
         actor,
         &user,
         &method,
         &registration.input,
+        account,
         role_ids,
+        TerminalStatus::AwaitingApproval,
         now,
     )
 }
 
-/// Rejects a waiting registration; the reason reaches the user through `/me`.
+/// Rejects a waiting registration; the reason reaches the user through `/me`. A user an
+/// admin disabled meanwhile stays disabled.
 pub fn reject(
     conn: &mut DbConn,
     actor: &Actor,
@@ -921,11 +1138,13 @@ pub fn reject(
 ) -> DomainResult<()> {
     let reason = baoxiu_accounts::fields::text("reason", reason, 500)
         .map_err(|e| DomainError::Validation(vec![e]))?;
-    let registration = decide(conn, actor, id, "rejected", Some(&reason), now)?;
+    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+    let registration = decide(conn, actor, id, REJECT, Some(&reason), now)?;
     terminal_users::set_registration(
         conn,
         &actor.tenant_id,
         &registration.user_id,
+        &[TerminalStatus::AwaitingApproval],
         None,
         TerminalStatus::Rejected,
         now,

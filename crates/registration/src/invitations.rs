@@ -1,6 +1,7 @@
 //! Invitation codes: single- or multi-use, optionally expiring; required at registration
 //! when the policy says so.
 
+use baoxiu_accounts::customers;
 use baoxiu_audit::Change;
 use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::DbConn;
@@ -22,6 +23,10 @@ pub struct InvitationCode {
     pub uses: i32,
     pub expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The account the code was issued for: redeeming it proves the registrant belongs to
+    /// that account (without it, a registration that lands on an existing account waits
+    /// for approval).
+    pub account_id: Option<String>,
 }
 
 pub fn create(
@@ -29,9 +34,18 @@ pub fn create(
     actor: &Actor,
     max_uses: i32,
     expires_at: Option<NaiveDateTime>,
+    account_id: Option<&str>,
     now: NaiveDateTime,
 ) -> DomainResult<InvitationCode> {
     let mut errors = Validator::new();
+    if let Some(account_id) = account_id {
+        errors.check(
+            customers::get_account(conn, &actor.tenant_id, account_id).is_ok(),
+            "account_id",
+            "not_found",
+            "no such account",
+        );
+    }
     errors.check(
         (1..=100_000).contains(&max_uses),
         "max_uses",
@@ -59,6 +73,7 @@ pub fn create(
             invitation_codes::uses.eq(0),
             invitation_codes::expires_at.eq(expires_at),
             invitation_codes::created_at.eq(now),
+            invitation_codes::account_id.eq(account_id),
         ))
         .execute(conn)?;
     let created = list(conn, &actor.tenant_id)?
@@ -91,13 +106,14 @@ pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Invitat
         .load(conn)?)
 }
 
-/// Uses a code once; fails (as a field error) when unknown, used up or expired.
+/// Uses a code once; fails (as a field error) when unknown, used up or expired. Answers
+/// the code redeemed.
 pub fn redeem(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     code: &str,
     now: NaiveDateTime,
-) -> DomainResult<()> {
+) -> DomainResult<InvitationCode> {
     let bad = || {
         DomainError::invalid(
             "invitation_code",
@@ -115,15 +131,14 @@ pub fn redeem(
     if found.expires_at.is_some_and(|t| t <= now) {
         return Err(bad());
     }
-    // Guarded on the count so concurrent redemptions cannot exceed it.
+    // Counted in the row, guarded on the cap: concurrent redemptions cannot exceed it.
     let updated = diesel::update(
         invitation_codes::table
             .filter(invitation_codes::tenant_id.eq(tenant_id.as_str()))
             .filter(invitation_codes::id.eq(&found.id))
-            .filter(invitation_codes::uses.lt(found.max_uses))
-            .filter(invitation_codes::uses.eq(found.uses)),
+            .filter(invitation_codes::uses.lt(invitation_codes::max_uses)),
     )
-    .set(invitation_codes::uses.eq(found.uses + 1))
+    .set(invitation_codes::uses.eq(invitation_codes::uses + 1))
     .execute(conn)?;
-    if updated == 1 { Ok(()) } else { Err(bad()) }
+    if updated == 1 { Ok(found) } else { Err(bad()) }
 }

@@ -58,7 +58,6 @@ pub struct PolicyInput {
     pub guest_contact_id: Option<String>,
     pub require_account_on_work_orders: bool,
     pub invitation_required: bool,
-    pub seats: i32,
 }
 
 /// Replaces the policy. Guests need an account and one of its contacts to own their data.
@@ -72,12 +71,6 @@ pub fn put(
     let before = get(conn, &actor.tenant_id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
-    errors.check(
-        (0..=1_000_000).contains(&input.seats),
-        "seats",
-        "out_of_range",
-        "must be 0 to 1000000",
-    );
     if input.guest_enabled {
         match (&input.guest_account_id, &input.guest_contact_id) {
             (Some(account_id), Some(contact_id)) => {
@@ -121,7 +114,8 @@ pub fn put(
         registration_policies::require_account_on_work_orders
             .eq(input.require_account_on_work_orders),
         registration_policies::invitation_required.eq(input.invitation_required),
-        registration_policies::seats.eq(input.seats),
+        // Seats are the tenant's licence: the platform sets them (`set_seats`), not its admins.
+        registration_policies::seats.eq(before.seats),
         registration_policies::version.eq(version),
         registration_policies::updated_at.eq(now),
     );
@@ -148,11 +142,87 @@ pub fn put(
     };
     version::updated(rows, expected_version)?;
     let after = get(conn, &actor.tenant_id)?;
+    // Guest off ends the guest sessions at once (refresh and data routes alike).
+    if before.guest_enabled && !after.guest_enabled {
+        baoxiu_accounts::sessions::revoke_kind(
+            conn,
+            &actor.tenant_id,
+            baoxiu_accounts::sessions::PrincipalKind::Guest,
+            now,
+        )?;
+    }
     baoxiu_audit::record(
         conn,
         actor,
         Change {
             action: "registration_policy.update",
+            object_type: "registration_policy",
+            object_id: actor.tenant_id.as_str(),
+            before: Some(&before),
+            after: Some(&after),
+        },
+        now,
+    )?;
+    Ok(after)
+}
+
+/// The most seats a tenant can hold.
+pub const MAX_SEATS: i32 = 1_000_000;
+
+/// A platform operator sets a tenant's terminal-user seats (its licence). Audited in the
+/// tenant's log as the platform's change.
+pub fn set_seats(
+    conn: &mut DbConn,
+    actor: &Actor,
+    seats: i32,
+    now: NaiveDateTime,
+) -> DomainResult<Policy> {
+    let mut errors = Validator::new();
+    errors.check(
+        (0..=MAX_SEATS).contains(&seats),
+        "seats",
+        "out_of_range",
+        "must be 0 to 1000000",
+    );
+    errors.finish()?;
+    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+    let before = get(conn, &actor.tenant_id)?;
+    if before.version == 0 {
+        let defaults = Policy::default();
+        diesel::insert_into(registration_policies::table)
+            .values((
+                registration_policies::tenant_id.eq(actor.tenant_id.as_str()),
+                registration_policies::guest_enabled.eq(defaults.guest_enabled),
+                registration_policies::guest_account_id.eq(defaults.guest_account_id),
+                registration_policies::guest_contact_id.eq(defaults.guest_contact_id),
+                registration_policies::require_account_on_work_orders
+                    .eq(defaults.require_account_on_work_orders),
+                registration_policies::invitation_required.eq(defaults.invitation_required),
+                registration_policies::seats.eq(seats),
+                registration_policies::version.eq(1),
+                registration_policies::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    } else {
+        let rows = diesel::update(
+            registration_policies::table
+                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(registration_policies::version.eq(before.version)),
+        )
+        .set((
+            registration_policies::seats.eq(seats),
+            registration_policies::version.eq(before.version + 1),
+            registration_policies::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        version::updated(rows, None)?;
+    }
+    let after = get(conn, &actor.tenant_id)?;
+    baoxiu_audit::record(
+        conn,
+        actor,
+        Change {
+            action: "registration_policy.set_seats",
             object_type: "registration_policy",
             object_id: actor.tenant_id.as_str(),
             before: Some(&before),

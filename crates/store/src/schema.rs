@@ -65,6 +65,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         wechat_app_id -> Nullable<Text>,
         wechat_openid -> Nullable<Text>,
+        session_started_at -> Nullable<Timestamp>,
     }
 }
 
@@ -101,6 +102,8 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         decided_at -> Nullable<Timestamp>,
+        verification_token -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -255,6 +258,18 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         created_at -> Timestamp,
         decided_at -> Nullable<Timestamp>,
+        claimed_account_id -> Nullable<Text>,
+        claim_kind -> Nullable<Text>,
+        approval_reason -> Text,
+    }
+}
+
+diesel::table! {
+    registration_attempts (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -267,6 +282,7 @@ diesel::table! {
         uses -> Integer,
         expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        account_id -> Nullable<Text>,
     }
 }
 
@@ -380,6 +396,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registration_policies,
     registration_methods,
     registrations,
+    registration_attempts,
     invitation_codes,
     wechat_apps,
     devices,

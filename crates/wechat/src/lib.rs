@@ -2,6 +2,7 @@
 //! with a real HTTP client whose base URL is configurable, plus a built-in fake for
 //! development mode. Nothing here knows about tenants' data.
 
+pub mod hosts;
 pub mod registry;
 pub mod sms;
 pub mod wechat;

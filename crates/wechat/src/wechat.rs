@@ -43,7 +43,7 @@ pub enum WechatError {
     /// 40226.
     #[error("WeChat marked the user as high risk")]
     HighRiskUser,
-    /// 40001, 42001, 40014, 40125: bad secret or access token.
+    /// 40001, 42001, 40014, 40125, 40013: bad app id, secret or access token.
     #[error("WeChat refused the app's credentials")]
     InvalidCredential,
     /// Busy twice (-1), unreachable, or an answer that is not WeChat's.
@@ -66,6 +66,12 @@ pub trait WechatAuth: Send + Sync + std::fmt::Debug {
         app: &'a AppCredentials,
         code: &'a str,
     ) -> BoxFuture<'a, Result<WechatIdentity, WechatError>>;
+    /// Whether WeChat accepts the app id and secret: a `POST {base}/cgi-bin/stable_token`
+    /// (not force-refreshed, so it spends none of the app's daily fresh tokens).
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>>;
 }
 
 /// What WeChat answers; `session_key` and `access_token` of OAuth are not even read.
@@ -86,9 +92,51 @@ fn map_errcode(errcode: i64, errmsg: String) -> WechatError {
             retry_after_secs: 60,
         },
         40226 => WechatError::HighRiskUser,
-        40001 | 42001 | 40014 | 40125 => WechatError::InvalidCredential,
+        40001 | 42001 | 40014 | 40125 | 40013 => WechatError::InvalidCredential,
         -1 => WechatError::Unavailable("WeChat is busy".into()),
         _ => WechatError::Other { errcode, errmsg },
+    }
+}
+
+/// Every WeChat answer carries `errcode` (0 or absent when it went well) and `errmsg`.
+trait WechatAnswer: serde::de::DeserializeOwned {
+    fn errcode(&self) -> (i64, &str);
+}
+
+impl WechatAnswer for IdentityAnswer {
+    fn errcode(&self) -> (i64, &str) {
+        (self.errcode, &self.errmsg)
+    }
+}
+
+impl WechatAnswer for TokenAnswer {
+    fn errcode(&self) -> (i64, &str) {
+        (self.errcode, &self.errmsg)
+    }
+}
+
+/// Sends one WeChat request (10 s at most) and reads its answer: transport failures and
+/// non-2xx statuses are `Unavailable`, a non-zero `errcode` is mapped once (`map_errcode`).
+/// WeChat often labels JSON as text/plain: the text is read, then parsed.
+async fn call_wechat<T: WechatAnswer>(request: reqwest::RequestBuilder) -> Result<T, WechatError> {
+    let unavailable = |e: reqwest::Error| WechatError::Unavailable(e.without_url().to_string());
+    let response = request
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(unavailable)?;
+    let status = response.status();
+    let text = response.text().await.map_err(unavailable)?;
+    if !status.is_success() {
+        return Err(WechatError::Unavailable(format!(
+            "WeChat answered {status}"
+        )));
+    }
+    let answer: T = serde_json::from_str(&text)
+        .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
+    match answer.errcode() {
+        (0, _) => Ok(answer),
+        (code, message) => Err(map_errcode(code, message.to_owned())),
     }
 }
 
@@ -112,30 +160,12 @@ impl HttpWechat {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<WechatIdentity, WechatError> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "WeChat answered {status}"
-            )));
-        }
-        // WeChat often labels JSON as text/plain: read the text.
-        let answer: IdentityAnswer = serde_json::from_str(&text)
-            .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-        if answer.errcode != 0 {
-            return Err(map_errcode(answer.errcode, answer.errmsg));
-        }
+        let answer: IdentityAnswer = call_wechat(
+            self.client
+                .get(format!("{}{path}", self.base_url))
+                .query(query),
+        )
+        .await?;
         let openid = answer
             .openid
             .filter(|o| !o.is_empty())
@@ -193,6 +223,17 @@ impl WechatAuth for HttpWechat {
             self.identity("/sns/oauth2/access_token", &query).await
         })
     }
+
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>> {
+        Box::pin(async move {
+            stable_token(&self.client, &self.base_url, app)
+                .await
+                .map(drop)
+        })
+    }
 }
 
 /// Development fake: `invalid…` codes are invalid, `risky` is a high-risk user, any other
@@ -234,6 +275,20 @@ impl WechatAuth for DevWechat {
         code: &'a str,
     ) -> BoxFuture<'a, Result<WechatIdentity, WechatError>> {
         Box::pin(async move { Self::identity(app, code) })
+    }
+
+    /// Secrets that start with `invalid` are refused; any other is accepted.
+    fn check_credentials<'a>(
+        &'a self,
+        app: &'a AppCredentials,
+    ) -> BoxFuture<'a, Result<(), WechatError>> {
+        Box::pin(async move {
+            if app.secret.starts_with("invalid") {
+                Err(WechatError::InvalidCredential)
+            } else {
+                Ok(())
+            }
+        })
     }
 }
 
@@ -336,43 +391,35 @@ impl AccessTokenCache {
     }
 
     async fn fetch(&self, app: &AppCredentials) -> Result<CachedToken, WechatError> {
-        let response = self
-            .client
-            .post(format!("{}/cgi-bin/stable_token", self.base_url))
+        stable_token(&self.client, &self.base_url, app).await
+    }
+}
+
+/// One `POST {base}/cgi-bin/stable_token` (never force-refreshed).
+async fn stable_token(
+    client: &reqwest::Client,
+    base_url: &str,
+    app: &AppCredentials,
+) -> Result<CachedToken, WechatError> {
+    let answer: TokenAnswer = call_wechat(
+        client
+            .post(format!("{base_url}/cgi-bin/stable_token"))
             .json(&serde_json::json!({
                 "grant_type": "client_credential",
                 "appid": app.app_id,
                 "secret": app.secret,
                 "force_refresh": false,
-            }))
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| WechatError::Unavailable(e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "WeChat answered {status}"
-            )));
-        }
-        let answer: TokenAnswer = serde_json::from_str(&text)
-            .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-        if answer.errcode != 0 {
-            return Err(map_errcode(answer.errcode, answer.errmsg));
-        }
-        let token = answer.access_token.ok_or_else(|| {
-            WechatError::Unavailable("WeChat's answer has no access_token".into())
-        })?;
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
-        Ok(CachedToken {
-            token,
-            renew_at: Instant::now() + lifetime.saturating_sub(RENEW_EARLY),
-        })
-    }
+            })),
+    )
+    .await?;
+    let token = answer
+        .access_token
+        .ok_or_else(|| WechatError::Unavailable("WeChat's answer has no access_token".into()))?;
+    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
+    Ok(CachedToken {
+        token,
+        renew_at: Instant::now() + lifetime.saturating_sub(RENEW_EARLY),
+    })
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ fn staff_tokens(
     tag = "auth",
     operation_id = "send_staff_sms_code",
     request_body = SendCodeRequest,
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is issued; it goes out by SMS (from a background job) if the mobile is a staff user's", body = CodeSent),
         (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -97,8 +97,11 @@ pub struct StaffLoginRequest {
 #[utoipa::path(
     tag = "auth",
     operation_id = "login_staff",
-    request_body = StaffLoginRequest,
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    request_body(content = StaffLoginRequest, examples(
+        ("password" = (summary = "Mobile and password (the demo admin)", value = json!({ "mobile": "13800000001", "password": "baoxiu-demo" }))),
+        ("sms_code" = (summary = "Mobile and the SMS code from POST /auth/staff/sms-code", value = json!({ "mobile": "13800000001", "code": "123456" }))),
+    )),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),

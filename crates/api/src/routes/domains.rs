@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use baoxiu_accounts::domains::{self, DomainRequest, NewDomain};
+use baoxiu_core::DomainError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +23,12 @@ pub struct DomainResponse {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// For a custom host: serve this token as the whole body of
+    /// `https://{host}/.well-known/baoxiu-domain-verification.txt`; the platform approves
+    /// the host only once it does.
+    pub verification_token: Option<String>,
+    /// Why the platform rejected the request.
+    pub reason: Option<String>,
 }
 
 impl From<DomainRequest> for DomainResponse {
@@ -33,6 +40,8 @@ impl From<DomainRequest> for DomainResponse {
             status: d.status,
             created_at: utc(d.created_at),
             decided_at: d.decided_at.map(utc),
+            verification_token: d.verification_token,
+            reason: d.reason,
         }
     }
 }
@@ -105,6 +114,10 @@ pub async fn create_domain(
 }
 
 /// Approve a domain request.
+///
+/// A custom host is approved only once it serves the request's verification token at
+/// `https://{host}/.well-known/baoxiu-domain-verification.txt` (checked now; 409
+/// `conflict` until it does). Sub-domains of the portal domain need no check.
 #[utoipa::path(
     tag = "platform",
     operation_id = "approve_domain",
@@ -112,7 +125,7 @@ pub async fn create_domain(
     responses(
         (status = 200, description = "Approved: the host now resolves to the tenant", body = DomainResponse),
         (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided, or the custom host does not serve its verification token", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/platform/domains/{id}/approve")]
@@ -121,6 +134,28 @@ pub async fn approve_domain(
     operator: PlatformCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<DomainResponse>, ApiError> {
+    let id = id.into_inner();
+    let request = {
+        let id = id.clone();
+        state.read(move |conn| domains::find_any(conn, &id)).await?
+    };
+    if let (Some(token), "pending") = (&request.verification_token, request.status.as_str()) {
+        let served = state
+            .hosts
+            .serves_token(&request.host, token)
+            .await
+            .unwrap_or_else(|cause| {
+                tracing::info!(host = %request.host, %cause, "custom host check failed");
+                false
+            });
+        if !served {
+            return Err(DomainError::Conflict(format!(
+                "{} does not serve the verification token at /.well-known/baoxiu-domain-verification.txt yet",
+                request.host
+            ))
+            .into());
+        }
+    }
     let now = state.now();
     let approved = state
         .write(move |conn| {
@@ -134,4 +169,51 @@ pub async fn approve_domain(
         })
         .await?;
     Ok(web::Json(approved.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectDomainRequest {
+    /// Shown to the tenant.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Reject a domain request.
+///
+/// A pending request (someone else's host, a name that may not be used) is refused with a
+/// reason; the host is free to be requested again.
+#[utoipa::path(
+    tag = "platform",
+    operation_id = "reject_domain",
+    request_body = RejectDomainRequest,
+    params(("id" = String, Path, description = "Domain request id")),
+    responses(
+        (status = 200, description = "Rejected", body = DomainResponse),
+        (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/platform/domains/{id}/reject")]
+pub async fn reject_domain(
+    state: web::Data<AppState>,
+    operator: PlatformCaller,
+    id: web::Path<String>,
+    body: ApiJson<RejectDomainRequest>,
+) -> Result<web::Json<DomainResponse>, ApiError> {
+    let reason = body.0.reason;
+    let now = state.now();
+    let rejected = state
+        .write(move |conn| {
+            domains::reject(
+                conn,
+                &operator.operator,
+                &id,
+                &reason,
+                Some(operator.request_id),
+                now,
+            )
+        })
+        .await?;
+    Ok(web::Json(rejected.into()))
 }

@@ -6,7 +6,7 @@ use baoxiu_accounts::terminal_users::{self, TerminalUser};
 use baoxiu_accounts::{staff, tenants};
 use baoxiu_core::{DomainResult, TenantId};
 use baoxiu_registration::access::{self, DataScope, RegistrationState};
-use baoxiu_registration::flows;
+use baoxiu_registration::flows::{self, ApprovalReason};
 use baoxiu_store::DbConn;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,6 +34,10 @@ pub struct RegistrationStatus {
     pub status: String,
     /// Why it was rejected.
     pub reason: Option<String>,
+    /// Why it waits (or waited) for approval: `method` (the registration method requires
+    /// it) or `unverified_claim` (it claims an existing account the caller has not been
+    /// shown to belong to).
+    pub approval_reason: ApprovalReason,
 }
 
 /// A terminal user (or the guest) and what they may do now.
@@ -88,6 +92,7 @@ pub fn terminal_view(
         registration: registration.map(|r| RegistrationStatus {
             status: r.status,
             reason: r.reason,
+            approval_reason: r.approval_reason,
         }),
     })
 }

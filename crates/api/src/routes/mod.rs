@@ -46,6 +46,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(domains::list_domains)
         .service(domains::create_domain)
         .service(domains::approve_domain)
+        .service(domains::reject_domain)
+        .service(registration_admin::set_tenant_seats)
         .service(terminal_auth::login_wechat_mini_program)
         .service(terminal_auth::login_wechat_official_account)
         .service(terminal_auth::send_terminal_sms_code)

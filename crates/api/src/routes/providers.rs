@@ -93,6 +93,8 @@ pub struct TenantSummary {
 pub struct SignUpResponse {
     pub tenant: TenantSummary,
     pub admin: StaffResponse,
+    /// The admin's tokens, at the top level as every login answers them.
+    #[serde(flatten)]
     pub tokens: TokenPair,
 }
 
@@ -189,7 +191,7 @@ pub struct PublicProfile {
 #[utoipa::path(
     tag = "providers",
     operation_id = "get_provider",
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug, for callers without a token")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug, for callers without a token", example = "demo")),
     responses(
         (status = 200, description = "The public profile", body = PublicProfile),
         (status = 400, description = "No tenant named", body = Problem, content_type = "application/problem+json"),

@@ -519,7 +519,7 @@ pub struct QQuery {
 /// The URL printed in every code: redirects (302) to the tenant's landing page for it, so
 /// any phone camera and WeChat's "scan ordinary URL" rule open the portal.
 #[utoipa::path(tag = "qr-codes", operation_id = "open_qr_code", params(("code" = String, Path, description = "The code"), QQuery,
-        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, when the host does not name it")),
+        ("X-Tenant" = Option<String>, Header, description = "The tenant's slug, when the host does not name it", example = "demo")),
     responses((status = 302, description = "To the landing page", headers(("Location" = String, description = "The landing page"))),
         (status = 404, description = "No such code, or the QR feature is off", body = Problem, content_type = "application/problem+json")),
     security(()))]

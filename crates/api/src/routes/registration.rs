@@ -172,8 +172,14 @@ async fn registered_name(
 
 /// Complete registration.
 ///
-/// Matches or creates the account and contact and links the caller to them; answers 202
-/// when the method needs the provider's approval first.
+/// Matches or creates the account and contact and links the caller to them. Answers 202
+/// (waiting for the provider's approval, `registration.approval_reason` says why) when the
+/// method needs approval, or when the registration lands on an existing account without
+/// proof that the caller belongs there: the login mobile is not one of the account's
+/// contacts' and no invitation code issued for that account was given. A device serial
+/// that matches no device also waits (202), so the answer does not tell which serials
+/// exist. Each attempt spends one of the SMS code's 5 tries, and a user may make
+/// 10 attempts an hour (429 with `Retry-After` beyond).
 #[utoipa::path(
     tag = "registration",
     operation_id = "complete_registration",
@@ -183,6 +189,7 @@ async fn registered_name(
         (status = 202, description = "Waiting for approval", body = TerminalView),
         (status = 404, description = "No self-registration method applies", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already registered, waiting, or no seat left", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registration attempts this hour (`rate-limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The method looks names up in the business registry, which is not answering or is turned off", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -206,6 +213,25 @@ pub async fn complete_registration(
         || DomainError::invalid("mobile_code", "invalid", "the code is wrong or has expired"),
     )
     .await?;
+    // The attempt counts, and spends a try of the code, in a write of its own before the
+    // attempt runs: a registration that then fails cannot be retried without limit.
+    {
+        let (tenant_id, user_id, code_id) =
+            (tenant_id.clone(), caller.subject.clone(), code_id.clone());
+        let now = state.now();
+        state
+            .write(move |conn| {
+                flows::record_attempt(conn, &tenant_id, &user_id, now)?;
+                sms::spend_try(conn, tenant_id.as_str(), &code_id).map_err(|_| {
+                    DomainError::invalid(
+                        "mobile_code",
+                        "invalid",
+                        "the code is wrong or has expired",
+                    )
+                })
+            })
+            .await?;
+    }
     let registered_name =
         registered_name(&state, &caller, &request.account_name, request.channel).await?;
     let now = state.now();
@@ -226,10 +252,10 @@ pub async fn complete_registration(
     let user_id = caller.subject.clone();
     let (outcome, view) = state
         .write_in_tenant(&tenant_id.clone(), move |conn| {
+            let outcome = flows::register(conn, &tenant_id, &user_id, channel, input, now)?;
             sms::consume(conn, tenant_id.as_str(), &code_id, now).map_err(|_| {
                 DomainError::invalid("mobile_code", "invalid", "the code is wrong or has expired")
             })?;
-            let outcome = flows::register(conn, &tenant_id, &user_id, channel, input, now)?;
             let user = terminal_users::get(conn, &tenant_id, &user_id)?;
             Ok((outcome, terminal_view(conn, &tenant_id, &user)?))
         })

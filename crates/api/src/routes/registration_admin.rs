@@ -3,7 +3,7 @@
 
 use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use baoxiu_registration::flows::{self, Registration};
+use baoxiu_registration::flows::{self, ApprovalReason, ClaimKind, Registration};
 use baoxiu_registration::invitations::{self, InvitationCode};
 use baoxiu_registration::methods::{self, Method, MethodChanges, MethodSettings};
 use baoxiu_registration::policy::{self, Policy, PolicyInput};
@@ -12,13 +12,29 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{PageQuery, PageResponse, utc};
-use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
+use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::me::{TerminalView, terminal_view};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// The registration policy as it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyResponse {
+    /// Unregistered visitors may act as the shared guest.
+    pub guest_enabled: bool,
+    pub guest_account_id: Option<String>,
+    pub guest_contact_id: Option<String>,
+    pub require_account_on_work_orders: bool,
+    pub invitation_required: bool,
+    /// Terminal-user seats (the tenant's licence): active users beyond it are refused.
+    /// Read-only here: a platform operator sets it (`PUT /platform/tenants/{id}/seats`).
+    #[schema(read_only, minimum = 0, maximum = 1000000)]
+    pub seats: i32,
+}
+
+/// What an admin sets (seats are the platform's to set).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     /// Unregistered visitors may act as the shared guest.
@@ -32,14 +48,12 @@ pub struct PolicyBody {
     /// Registration needs an invitation code. Then every user registers (with the code)
     /// before they are in, `openid_auto` methods too.
     pub invitation_required: bool,
-    /// Terminal-user seats (licenses): active users beyond it are refused.
-    pub seats: i32,
 }
 
 fn policy_response(policy: Policy) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(ETag(etag(policy.version)))
-        .json(PolicyBody {
+        .json(PolicyResponse {
             guest_enabled: policy.guest_enabled,
             guest_account_id: policy.guest_account_id,
             guest_contact_id: policy.guest_contact_id,
@@ -51,7 +65,7 @@ fn policy_response(policy: Policy) -> HttpResponse {
 
 /// Get the registration policy.
 #[utoipa::path(tag = "registration-admin", operation_id = "get_registration_policy",
-    responses((status = 200, description = "The policy", body = PolicyBody, headers(("ETag" = String, description = "Version")))))]
+    responses((status = 200, description = "The policy", body = PolicyResponse, headers(("ETag" = String, description = "Version")))))]
 #[get("/admin/registration-policy")]
 pub async fn get_registration_policy(
     state: web::Data<AppState>,
@@ -68,7 +82,7 @@ pub async fn get_registration_policy(
 /// Replace the registration policy.
 #[utoipa::path(tag = "registration-admin", operation_id = "put_registration_policy", request_body = PolicyBody,
     params(("If-Match" = Option<String>, Header, description = "ETag read")),
-    responses((status = 200, description = "Saved", body = PolicyBody),
+    responses((status = 200, description = "Saved", body = PolicyResponse),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
 #[put("/admin/registration-policy")]
 pub async fn put_registration_policy(
@@ -84,7 +98,6 @@ pub async fn put_registration_policy(
         guest_contact_id: b.guest_contact_id,
         require_account_on_work_orders: b.require_account_on_work_orders,
         invitation_required: b.invitation_required,
-        seats: b.seats,
     };
     let actor = admin.0.actor();
     let now = state.now();
@@ -261,6 +274,8 @@ pub struct InvitationCodeResponse {
     pub uses: i32,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The account the code admits its holder to.
+    pub account_id: Option<String>,
 }
 
 impl From<InvitationCode> for InvitationCodeResponse {
@@ -272,6 +287,7 @@ impl From<InvitationCode> for InvitationCodeResponse {
             uses: c.uses,
             expires_at: c.expires_at.map(utc),
             created_at: utc(c.created_at),
+            account_id: c.account_id,
         }
     }
 }
@@ -298,6 +314,11 @@ pub struct CreateInvitationCodeRequest {
     #[schema(minimum = 1, maximum = 100000)]
     pub max_uses: i32,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Issue the code for one existing account: a registration that redeems it and lands on
+    /// that account takes effect at once (it proves the holder belongs there). Without it,
+    /// a registration that claims an existing account waits for approval unless the login
+    /// mobile is already one of the account's contacts'.
+    pub account_id: Option<String>,
 }
 
 /// Create an invitation code.
@@ -319,6 +340,7 @@ pub async fn create_invitation_code(
                 &actor,
                 b.max_uses,
                 b.expires_at.map(|t| t.naive_utc()),
+                b.account_id.as_deref(),
                 now,
             )
         })
@@ -340,6 +362,24 @@ pub struct RegistrationResponse {
     pub decided_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The existing account the registration would join, if it matched one: check that the
+    /// registrant belongs there before approving.
+    pub claimed_account: Option<ClaimedAccount>,
+    /// How it found the account: by the account name or by a device serial number (set
+    /// also when the serial given matched no device: `claimed_account` is then null).
+    pub claim_kind: Option<ClaimKind>,
+    /// `device_serial` as the registrant typed it.
+    pub device_serial: Option<String>,
+    /// Why it waits: the method requires approval, or it claims an existing account without
+    /// proof (the mobile is none of its contacts', no invitation code for that account).
+    pub approval_reason: ApprovalReason,
+}
+
+/// The account a registration claims.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimedAccount {
+    pub id: String,
+    pub name: String,
 }
 
 impl From<Registration> for RegistrationResponse {
@@ -356,6 +396,13 @@ impl From<Registration> for RegistrationResponse {
             decided_by: r.decided_by,
             created_at: utc(r.created_at),
             decided_at: r.decided_at.map(utc),
+            claimed_account: r.claimed_account_id.map(|id| ClaimedAccount {
+                name: r.claimed_account_name.unwrap_or_default(),
+                id,
+            }),
+            claim_kind: r.claim_kind,
+            device_serial: r.input.device_serial,
+            approval_reason: r.approval_reason,
         }
     }
 }
@@ -466,4 +513,55 @@ pub async fn reject_registration(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSeatsRequest {
+    /// Terminal-user seats the tenant's licence allows.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub seats: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatsResponse {
+    pub tenant_id: String,
+    pub seats: i32,
+}
+
+/// Set a tenant's seats.
+///
+/// The number of active terminal users the tenant's licence allows. Lowering it below the
+/// users already active refuses new activations until enough are disabled; nobody is
+/// turned off.
+#[utoipa::path(tag = "platform", operation_id = "set_tenant_seats", request_body = SetSeatsRequest,
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "Saved", body = SeatsResponse),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json")))]
+#[put("/platform/tenants/{id}/seats")]
+pub async fn set_tenant_seats(
+    state: web::Data<AppState>,
+    operator: PlatformCaller,
+    id: web::Path<String>,
+    body: ApiJson<SetSeatsRequest>,
+) -> Result<web::Json<SeatsResponse>, ApiError> {
+    let seats = body.0.seats;
+    let now = state.now();
+    let tenant_id = baoxiu_core::TenantId(id.into_inner());
+    let actor = baoxiu_core::Actor {
+        tenant_id: tenant_id.clone(),
+        kind: baoxiu_core::ActorKind::Platform,
+        id: operator.operator,
+        request_id: Some(operator.request_id),
+    };
+    let saved = state
+        .write(move |conn| {
+            baoxiu_accounts::tenants::get(conn, &actor.tenant_id)?;
+            policy::set_seats(conn, &actor, seats, now)
+        })
+        .await?;
+    Ok(web::Json(SeatsResponse {
+        tenant_id: tenant_id.0,
+        seats: saved.seats,
+    }))
 }

@@ -22,8 +22,10 @@ use crate::routes::providers::SendCodeRequest;
 use crate::state::AppState;
 use crate::tokens::{TokenKind, WechatClaim};
 
+/// The tokens, as every login answers them (staff logins too), and who the caller now is.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TerminalLoginResponse {
+    #[serde(flatten)]
     pub tokens: TokenPair,
     /// Who the caller now is and what they may do (as `GET /me`).
     pub me: TerminalView,
@@ -175,8 +177,20 @@ async fn wechat_login(
                 .ok_or(DomainError::TenantRequired)?;
             let tenant = state
                 .read(move |conn| {
-                    baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
-                        .ok_or(DomainError::NotFound("tenant"))
+                    let tenant = baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
+                        .ok_or(DomainError::NotFound("tenant"))?;
+                    // The shared program serves tenants that have none of their own.
+                    let own = baoxiu_accounts::wechat_apps::list(conn, &tenant.tenant_id())?
+                        .into_iter()
+                        .any(|a| a.kind == AppKind::MiniProgram.as_str());
+                    if own {
+                        return Err(DomainError::invalid(
+                            "app_id",
+                            "tenant_has_own_app",
+                            "this provider has its own Mini Program; log in through it",
+                        ));
+                    }
+                    Ok(tenant)
                 })
                 .await?;
             let secret = state
@@ -251,7 +265,7 @@ async fn wechat_login(
     tag = "terminal-auth",
     operation_id = "login_wechat_mini_program",
     request_body = WechatLoginRequest,
-    params(("X-Tenant" = Option<String>, Header, description = "Only with the shared public mini program")),
+    params(("X-Tenant" = Option<String>, Header, description = "Only with the shared public mini program", example = "demo")),
     responses(
         (status = 200, description = "Logged in", body = TerminalLoginResponse),
         (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
@@ -323,7 +337,7 @@ pub async fn login_wechat_official_account(
     tag = "terminal-auth",
     operation_id = "send_terminal_sms_code",
     request_body = SendCodeRequest,
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is issued and goes out by SMS (from a background job)", body = CodeSent),
         (status = 429, description = "Sent too often; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -369,7 +383,7 @@ pub struct SmsLoginRequest {
     tag = "terminal-auth",
     operation_id = "login_terminal_sms",
     request_body = SmsLoginRequest,
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 200, description = "Logged in", body = TerminalLoginResponse),
         (status = 401, description = "Wrong or expired code", body = Problem, content_type = "application/problem+json"),
@@ -415,7 +429,7 @@ pub async fn login_terminal_sms(
 #[utoipa::path(
     tag = "terminal-auth",
     operation_id = "login_guest",
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 200, description = "Guest tokens", body = TerminalLoginResponse),
         (status = 403, description = "Guest access is off (`guest-disabled`)", body = Problem, content_type = "application/problem+json"),

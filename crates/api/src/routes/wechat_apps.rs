@@ -2,6 +2,8 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use baoxiu_accounts::wechat_apps::{self, AppKind, NewApp, WechatApp};
+use baoxiu_core::DomainError;
+use baoxiu_wechat::wechat::{AppCredentials, WechatError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,9 +75,13 @@ pub async fn list_wechat_apps(
 /// Bind a WeChat app.
 ///
 /// One app id belongs to one tenant: binding an app id another tenant has, or the
-/// platform's shared Mini Program, answers 422 (`app_id` `taken`).
+/// platform's shared Mini Program, answers 422 (`app_id` `taken`). The secret is checked
+/// with WeChat first (`cgi-bin/stable_token`): one WeChat refuses answers 422
+/// (`secret` `rejected_by_wechat`) and binds nothing.
 #[utoipa::path(tag = "wechat", operation_id = "bind_wechat_app", request_body = BindWechatAppRequest,
-    responses((status = 201, description = "Bound", body = WechatAppResponse)))]
+    responses((status = 201, description = "Bound", body = WechatAppResponse),
+        (status = 429, description = "WeChat rate-limits the check (`rate-limited`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json")))]
 #[post("/admin/wechat-apps")]
 pub async fn bind_wechat_app(
     state: web::Data<AppState>,
@@ -92,9 +98,36 @@ pub async fn bind_wechat_app(
         name: b.name,
         secret: b.secret,
     };
+    // An app id is bound only with a secret WeChat accepts: nobody can block an app's owner
+    // by binding its id first with a made-up secret.
+    let credentials = AppCredentials {
+        app_id: input.app_id.trim().to_owned(),
+        secret: input.secret.clone(),
+    };
+    let platform_app_id = state.config.wechat.public_app_id.clone();
+    let shared = platform_app_id.as_deref() == Some(credentials.app_id.as_str());
+    if !shared && !credentials.app_id.is_empty() && !credentials.secret.is_empty() {
+        state
+            .wechat
+            .check_credentials(&credentials)
+            .await
+            .map_err(|error| match error {
+                WechatError::InvalidCredential => ApiError::from(DomainError::invalid(
+                    "secret",
+                    "rejected_by_wechat",
+                    "WeChat does not accept this app id and secret",
+                )),
+                WechatError::RateLimited { retry_after_secs } => {
+                    DomainError::RateLimited { retry_after_secs }.into()
+                }
+                other => {
+                    tracing::error!(error = %other, "WeChat credential check failed");
+                    ApiError::unavailable("WeChat is not answering; try again shortly")
+                }
+            })?;
+    }
     let actor = admin.0.actor();
     let key = state.secrets_key.clone();
-    let platform_app_id = state.config.wechat.public_app_id.clone();
     let now = state.now();
     let app = state
         .write_in_tenant(admin.0.tenant_id(), move |conn| {

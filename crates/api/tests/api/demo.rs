@@ -21,6 +21,20 @@ backend_tests! {
         assert!(seeded.unwrap().contains("DM00003"));
         assert!(db.write(|conn| demo::seed(conn, &key, now)).unwrap().is_none(), "seeded once");
 
+        // Swagger UI's pre-filled staff login examples are valid requests: the password one
+        // logs the demo admin in, the SMS one is refused only for its made-up code.
+        let document = baoxiu_api::openapi::document();
+        let document = serde_json::to_value(&document).unwrap();
+        let operation = &document["paths"]["/api/v1/auth/staff/login"]["post"];
+        let examples = &operation["requestBody"]["content"]["application/json"]["examples"];
+        let tenant_example = operation["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "X-Tenant").unwrap()["example"].as_str().unwrap().to_owned();
+        assert_eq!(tenant_example, DEMO_SLUG);
+        let by_password = app.post("/api/v1/auth/staff/login", &examples["password"]["value"], tenant(&tenant_example)).await;
+        assert_eq!(by_password.status, StatusCode::OK, "{}", by_password.text);
+        app.post("/api/v1/auth/staff/login", &examples["sms_code"]["value"], tenant(&tenant_example))
+            .await
+            .problem(401, "invalid-credentials");
+
         let admin = app.login(DEMO_SLUG, DEMO_ADMIN_MOBILE, DEMO_PASSWORD).await;
         assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
         let admin = admin.body["access_token"].as_str().unwrap().to_owned();

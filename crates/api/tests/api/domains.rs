@@ -74,24 +74,152 @@ backend_tests! {
     }
 }
 
-/// A platform token as `baoxiu platform-token` mints it (same secret, same service).
-fn platform_token(app: &TestApp) -> String {
-    use baoxiu_api::tokens::{TokenKind, TokenService};
-    let tokens = TokenService::new(
-        baoxiu_api::config::DEV_JWT_SECRET,
-        "baoxiu",
-        3600,
-        std::sync::Arc::new(app.clock.clone()),
-    );
-    tokens
-        .issue(
-            &baoxiu_core::TenantId("platform".into()),
-            TokenKind::Platform,
-            "ops@baoxiu",
-            Vec::new(),
-            None,
-            None,
+/// A loopback web server standing in for tenants' hosts: `GET /{host}/.well-known/...`
+/// answers whatever token the test put there for that host.
+async fn start_hosts() -> (
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    String,
+) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let served = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        String,
+    >::new()));
+    let data = web::Data::from(served.clone());
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/{host}/.well-known/baoxiu-domain-verification.txt",
+            web::get().to(
+                |served: web::Data<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+                 host: web::Path<String>| async move {
+                    match served.lock().unwrap().get(host.as_str()) {
+                        Some(token) => HttpResponse::Ok().body(format!("{token}\n")),
+                        None => HttpResponse::NotFound().finish(),
+                    }
+                },
+            ),
         )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    (
+        served,
+        format!("http://127.0.0.1:{port}/{{host}}/.well-known/baoxiu-domain-verification.txt"),
+    )
+}
+
+/// A custom host is approved only once it serves its token (the real HTTP check against
+/// a loopback server); a squatter's pending request is rejected and the host is free again.
+async fn custom_hosts_are_checked_and_squats_rejected(backend: baoxiu_store::Backend) {
+    let (served, template) = start_hosts().await;
+    let app = TestApp::spawn_with(backend, |config| {
+        config.domain_check.provider = baoxiu_api::config::DomainCheckProvider::Http;
+        config.domain_check.url_template = template.clone();
+    })
+    .await;
+    let owner = app.sign_up("acme", "13800138000").await;
+    let squatter = app.sign_up("rival", "13800138001").await;
+    let operator = platform_token(&app);
+
+    let squat = app
+        .post(
+            "/api/v1/admin/domains",
+            &json!({ "kind": "custom", "host": "repair.acme.cn" }),
+            bearer(&squatter.access),
+        )
+        .await;
+    assert_eq!(squat.status, StatusCode::CREATED, "{}", squat.text);
+    let squat_id = squat.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(squat.body["verification_token"].as_str().unwrap().len(), 32);
+    // The squatter cannot serve a token on acme's host: no approval.
+    let unproven = app
+        .post(
+            &format!("/api/v1/platform/domains/{squat_id}/approve"),
+            &json!({}),
+            bearer(&operator),
+        )
+        .await;
+    unproven.problem(409, "conflict");
+    // While pending, the host is blocked for its owner...
+    app.post(
+        "/api/v1/admin/domains",
+        &json!({ "kind": "custom", "host": "repair.acme.cn" }),
+        bearer(&owner.access),
+    )
+    .await
+    .problem(422, "validation-failed");
+    // ...until the operator rejects the squat.
+    let rejected = app
+        .post(
+            &format!("/api/v1/platform/domains/{squat_id}/reject"),
+            &json!({ "reason": "不是你的域名" }),
+            bearer(&operator),
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text);
+    assert_eq!(rejected.body["status"], "rejected");
+    assert_eq!(rejected.body["reason"], "不是你的域名");
+    app.post(
+        &format!("/api/v1/platform/domains/{squat_id}/reject"),
+        &json!({ "reason": "again" }),
+        bearer(&operator),
+    )
+    .await
+    .problem(409, "conflict");
+
+    let mine = app
+        .post(
+            "/api/v1/admin/domains",
+            &json!({ "kind": "custom", "host": "repair.acme.cn" }),
+            bearer(&owner.access),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.text);
+    let id = mine.body["id"].as_str().unwrap().to_owned();
+    let token = mine.body["verification_token"].as_str().unwrap().to_owned();
+    served
+        .lock()
         .unwrap()
-        .token
+        .insert("repair.acme.cn".into(), "some-other-token".into());
+    app.post(
+        &format!("/api/v1/platform/domains/{id}/approve"),
+        &json!({}),
+        bearer(&operator),
+    )
+    .await
+    .problem(409, "conflict");
+    served
+        .lock()
+        .unwrap()
+        .insert("repair.acme.cn".into(), token);
+    let approved = app
+        .post(
+            &format!("/api/v1/platform/domains/{id}/approve"),
+            &json!({}),
+            bearer(&operator),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    let answer = app
+        .client
+        .get(format!("{}/api/v1/provider", app.base))
+        .header("Host", "repair.acme.cn")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["slug"], "acme");
+}
+
+#[actix_web::test]
+async fn custom_hosts_are_checked_and_squats_rejected_sqlite() {
+    custom_hosts_are_checked_and_squats_rejected(baoxiu_store::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn custom_hosts_are_checked_and_squats_rejected_postgres() {
+    custom_hosts_are_checked_and_squats_rejected(baoxiu_store::Backend::Postgres).await;
 }

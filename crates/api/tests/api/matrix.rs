@@ -39,6 +39,8 @@ enum Access {
 const ACCESS: &[(&str, Access)] = &[
     ("activate_terminal_users", Access::Admin),
     ("approve_domain", Access::Platform),
+    ("reject_domain", Access::Platform),
+    ("set_tenant_seats", Access::Platform),
     ("approve_registration", Access::Admin),
     ("bind_qr_code", Access::BindBlankCode),
     ("bind_wechat_app", Access::Admin),

@@ -9,7 +9,8 @@ use crate::backend_tests;
 use crate::devices::add_device;
 use crate::support::*;
 use crate::terminal::{
-    access_of, account_with_contact, add_method, put_policy, register, tenant_with_app, wx_login,
+    access_of, account_with_contact, add_method, put_policy, register, register_with,
+    tenant_with_app, wx_login,
 };
 
 /// Switches the QR feature on with this code rule.
@@ -431,14 +432,18 @@ backend_tests! {
         assert_eq!(installer.status, StatusCode::CREATED, "{}", installer.text);
         let installer = installer.body["id"].as_str().unwrap().to_owned();
         let ivy = access_of(&wx_login(&app, "ivy").await);
-        let ivy_view = register(&app, &ivy, "甲公司", "艾薇", "13900139222").await;
+        let ivy_view = register(&app, &ivy, "甲公司", "艾薇", "13900139220").await;
         assert_eq!(ivy_view.body["account_id"], account.as_str(), "{}", ivy_view.text);
         let given = app
             .patch(&format!("/api/v1/admin/terminal-users/{}", ivy_view.body["user_id"].as_str().unwrap()), &json!({ "role_ids": [installer] }), bearer(&admin))
             .await;
         assert_eq!(given.status, StatusCode::OK, "{}", given.text);
         let joe = access_of(&wx_login(&app, "joe").await);
-        register(&app, &joe, "甲公司", "乔", "13900139223").await;
+        // A colleague joins the account with an invitation code issued for it.
+        let invitation = app.post("/api/v1/admin/invitation-codes", &json!({ "max_uses": 1, "account_id": account }), bearer(&admin)).await;
+        let invitation = invitation.body["code"].as_str().unwrap().to_owned();
+        let joined = register_with(&app, &joe, "13900139223", json!({ "account_name": "甲公司", "contact_name": "乔", "invitation_code": invitation })).await;
+        assert_eq!(joined.status, StatusCode::OK, "{}", joined.text);
         enable_qr(&app, &admin, json!({ "kind": "sequence", "prefix": "TB", "digits": 3 })).await;
         app.post("/api/v1/admin/qr-codes", &json!({ "count": 3 }), bearer(&admin)).await;
         let device = add_device(&app, &admin, json!({ "name": "2号电梯", "account_id": account })).await;

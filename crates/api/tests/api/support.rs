@@ -400,11 +400,11 @@ impl TestApp {
                 .expect("admin id")
                 .to_owned(),
             admin_mobile: mobile.to_owned(),
-            access: answer.body["tokens"]["access_token"]
+            access: answer.body["access_token"]
                 .as_str()
                 .expect("access")
                 .to_owned(),
-            refresh: answer.body["tokens"]["refresh_token"]
+            refresh: answer.body["refresh_token"]
                 .as_str()
                 .expect("refresh")
                 .to_owned(),
@@ -479,4 +479,26 @@ async fn read(response: reqwest::Response) -> Answer {
         body,
         text,
     }
+}
+
+/// A platform operator token as `baoxiu platform-token` mints it (same secret, same service).
+pub fn platform_token(app: &TestApp) -> String {
+    use baoxiu_api::tokens::{TokenKind, TokenService};
+    let tokens = TokenService::new(
+        baoxiu_api::config::DEV_JWT_SECRET,
+        "baoxiu",
+        3600,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    tokens
+        .issue(
+            &baoxiu_core::TenantId("platform".into()),
+            TokenKind::Platform,
+            "ops@baoxiu",
+            Vec::new(),
+            None,
+            None,
+        )
+        .unwrap()
+        .token
 }

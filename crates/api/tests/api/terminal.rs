@@ -79,7 +79,7 @@ pub async fn add_method(
 pub async fn put_policy(app: &TestApp, admin: &str, policy: Value) {
     let mut body = json!({
         "guest_enabled": false, "guest_account_id": null, "guest_contact_id": null,
-        "require_account_on_work_orders": false, "invitation_required": false, "seats": 100
+        "require_account_on_work_orders": false, "invitation_required": false
     });
     for (k, v) in policy.as_object().unwrap() {
         body[k] = v.clone();
@@ -95,6 +95,21 @@ pub async fn put_policy(app: &TestApp, admin: &str, policy: Value) {
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
 }
 
+/// A platform operator sets a tenant's seats.
+pub async fn set_seats(app: &TestApp, tenant_id: &str, seats: i64) {
+    let operator = platform_token(app);
+    let saved = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/platform/tenants/{tenant_id}/seats"),
+            Some(&json!({ "seats": seats })),
+            bearer(&operator),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    assert_eq!(saved.body["seats"], seats);
+}
+
 pub async fn wx_login(app: &TestApp, code: &str) -> Answer {
     app.post(
         "/api/v1/auth/wechat/mini-program",
@@ -105,7 +120,7 @@ pub async fn wx_login(app: &TestApp, code: &str) -> Answer {
 }
 
 pub fn access_of(login: &Answer) -> String {
-    login.body["tokens"]["access_token"]
+    login.body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no token: {}", login.text))
         .to_owned()
@@ -230,7 +245,7 @@ backend_tests! {
         assert_eq!(claims["wx"]["app_id"], MINI_APP);
         assert_eq!(claims["wx"]["openid"], format!("dev_{MINI_APP}_alice"));
         // Refresh keeps the terminal session going.
-        let refresh = alice.body["tokens"]["refresh_token"].as_str().unwrap();
+        let refresh = alice.body["refresh_token"].as_str().unwrap();
         let renewed = app.post("/api/v1/auth/refresh", &json!({ "refresh_token": refresh }), Opts::default()).await;
         assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
         // ... and the new access token still names the OpenID it came from, rotation after rotation.
@@ -282,7 +297,10 @@ backend_tests! {
         // their login made is gone.
         let dave = access_of(&wx_login(&app, "dave").await);
         assert_eq!(app.count_rows("external_enterprises"), 2);
-        let joined = register(&app, &dave, "广州某某设备", "王五", "13900139002").await;
+        // (Naming the company proves nothing: an invitation code issued for its account does.)
+        let invitation = app.post("/api/v1/admin/invitation-codes", &json!({ "max_uses": 1, "account_id": account_id }), bearer(&admin)).await;
+        let invitation = invitation.body["code"].as_str().unwrap().to_owned();
+        let joined = register_with(&app, &dave, "13900139002", json!({ "account_name": "广州某某设备", "contact_name": "王五", "invitation_code": invitation })).await;
         assert_eq!(joined.status, StatusCode::OK, "{}", joined.text);
         assert_eq!(joined.body["account_id"], account_id.as_str());
         assert_eq!(joined.body["enterprise"]["id"], own_enterprise);
@@ -408,8 +426,9 @@ backend_tests! {
     }
 
     async fn seats_are_enforced_all_or_nothing(app: TestApp) {
-        let admin = tenant_with_app(&app).await.access;
-        put_policy(&app, &admin, json!({ "seats": 1 })).await;
+        let provider = tenant_with_app(&app).await;
+        let admin = provider.access;
+        set_seats(&app, &provider.tenant_id, 1).await;
         let (a, _) = account_with_contact(&app, &admin, "甲公司", Some("13900139005")).await;
         let (b, _) = account_with_contact(&app, &admin, "乙公司", Some("13900139006")).await;
         let refused = app.post("/api/v1/admin/terminal-users/activations", &json!({ "account_ids": [a, b] }), bearer(&admin)).await;
@@ -448,7 +467,7 @@ backend_tests! {
         assert_eq!(waiting.status, StatusCode::ACCEPTED, "{}", waiting.text);
         assert_eq!(waiting.body["registration_state"], "awaiting_approval");
         assert_eq!(waiting.body["may_submit"], false);
-        assert_eq!(waiting.body["data_scope"], "public_only", "no more than a guest");
+        assert_eq!(waiting.body["data_scope"], "none", "with guests off, nothing at all");
         assert_eq!(app.count_rows("accounts"), 0, "nothing created before approval");
 
         let queue = app.get("/api/v1/admin/registrations", bearer(&admin)).await;
@@ -666,8 +685,14 @@ backend_tests! {
         assert_eq!(refused.body["errors"][0]["code"], "not_found");
         assert_eq!(app.count_rows("accounts"), 1, "no account created");
         assert_eq!(me(&app, &token).await["registration_state"], "unregistered");
-        // The duplicate rule (fuzzy here) decides what "existing" means.
-        let matched = register(&app, &token, "深圳某某科技", "甲", "13900139071").await;
+        // The duplicate rule (fuzzy here) decides what "existing" means; a mobile that is
+        // none of the account's contacts' proves nothing, so that registration waits...
+        let unproven = register(&app, &token, "深圳某某科技", "甲", "13900139071").await;
+        assert_eq!(unproven.status, StatusCode::ACCEPTED, "{}", unproven.text);
+        assert_eq!(unproven.body["registration"]["approval_reason"], "unverified_claim");
+        // ...while the account's own contact joins at once.
+        let token = access_of(&wx_login(&app, "x2").await);
+        let matched = register(&app, &token, "深圳某某科技", "甲", "13900139070").await;
         assert_eq!(matched.status, StatusCode::OK, "{}", matched.text);
         assert_eq!(matched.body["account_id"], existing.as_str());
         assert_eq!(matched.body["registration_state"], "registered");

@@ -63,6 +63,19 @@ async fn oauth(fake: web::Data<FakeWechat>, req: actix_web::HttpRequest) -> Http
         .body(body.to_string())
 }
 
+/// `POST /cgi-bin/stable_token`: a token for the right secret, 40125 for another.
+async fn stable_token(body: web::Json<serde_json::Value>) -> HttpResponse {
+    if body["grant_type"] != "client_credential" || body["force_refresh"] == true {
+        return HttpResponse::Ok()
+            .json(json!({ "errcode": 40002, "errmsg": "invalid grant_type" }));
+    }
+    if body["secret"] == SECRET {
+        HttpResponse::Ok().json(json!({ "access_token": "ACCESS-TOKEN", "expires_in": 7200 }))
+    } else {
+        HttpResponse::Ok().json(json!({ "errcode": 40125, "errmsg": "invalid appsecret" }))
+    }
+}
+
 /// The business registry protocol: `GET /v1/companies?name=`.
 async fn companies(req: actix_web::HttpRequest) -> HttpResponse {
     if req
@@ -93,6 +106,7 @@ async fn start() -> (FakeWechat, String) {
             .app_data(data.clone())
             .route("/sns/jscode2session", web::get().to(jscode2session))
             .route("/sns/oauth2/access_token", web::get().to(oauth))
+            .route("/cgi-bin/stable_token", web::post().to(stable_token))
             .route("/v1/companies", web::get().to(companies))
     })
     .workers(1)
@@ -172,6 +186,20 @@ async fn run(backend: baoxiu_store::Backend) {
         "failed logins create nobody"
     );
 
+    // Binding checks the secret with WeChat: a made-up one binds nothing, so nobody can
+    // squat an app id its owner has not bound yet.
+    let squat = app
+        .post(
+            "/api/v1/admin/wechat-apps",
+            &json!({ "app_id": "wxacme0oa0000001", "kind": "official_account", "name": "抢注", "secret": "made-up-secret" }),
+            bearer(&admin),
+        )
+        .await;
+    squat.problem(422, "validation-failed");
+    assert_eq!(squat.error_fields(), ["secret"]);
+    let apps = app.get("/api/v1/admin/wechat-apps", bearer(&admin)).await;
+    assert_eq!(apps.body.as_array().unwrap().len(), 1, "{}", apps.text);
+
     // The Official Account login exchanges an OAuth code.
     app.post(
         "/api/v1/admin/wechat-apps",
@@ -203,7 +231,10 @@ async fn run(backend: baoxiu_store::Backend) {
     )
     .await
     .problem(422, "validation-failed");
-    // The shared public mini program: the tenant comes from X-Tenant.
+    // The shared public mini program: the tenant comes from X-Tenant; it serves tenants
+    // that have no Mini Program of their own (acme has one).
+    let beta = app.sign_up("beta", "13800138009").await;
+    add_method(&app, &beta.access, "openid_auto", false, "fuzzy").await;
     let shared_login = |opts: Opts<'static>| {
         let app = &app;
         async move {
@@ -215,8 +246,11 @@ async fn run(backend: baoxiu_store::Backend) {
             .await
         }
     };
-    let public = shared_login(tenant("acme")).await;
+    let public = shared_login(tenant("beta")).await;
     assert_eq!(public.status, StatusCode::OK, "{}", public.text);
+    shared_login(tenant("acme"))
+        .await
+        .problem(422, "validation-failed");
     shared_login(Opts::default())
         .await
         .problem(400, "tenant-required");
@@ -230,7 +264,7 @@ async fn run(backend: baoxiu_store::Backend) {
         .await;
     taken.problem(422, "validation-failed");
     assert_eq!(taken.error_fields(), ["app_id"]);
-    let still_shared = shared_login(tenant("acme")).await;
+    let still_shared = shared_login(tenant("beta")).await;
     assert_eq!(still_shared.status, StatusCode::OK, "{}", still_shared.text);
 
     // The business registry rule: the account gets the registered name.
@@ -282,10 +316,7 @@ async fn run(backend: baoxiu_store::Backend) {
         )
         .await;
     assert_eq!(h5.status, StatusCode::OK, "{}", h5.text);
-    let h5_token = h5.body["tokens"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let h5_token = h5.body["access_token"].as_str().unwrap().to_owned();
     let form = app
         .get("/api/v1/registration/form", bearer(&h5_token))
         .await;
