@@ -1,12 +1,14 @@
 //! End-to-end checks on the built `baoxiu` binary, run as a user runs it: a fresh start in
 //! an empty folder migrates, seeds the demo tenant and serves; a server killed mid-flight
 //! restarts on its own data with its sessions intact (nothing lived only in its memory);
-//! production refuses the development fakes before touching any database.
+//! production refuses the development fakes before touching any database; `baoxiu worker`
+//! processes share the job queue (`jobs.rs`).
 //!
 //! The test target is declared by `crates/api` (it needs `CARGO_BIN_EXE_baoxiu`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod jobs;
 mod miniprogram;
 mod walkthrough;
 
@@ -405,6 +407,7 @@ fn every_command_has_help() {
     for command in [
         &["--help"][..],
         &["serve", "--help"],
+        &["worker", "--help"],
         &["migrate", "--help"],
         &["openapi", "--help"],
         &["demo", "--help"],

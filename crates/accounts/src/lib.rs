@@ -7,6 +7,7 @@ pub mod domains;
 pub mod enterprises;
 pub mod fields;
 pub mod passwords;
+pub mod retention;
 pub mod roles;
 pub mod sessions;
 pub mod sms;

@@ -16,7 +16,8 @@ use diesel::prelude::*;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-/// The key that seals app secrets (32 bytes).
+/// The key that seals secrets at rest (32 bytes): WeChat app secrets, and the payloads of
+/// SMS delivery jobs.
 #[derive(Clone)]
 pub struct SecretsKey([u8; 32]);
 
@@ -33,7 +34,8 @@ impl SecretsKey {
         <[u8; 32]>::try_from(bytes.as_slice()).ok().map(Self)
     }
 
-    fn seal(&self, plain: &str) -> DomainResult<String> {
+    /// Seals `plain` (a fresh random nonce each time): base64 of nonce and ciphertext.
+    pub fn seal(&self, plain: &str) -> DomainResult<String> {
         let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
@@ -45,10 +47,11 @@ impl SecretsKey {
         Ok(STANDARD.encode(out))
     }
 
-    fn open(&self, sealed: &str) -> DomainResult<String> {
+    /// Opens what `seal` sealed with this key.
+    pub fn open(&self, sealed: &str) -> DomainResult<String> {
         let failed = || {
             DomainError::Internal(
-                "a stored app secret cannot be opened (was the secrets key changed?)".into(),
+                "a sealed value cannot be opened (was the secrets key changed?)".into(),
             )
         };
         let bytes = STANDARD.decode(sealed).map_err(|_| failed())?;

@@ -26,11 +26,12 @@ use crate::routes;
 use crate::state::AppState;
 use crate::tokens::TokenService;
 
-/// A bound, not yet running server.
+/// A bound, not yet running server, and its job runner unless `jobs.in_process` is off.
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    runner: Option<baoxiu_jobs::Runner<AppState>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +135,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         .map_err(|e| StartError::Other(format!("password hash threads: {e}")))?,
         renders: Arc::new(tokio::sync::Semaphore::new(config.render_concurrency)),
         config: Arc::new(config),
+        jobs: baoxiu_jobs::Waker::default(),
     })
 }
 
@@ -150,10 +152,16 @@ impl Application {
             .map_err(|e| StartError::Bind(bind, e))?
             .port();
         let server = serve(listener, state.clone())?;
+        let runner = if state.config.jobs.in_process {
+            Some(crate::jobs::runner(&state).map_err(|e| StartError::Other(e.to_string()))?)
+        } else {
+            None
+        };
         Ok(Self {
             port,
             server,
             state,
+            runner,
         })
     }
 
@@ -165,13 +173,22 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (SIGINT, SIGTERM), then lets the jobs in progress end.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let jobs = self.runner.as_ref().map(baoxiu_jobs::Runner::start);
+        let served = self.server.await;
+        if let Some(jobs) = jobs {
+            jobs.shutdown().await;
+        }
+        served
     }
 
     /// Runs in the background of the current actix/tokio runtime.
     pub fn spawn(self) -> u16 {
         let port = self.port;
+        if let Some(runner) = &self.runner {
+            runner.start().detach();
+        }
         actix_web::rt::spawn(self.server);
         port
     }

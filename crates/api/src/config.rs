@@ -132,6 +132,33 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The job runner (SMS delivery, clean-ups): in `baoxiu serve`, in `baoxiu worker`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Whether `baoxiu serve` runs jobs too; false leaves them to `baoxiu worker` processes.
+    pub in_process: bool,
+    /// Jobs one process runs at once.
+    pub workers: usize,
+    /// How often an idle worker looks for due jobs, in milliseconds (jobs enqueued by the
+    /// same process wake it at once).
+    pub poll_interval_ms: u64,
+    /// How long a worker holds a job it runs, in seconds: a run is cut off at its end, and
+    /// a worker that dies leaves the job to the others once it has passed.
+    pub lease_secs: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            workers: 2,
+            poll_interval_ms: 1000,
+            lease_secs: 60,
+        }
+    }
+}
+
 impl LimitsConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let counts = [
@@ -225,6 +252,7 @@ pub struct Config {
     pub business_registry: RegistryConfig,
     /// The ownership check of custom portal hosts.
     pub domain_check: DomainCheckConfig,
+    pub jobs: JobsConfig,
 }
 
 impl Default for Config {
@@ -266,6 +294,7 @@ impl Default for Config {
                 provider: DomainCheckProvider::Dev,
                 url_template: baoxiu_wechat::hosts::DEFAULT_URL_TEMPLATE.into(),
             },
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -336,6 +365,15 @@ impl Config {
         crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
             .map_err(ConfigError::Invalid)?;
         self.limits.validate()?;
+        if !(1..=64).contains(&self.jobs.workers) {
+            return invalid("jobs.workers must be between 1 and 64");
+        }
+        if !(10..=60_000).contains(&self.jobs.poll_interval_ms) {
+            return invalid("jobs.poll_interval_ms must be between 10 and 60000");
+        }
+        if !(1..=3600).contains(&self.jobs.lease_secs) {
+            return invalid("jobs.lease_secs must be between 1 and 3600");
+        }
         if self.sms.provider == SmsProvider::Http && self.sms.base_url.is_none() {
             return invalid("sms.base_url is required with sms.provider = http");
         }

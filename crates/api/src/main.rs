@@ -1,4 +1,5 @@
-//! `baoxiu`: serve the API, migrate, write the OpenAPI document, seed the demo tenant.
+//! `baoxiu`: serve the API, run background jobs, migrate, write the OpenAPI document, seed
+//! the demo tenant.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_api::config::{Config, LogFormat};
 use baoxiu_api::tokens::{TokenKind, TokenService};
-use baoxiu_api::{Application, demo, openapi};
+use baoxiu_api::{Application, build_state, demo, jobs, openapi};
 use baoxiu_core::{Clock, SystemClock, TenantId};
 use baoxiu_store::Db;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,9 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Migrate the database and run background jobs (SMS delivery, clean-ups) until
+    /// stopped, without serving the API: API nodes and workers scale apart.
+    Worker,
     /// Run pending database migrations and exit.
     Migrate,
     /// Write the OpenAPI document (to stdout, or to a file).
@@ -145,6 +149,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             app.run().await.map_err(|e| e.to_string())
         }
+        Command::Worker => {
+            let workers = config.jobs.workers;
+            let state = build_state(config, clock).map_err(|e| e.to_string())?;
+            let running = jobs::runner(&state).map_err(|e| e.to_string())?.start();
+            println!("Baoxiu worker runs background jobs, {workers} at once");
+            stop_signal().await;
+            println!("Baoxiu worker stops once the jobs in progress end");
+            running.shutdown().await;
+            Ok(())
+        }
         Command::Migrate => {
             Db::open(&config.database_url, 1).map_err(|e| e.to_string())?;
             println!("database migrated");
@@ -172,6 +186,22 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Openapi { .. } => Ok(()),
     }
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[actix_web::main]

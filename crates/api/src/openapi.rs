@@ -29,6 +29,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
         (name = "settings", description = "Tenant settings"),
         (name = "staff", description = "Staff users"),
         (name = "audit", description = "Audit log"),
+        (name = "jobs", description = "Background jobs: SMS delivery and the failures an admin should see"),
         (name = "domains", description = "Portal domains"),
         (name = "platform", description = "Platform operators"),
         (name = "terminal-auth", description = "Terminal logins: WeChat, SMS code, guest"),

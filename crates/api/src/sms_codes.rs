@@ -1,16 +1,19 @@
 //! Sending and checking SMS codes for any route: the code rules live in
-//! `baoxiu_accounts::sms`; this adds the transactions and the SMS gateway.
+//! `baoxiu_accounts::sms`; this adds the transactions and the delivery job.
 
 use baoxiu_accounts::sms::{self, CodeCheck, Purpose};
 use baoxiu_core::DomainError;
-use baoxiu_wechat::sms::{SmsError, SmsMessage};
+use baoxiu_wechat::sms::SmsMessage;
 
 use crate::dto::CodeSent;
+use crate::jobs::DeliverSms;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// Issues a code under the send limits and, when `deliver`, sends it. Codes for unknown
-/// mobiles are issued but not delivered, so the answer (and the limits) are the same.
+/// Issues a code under the send limits and, when `deliver`, enqueues its delivery in the
+/// same transaction. The SMS gateway is called by the job runner, never here: the answer,
+/// its timing and its failures are the same whether or not the code goes out (unknown
+/// mobiles get a code that is never delivered, and count towards the same limits).
 pub async fn send(
     state: &AppState,
     scope: String,
@@ -24,29 +27,20 @@ pub async fn send(
         per_ip_per_hour: state.config.limits.sms_per_ip_per_hour.into(),
         per_mobile_per_day: state.config.limits.sms_per_mobile_per_day.into(),
     };
-    let issued = {
-        let mobile = mobile.clone();
-        let scope = scope.clone();
-        state
-            .write(move |conn| sms::issue(conn, &scope, &mobile, purpose, &client_ip, caps, now))
-            .await?
-    };
-    if deliver {
-        let message = SmsMessage::code(&mobile, purpose.as_str(), &issued.code);
-        state
-            .sms
-            .send(&message)
-            .await
-            .map_err(|error| match error {
-                SmsError::RateLimited => ApiError::from(DomainError::RateLimited {
-                    retry_after_secs: 60,
-                }),
-                SmsError::Unavailable(cause) => {
-                    tracing::error!(%cause, "SMS gateway failed");
-                    ApiError::unavailable("the SMS service is not answering; try again shortly")
-                }
-            })?;
-    }
+    let key = state.secrets_key.clone();
+    state
+        .write(move |conn| {
+            let issued = sms::issue(conn, &scope, &mobile, purpose, &client_ip, caps, now)?;
+            // Sealed either way, so that both paths do the same work up to the enqueue.
+            let message = SmsMessage::code(&mobile, purpose.as_str(), &issued.code);
+            let job = DeliverSms::seal(&key, &message, issued.expires_at)?;
+            if deliver {
+                baoxiu_jobs::enqueue_job(conn, &scope, &job, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    state.jobs.wake();
     Ok(CodeSent {
         expires_in: sms::CODE_TTL.num_seconds(),
         resend_after: sms::RESEND_AFTER.num_seconds(),

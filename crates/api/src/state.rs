@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, the clock, tokens, the SMS sender, config.
+//! What every handler can reach: the database, the clock, tokens, the SMS sender, config,
+//! and the job runner's waker.
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The QR images this process may draw at once (`render_concurrency`); see `renders`.
     pub renders: Arc<tokio::sync::Semaphore>,
+    /// Wakes this process's job runner after a transaction that enqueued jobs commits.
+    pub jobs: baoxiu_jobs::Waker,
 }
 
 impl AppState {

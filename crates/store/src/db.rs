@@ -11,6 +11,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use parking_lot::Mutex;
 
 use crate::conn::DbConn;
+use crate::statements::{StatementLog, instrumentation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,7 +70,10 @@ impl Target {
 
 /// Opens connections of the one backend the URL names (never guessing between them).
 #[derive(Debug)]
-struct Manager(Target);
+struct Manager {
+    target: Target,
+    statements: Arc<StatementLog>,
+}
 
 // WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -80,17 +84,22 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        match &self.0 {
+        let statements = instrumentation(self.statements.clone());
+        match &self.target {
             Target::SqliteFile(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
+                conn.set_instrumentation(statements);
                 Ok(DbConn::Sqlite(conn))
             }
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Target::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(statements);
+                Ok(DbConn::Postgresql(conn))
+            }
         }
     }
 
@@ -115,6 +124,7 @@ pub struct Db {
     // transaction from failing with SQLITE_BUSY when it upgrades from read to write.
     // Embedded SQLite is one process by definition; PostgreSQL never takes it.
     sqlite_writer: Arc<Mutex<()>>,
+    statements: Arc<StatementLog>,
 }
 
 impl std::fmt::Debug for Db {
@@ -141,7 +151,11 @@ impl Db {
             }
             Target::Postgres(_) => Backend::Postgres,
         };
-        let manager = Manager(target);
+        let statements = Arc::new(StatementLog::default());
+        let manager = Manager {
+            target,
+            statements: statements.clone(),
+        };
         let mut first = manager
             .connect()
             .map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -159,11 +173,17 @@ impl Db {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            statements,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The statements this database's connections run, recorded while a test asks.
+    pub fn statements(&self) -> &StatementLog {
+        &self.statements
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {

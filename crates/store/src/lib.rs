@@ -5,10 +5,12 @@ pub mod conn;
 pub mod db;
 pub mod migrations;
 pub mod schema;
+pub mod statements;
 pub mod testing;
 
 pub use conn::{DbConn, MultiBackend};
 pub use db::{Backend, Db, StoreError};
+pub use statements::StatementLog;
 
 /// Whether a diesel error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

@@ -351,6 +351,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        run_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_schedules (tenant_id, name) {
+        tenant_id -> Text,
+        name -> Text,
+        next_run_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -378,4 +403,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     devices,
     qr_settings,
     qr_codes,
+    jobs,
+    job_schedules,
 );

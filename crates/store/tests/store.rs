@@ -30,7 +30,7 @@ fn every_table_loads(backend: Backend) {
     let db = Db::open(&test_db.url, 2).unwrap();
     assert_eq!(db.backend(), backend);
     db.read(|conn| -> Result<(), baoxiu_core::DomainError> {
-        let counts: [i64; 23] = [
+        let counts: [i64; 25] = [
             tenants::table.count().get_result(conn)?,
             tenant_settings::table.count().get_result(conn)?,
             staff_users::table.count().get_result(conn)?,
@@ -54,8 +54,10 @@ fn every_table_loads(backend: Backend) {
             devices::table.count().get_result(conn)?,
             qr_settings::table.count().get_result(conn)?,
             qr_codes::table.count().get_result(conn)?,
+            jobs::table.count().get_result(conn)?,
+            job_schedules::table.count().get_result(conn)?,
         ];
-        assert_eq!(counts, [0; 23]);
+        assert_eq!(counts, [0; 25]);
         Ok(())
     })
     .unwrap();
@@ -185,4 +187,49 @@ fn existing_users_get_enterprises_on_sqlite() {
 #[test]
 fn existing_users_get_enterprises_on_postgres() {
     existing_users_get_enterprises(Backend::Postgres);
+}
+
+/// The statement log records what connections run while it is on, without bound values.
+fn statements_are_recorded_while_asked(backend: Backend) {
+    let test_db = TestDatabase::new(backend);
+    let db = Db::open(&test_db.url, 2).unwrap();
+    let count = |db: &Db, slug: &str| {
+        db.read(|conn| -> Result<i64, baoxiu_core::DomainError> {
+            Ok(tenants::table
+                .filter(tenants::slug.eq(slug))
+                .count()
+                .get_result(conn)?)
+        })
+        .unwrap()
+    };
+    count(&db, "before");
+    db.statements().start();
+    count(&db, "first");
+    count(&db, "second");
+    let recorded = db.statements().stop();
+    count(&db, "after");
+    let selects: Vec<_> = recorded
+        .iter()
+        .filter(|sql| sql.contains("FROM \"tenants\"") || sql.contains("FROM `tenants`"))
+        .collect();
+    assert_eq!(selects.len(), 2, "{recorded:?}");
+    assert_eq!(
+        selects[0], selects[1],
+        "the same statement, whatever its values"
+    );
+    assert!(
+        !recorded.iter().any(|sql| sql.contains("first")),
+        "{recorded:?}"
+    );
+    assert!(db.statements().stop().is_empty(), "nothing while off");
+}
+
+#[test]
+fn statements_are_recorded_while_asked_on_sqlite() {
+    statements_are_recorded_while_asked(Backend::Sqlite);
+}
+
+#[test]
+fn statements_are_recorded_while_asked_on_postgres() {
+    statements_are_recorded_while_asked(Backend::Postgres);
 }

@@ -3,7 +3,8 @@
 //!
 //! Gateway protocol: `POST {base_url}/v1/messages` with `Authorization: Bearer {api_key}`
 //! and `{"mobile": "...", "template": "login_code", "params": {"code": "123456"}}`;
-//! `2xx` with `{"id": "..."}` is sent; `429` is rate limited; any other answer is a failure.
+//! `2xx` with `{"id": "..."}` is sent; `429` is rate limited; another `4xx` refuses the
+//! message (trying it again cannot help); a `5xx` or no answer is a failure worth retrying.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What to send: a template name and its parameters (the gateway holds the wording).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SmsMessage {
     pub mobile: String,
     pub template: String,
@@ -38,6 +39,9 @@ pub enum SmsError {
     RateLimited,
     #[error("the SMS gateway failed: {0}")]
     Unavailable(String),
+    /// The gateway refused this message; sending it again would be refused again.
+    #[error("the SMS gateway refused the message: {0}")]
+    Rejected(String),
 }
 
 pub trait SmsSender: Send + Sync + std::fmt::Debug {
@@ -77,6 +81,12 @@ impl SmsSender for HttpSmsSender {
             match response.status() {
                 status if status.is_success() => Ok(()),
                 reqwest::StatusCode::TOO_MANY_REQUESTS => Err(SmsError::RateLimited),
+                reqwest::StatusCode::REQUEST_TIMEOUT => {
+                    Err(SmsError::Unavailable("gateway answered 408".into()))
+                }
+                status if status.is_client_error() => {
+                    Err(SmsError::Rejected(format!("gateway answered {status}")))
+                }
                 status => Err(SmsError::Unavailable(format!("gateway answered {status}"))),
             }
         })

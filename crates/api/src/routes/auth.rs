@@ -36,16 +36,18 @@ fn staff_tokens(
 
 /// Send a staff login code.
 ///
-/// The answer is the same whether or not the mobile belongs to a staff user of the tenant.
+/// The answer, and the work done before it, are the same whether or not the mobile belongs
+/// to a staff user of the tenant: the SMS gateway is called afterwards, by a background job,
+/// and only for a staff user's mobile. A gateway that fails is retried; a message it will
+/// not take shows as a dead job (`GET /admin/jobs?status=dead`).
 #[utoipa::path(
     tag = "auth",
     operation_id = "send_staff_sms_code",
     request_body = SendCodeRequest,
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
-        (status = 202, description = "The code is on its way, if the mobile is known", body = CodeSent),
+        (status = 202, description = "The code is issued; it goes out by SMS (from a background job) if the mobile is a staff user's", body = CodeSent),
         (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]

@@ -7,6 +7,7 @@ pub mod dev;
 pub mod devices;
 pub mod domains;
 pub mod health;
+pub mod jobs;
 pub mod me;
 pub mod profile;
 pub mod providers;
@@ -41,6 +42,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(staff::update_staff)
         .service(staff::delete_staff)
         .service(audit::list_audit_log)
+        .service(jobs::list_jobs)
         .service(domains::list_domains)
         .service(domains::create_domain)
         .service(domains::approve_domain)

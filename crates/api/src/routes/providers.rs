@@ -34,9 +34,8 @@ pub struct SendCodeRequest {
     operation_id = "send_provider_sms_code",
     request_body = SendCodeRequest,
     responses(
-        (status = 202, description = "The code is on its way", body = CodeSent),
+        (status = 202, description = "The code is issued and goes out by SMS (from a background job)", body = CodeSent),
         (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]

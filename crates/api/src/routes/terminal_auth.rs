@@ -330,15 +330,17 @@ pub async fn login_wechat_official_account(
 }
 
 /// Send a terminal login code.
+///
+/// The SMS gateway is called afterwards, by a background job; a gateway that fails is
+/// retried, and a message it will not take shows as a dead job (`GET /admin/jobs`).
 #[utoipa::path(
     tag = "terminal-auth",
     operation_id = "send_terminal_sms_code",
     request_body = SendCodeRequest,
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
-        (status = 202, description = "The code is on its way", body = CodeSent),
+        (status = 202, description = "The code is issued and goes out by SMS (from a background job)", body = CodeSent),
         (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The SMS service is not answering", body = Problem, content_type = "application/problem+json"),
     ),
     security(()),
 )]

@@ -13,6 +13,7 @@ mod devices;
 mod domains;
 mod errors;
 mod isolation;
+mod jobs;
 mod licence_and_sessions;
 mod login_limits;
 mod matrix;

@@ -84,6 +84,7 @@ const ACCESS: &[(&str, Access)] = &[
     ("list_devices", Access::Terminal),
     ("list_domains", Access::Admin),
     ("list_invitation_codes", Access::Admin),
+    ("list_jobs", Access::Admin),
     ("list_qr_codes", Access::Staff),
     ("list_registration_methods", Access::Admin),
     ("list_registrations", Access::Staff),

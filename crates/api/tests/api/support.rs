@@ -8,6 +8,7 @@ use baoxiu_api::config::{Config, Mode, SmsConfig, SmsProvider};
 use baoxiu_core::ManualClock;
 use baoxiu_store::Backend;
 use baoxiu_store::testing::TestDatabase;
+use chrono::NaiveDateTime;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -46,7 +47,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub db: TestDatabase,
     /// The running app's state, for setting up what only load could otherwise bring about
-    /// (every render slot or hash place taken, the SQLite writer held by a long write).
+    /// (every render slot or hash place taken, the SQLite writer held by a long write), its
+    /// database (and statement log) and its job runner's waker.
     pub state: baoxiu_api::state::AppState,
 }
 
@@ -273,8 +275,81 @@ impl TestApp {
         read(request.send().await.expect("the request is answered")).await
     }
 
-    /// The newest code the development SMS fake "sent" to `mobile`.
+    /// Moves the clock on and wakes the job runner, so that jobs due by then run now.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.state.jobs.wake();
+    }
+
+    /// Jobs due by the test's clock that have not run to an end (queued, or running).
+    pub fn due_jobs(&self) -> i64 {
+        use baoxiu_store::schema::jobs;
+        use diesel::prelude::*;
+        let now = baoxiu_core::Clock::now(&self.clock).naive_utc();
+        self.state
+            .db
+            .read(|conn| -> Result<i64, baoxiu_core::DomainError> {
+                Ok(jobs::table
+                    .filter(jobs::status.eq("queued"))
+                    .filter(jobs::run_at.le(now))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .expect("count due jobs")
+    }
+
+    /// Waits until the in-process job runner has run every job due by now (SMS deliveries
+    /// among them): polls the queue, for at most ten seconds.
+    pub async fn jobs_done(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let due = self.due_jobs();
+            if due == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{due} due jobs did not run within ten seconds"
+            );
+            self.state.jobs.wake();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Waits until the periodic jobs due by now (the clean-ups) have been enqueued and run:
+    /// polls the schedules and the queue, for at most ten seconds.
+    pub async fn periodic_jobs_done(&self) {
+        use baoxiu_store::schema::job_schedules;
+        use diesel::prelude::*;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = baoxiu_core::Clock::now(&self.clock).naive_utc();
+            let due: Vec<NaiveDateTime> = self
+                .state
+                .db
+                .read(|conn| -> Result<_, baoxiu_core::DomainError> {
+                    Ok(job_schedules::table
+                        .select(job_schedules::next_run_at)
+                        .load(conn)?)
+                })
+                .expect("read the schedules");
+            if !due.is_empty() && due.iter().all(|at| *at > now) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the periodic jobs were not enqueued within ten seconds"
+            );
+            self.state.jobs.wake();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        self.jobs_done().await;
+    }
+
+    /// The newest code the development SMS fake "sent" to `mobile`, once the delivery jobs
+    /// due have run.
     pub async fn last_code(&self, mobile: &str) -> String {
+        self.jobs_done().await;
         let answer = self
             .get(&format!("/api/v1/dev/sms?mobile={mobile}"), Opts::default())
             .await;
@@ -285,8 +360,9 @@ impl TestApp {
             .to_owned()
     }
 
-    /// How many SMS the fake "sent" to `mobile`.
+    /// How many SMS the fake "sent" to `mobile`, once the delivery jobs due have run.
     pub async fn sms_count(&self, mobile: &str) -> usize {
+        self.jobs_done().await;
         let answer = self
             .get(&format!("/api/v1/dev/sms?mobile={mobile}"), Opts::default())
             .await;

@@ -1,0 +1,155 @@
+//! The application's background jobs, and the runner that runs them: SMS delivery (the
+//! gateway is called here, never in a request), the hourly clean-ups of expired refresh
+//! tokens and old SMS codes, and the daily one of dead jobs 30 days old. `baoxiu serve` runs
+//! the runner in-process (unless `jobs.in_process` is off); `baoxiu worker` runs it alone.
+
+use baoxiu_accounts::retention;
+use baoxiu_accounts::sms::PLATFORM_SCOPE;
+use baoxiu_accounts::wechat_apps::SecretsKey;
+use baoxiu_core::{DomainError, DomainResult};
+use baoxiu_jobs::{Backoff, Job, JobError, JobRun, Runner, RunnerConfig};
+use baoxiu_wechat::sms::{SmsError, SmsMessage};
+use chrono::{Duration, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+
+/// The runner of this process, with every kind of job and the periodic ones.
+pub fn runner(state: &AppState) -> DomainResult<Runner<AppState>> {
+    let config = &state.config.jobs;
+    Runner::new(
+        state.db.clone(),
+        state.clock.clone(),
+        state.clone(),
+        RunnerConfig {
+            workers: config.workers,
+            poll_interval: std::time::Duration::from_millis(config.poll_interval_ms),
+            lease: Duration::seconds(config.lease_secs),
+        },
+        state.jobs.clone(),
+    )
+    .register::<DeliverSms>()
+    .every(
+        PLATFORM_SCOPE,
+        Duration::hours(1),
+        &DeleteExpiredRefreshTokens {},
+    )?
+    .every(PLATFORM_SCOPE, Duration::hours(1), &DeleteOldSmsCodes {})?
+    .every(PLATFORM_SCOPE, Duration::days(1), &DeleteOldDeadJobs {})
+}
+
+/// How long a dead job stays in the admins' list.
+pub const DEAD_JOB_RETENTION: Duration = Duration::days(30);
+
+/// Sends one SMS through the configured gateway. The message (mobile, template and code)
+/// is sealed with the secrets key, so no code sits in the database in clear.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliverSms {
+    sealed: String,
+    /// After this the code is useless: a message that could not go out by then is dropped.
+    expires_at: NaiveDateTime,
+}
+
+impl DeliverSms {
+    pub fn seal(
+        key: &SecretsKey,
+        message: &SmsMessage,
+        expires_at: NaiveDateTime,
+    ) -> DomainResult<Self> {
+        let plain =
+            serde_json::to_string(message).map_err(|e| DomainError::Internal(e.to_string()))?;
+        Ok(Self {
+            sealed: key.seal(&plain)?,
+            expires_at,
+        })
+    }
+}
+
+impl Job for DeliverSms {
+    const KIND: &'static str = "sms.deliver";
+    const MAX_ATTEMPTS: i32 = 5;
+    // 5, 10, 20 and 40 seconds: every try falls inside a code's five minutes.
+    const BACKOFF: Backoff = Backoff {
+        first: Duration::seconds(5),
+        cap: Duration::minutes(1),
+    };
+    type Context = AppState;
+
+    async fn run(self, state: AppState, run: JobRun) -> Result<(), JobError> {
+        if run.now >= self.expires_at {
+            return Err(JobError::Final(
+                "the code expired before it could be delivered".into(),
+            ));
+        }
+        let plain = state
+            .secrets_key
+            .open(&self.sealed)
+            .map_err(|e| JobError::Final(e.to_string()))?;
+        let message: SmsMessage = serde_json::from_str(&plain)
+            .map_err(|e| JobError::Final(format!("the sealed message is not one: {e}")))?;
+        state.sms.send(&message).await.map_err(|error| match error {
+            SmsError::RateLimited | SmsError::Unavailable(_) => JobError::Retry(error.to_string()),
+            SmsError::Rejected(_) => JobError::Final(error.to_string()),
+        })
+    }
+}
+
+async fn clean_up(
+    run: JobRun,
+    what: &'static str,
+    delete: fn(&mut baoxiu_store::DbConn, NaiveDateTime) -> DomainResult<usize>,
+) -> Result<(), JobError> {
+    let (db, now) = (run.db, run.now);
+    let deleted = tokio::task::spawn_blocking(move || db.write(|conn| delete(conn, now)))
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+    tracing::info!(deleted, "deleted {what}");
+    Ok(())
+}
+
+/// Deletes refresh tokens past their expiry (hourly).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteExpiredRefreshTokens {}
+
+impl Job for DeleteExpiredRefreshTokens {
+    const KIND: &'static str = "refresh_tokens.delete_expired";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(
+            run,
+            "expired refresh tokens",
+            retention::delete_expired_refresh_tokens,
+        )
+        .await
+    }
+}
+
+/// Deletes SMS codes that have expired and count towards no send limit any more (hourly).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteOldSmsCodes {}
+
+impl Job for DeleteOldSmsCodes {
+    const KIND: &'static str = "sms_codes.delete_old";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(run, "old SMS codes", retention::delete_old_sms_codes).await
+    }
+}
+
+/// Deletes dead jobs that have not changed for `DEAD_JOB_RETENTION` (daily).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteOldDeadJobs {}
+
+impl Job for DeleteOldDeadJobs {
+    const KIND: &'static str = "jobs.delete_old_dead";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(run, "old dead jobs", |conn, now| {
+            baoxiu_jobs::storage::delete_dead(conn, now - DEAD_JOB_RETENTION)
+        })
+        .await
+    }
+}
