@@ -77,3 +77,34 @@ pub fn decoy() -> &'static str {
         hash(&hex::encode(random)).unwrap_or_default()
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only_and_the_buffer_is_reused() {
+        let stored = hash("correct-horse-battery").unwrap();
+        assert!(verify("correct-horse-battery", &stored));
+        assert!(!verify("correct-horse-batterz", &stored));
+        assert!(!verify("correct-horse-battery", "not a PHC string"));
+        let blocks = MEMORY.with_borrow(Vec::len);
+        assert!(verify("correct-horse-battery", &stored));
+        assert_eq!(MEMORY.with_borrow(Vec::len), blocks, "no second buffer");
+        // Parameters come from the stored hash, not the defaults.
+        let light = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(
+            b"pw-of-another-cost",
+            &SaltString::encode_b64(&[7; 16]).unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(verify("pw-of-another-cost", &light));
+        assert!(!verify("pw-of-another-cosT", &light));
+    }
+}
