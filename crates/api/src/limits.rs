@@ -60,7 +60,10 @@ impl AuthLimits {
             self.per_client.shrink_to_fit();
         }
         let now = DefaultClock::default().now();
-        let seconds = |wait: std::time::Duration| wait.as_secs() + 1;
+        // Rounded up: a client that waits that long is admitted.
+        let seconds = |wait: std::time::Duration| {
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        };
         self.per_client
             .check_key(&client)
             .map_err(|not_until| seconds(not_until.wait_time_from(now)))?;
