@@ -281,7 +281,7 @@ backend_tests! {
         let their_public = add_device(&app, &admin, json!({ "name": "他们的公共设备", "account_id": theirs, "serial_no": "CV-2", "visibility": "public",
                                                             "latitude": here["latitude"], "longitude": here["longitude"], "install_address": here["install_address"] })).await;
         let token = access_of(&wx_login(&app, "cora").await);
-        register(&app, &token, "甲公司", "科拉", "13900139152").await;
+        register(&app, &token, "甲公司", "科拉", "13900139150").await;
 
         // The list: no owner account, no version; coordinates of the caller's own devices only.
         let list = app.get("/api/v1/devices", bearer(&token)).await;
