@@ -240,8 +240,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
     pub max_upload_bytes: usize,
-    /// QR images (single images and exports) one process draws at once; a request beyond
-    /// it answers 503 with `Retry-After`.
+    /// QR images (single images and exports) one process draws at once (default: half
+    /// the CPU cores, at least one); a request beyond it answers 503 with `Retry-After`.
     pub render_concurrency: usize,
     pub log_format: LogFormat,
     /// 64 hex characters: the key that seals WeChat app secrets at rest.
@@ -271,7 +271,9 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
-            render_concurrency: 2,
+            // Half the cores: the other half keeps answering requests while codes are drawn.
+            render_concurrency: std::thread::available_parallelism()
+                .map_or(1, |cores| (cores.get() / 2).max(1)),
             log_format: LogFormat::Text,
             secrets_key: DEV_SECRETS_KEY.into(),
             wechat: WechatConfig {
