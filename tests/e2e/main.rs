@@ -329,6 +329,7 @@ const PRODUCTION: &[(&str, &str)] = &[
     ("BAOXIU_SMS__BASE_URL", "http://127.0.0.1:9"),
     ("BAOXIU_WECHAT__PROVIDER", "http"),
     ("BAOXIU_BUSINESS_REGISTRY__PROVIDER", "none"),
+    ("BAOXIU_DOMAIN_CHECK__PROVIDER", "http"),
     (
         "BAOXIU_SECRETS_KEY",
         "abababababababababababababababababababababababababababababababab",
