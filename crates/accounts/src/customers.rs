@@ -1,13 +1,11 @@
 //! Customer accounts (the tenant's CRM records of customer companies) and their contacts.
 //! Account names are stored with an exact and a fuzzy key for the duplicate check.
 
-use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{
-    Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id,
-};
-use baoxiu_store::DbConn;
+use baoxiu_core::{DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id};
+use baoxiu_store::Change;
 use baoxiu_store::schema::{accounts, contacts};
+use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -78,18 +76,13 @@ pub struct NewAccount {
     pub source: &'static str,
 }
 
-pub fn create_account(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: NewAccount,
-    now: NaiveDateTime,
-) -> DomainResult<Account> {
+pub fn create_account(tx: &mut Tx<'_>, input: NewAccount) -> DomainResult<Account> {
     let name =
         fields::text("name", &input.name, 128).map_err(|e| DomainError::Validation(vec![e]))?;
     let id = new_id();
     diesel::insert_into(accounts::table)
         .values((
-            accounts::tenant_id.eq(actor.tenant_id.as_str()),
+            accounts::tenant_id.eq(tx.actor.tenant_id.as_str()),
             accounts::id.eq(&id),
             accounts::exact_key.eq(exact_key(&name)),
             accounts::fuzzy_key.eq(fuzzy_key(&name)),
@@ -100,23 +93,18 @@ pub fn create_account(
             accounts::source.eq(input.source),
             accounts::activated.eq(false),
             accounts::version.eq(1),
-            accounts::created_at.eq(now),
-            accounts::updated_at.eq(now),
+            accounts::created_at.eq(tx.now),
+            accounts::updated_at.eq(tx.now),
         ))
-        .execute(conn)?;
-    let account = get_account(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "account.create",
-            object_type: "account",
-            object_id: &id,
-            before: None,
-            after: Some(&account),
-        },
-        now,
-    )?;
+        .execute(tx.conn)?;
+    let account = get_account(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "account.create",
+        object_type: "account",
+        object_id: &id,
+        before: None,
+        after: Some(&account),
+    })?;
     Ok(account)
 }
 
@@ -216,14 +204,12 @@ pub struct AccountChanges {
 }
 
 pub fn update_account(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: AccountChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Account> {
-    let before = get_account(conn, &actor.tenant_id, id)?;
+    let before = get_account(tx.conn, &tx.actor.tenant_id, id)?;
     version::check(before.version, expected_version)?;
     let name = match &changes.name {
         Some(name) => {
@@ -232,13 +218,13 @@ pub fn update_account(
         None => before.name.clone(),
     };
     if let Some(Some(owner)) = &changes.owner_staff_id {
-        crate::staff::get(conn, &actor.tenant_id, owner).map_err(|_| {
+        crate::staff::get(tx.conn, &tx.actor.tenant_id, owner).map_err(|_| {
             DomainError::invalid("owner_staff_id", "not_found", "no such staff user")
         })?;
     }
     let updated = diesel::update(
         accounts::table
-            .filter(accounts::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(accounts::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(accounts::id.eq(id))
             .filter(accounts::version.eq(before.version)),
     )
@@ -254,23 +240,18 @@ pub fn update_account(
             .owner_staff_id
             .unwrap_or(before.owner_staff_id.clone())),
         accounts::version.eq(before.version + 1),
-        accounts::updated_at.eq(now),
+        accounts::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    let after = get_account(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "account.update",
-            object_type: "account",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get_account(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "account.update",
+        object_type: "account",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
@@ -342,13 +323,11 @@ pub struct NewContact {
 }
 
 pub fn create_contact(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     account_id: &str,
     input: NewContact,
-    now: NaiveDateTime,
 ) -> DomainResult<Contact> {
-    get_account(conn, &actor.tenant_id, account_id)?;
+    get_account(tx.conn, &tx.actor.tenant_id, account_id)?;
     let mut errors = Validator::new();
     let name = fields::text("name", &input.name, 64)
         .map_err(|e| errors.push(e))
@@ -365,7 +344,7 @@ pub fn create_contact(
     let id = new_id();
     diesel::insert_into(contacts::table)
         .values((
-            contacts::tenant_id.eq(actor.tenant_id.as_str()),
+            contacts::tenant_id.eq(tx.actor.tenant_id.as_str()),
             contacts::id.eq(&id),
             contacts::account_id.eq(account_id),
             contacts::name.eq(name.unwrap_or_default()),
@@ -373,23 +352,18 @@ pub fn create_contact(
             contacts::record_type.eq(&input.record_type),
             contacts::fields_json.eq(serde_json::Value::Object(input.fields).to_string()),
             contacts::version.eq(1),
-            contacts::created_at.eq(now),
-            contacts::updated_at.eq(now),
+            contacts::created_at.eq(tx.now),
+            contacts::updated_at.eq(tx.now),
         ))
-        .execute(conn)?;
-    let contact = get_contact(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "contact.create",
-            object_type: "contact",
-            object_id: &id,
-            before: None,
-            after: Some(&contact),
-        },
-        now,
-    )?;
+        .execute(tx.conn)?;
+    let contact = get_contact(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "contact.create",
+        object_type: "contact",
+        object_id: &id,
+        before: None,
+        after: Some(&contact),
+    })?;
     Ok(contact)
 }
 
@@ -445,14 +419,12 @@ pub struct ContactChanges {
 }
 
 pub fn update_contact(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: ContactChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Contact> {
-    let before = get_contact(conn, &actor.tenant_id, id)?;
+    let before = get_contact(tx.conn, &tx.actor.tenant_id, id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let name = changes
@@ -475,7 +447,7 @@ pub fn update_contact(
     errors.finish()?;
     let updated = diesel::update(
         contacts::table
-            .filter(contacts::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(contacts::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(contacts::id.eq(id))
             .filter(contacts::version.eq(before.version)),
     )
@@ -487,22 +459,17 @@ pub fn update_contact(
         )
         .to_string()),
         contacts::version.eq(before.version + 1),
-        contacts::updated_at.eq(now),
+        contacts::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    let after = get_contact(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "contact.update",
-            object_type: "contact",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get_contact(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "contact.update",
+        object_type: "contact",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }

@@ -1,10 +1,11 @@
 //! Portal addresses: a tenant asks for a sub-domain of the portal domain or its own
 //! domain; a platform operator approves it; approved hosts resolve to the tenant.
 
-use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Transition, new_id,
 };
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::tenant_domains;
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -44,19 +45,17 @@ pub enum NewDomain {
 }
 
 pub fn request(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     input: NewDomain,
     portal_domain: &str,
-    now: NaiveDateTime,
 ) -> DomainResult<DomainRequest> {
     let (host, kind) = match input {
         NewDomain::Subdomain { label } => {
             let label = label.trim().to_ascii_lowercase();
             fields::check_slug("label", &label).map_err(|e| DomainError::Validation(vec![e]))?;
             // `slug.<portal domain>` is every tenant's own address: nobody else may take it.
-            let owner = crate::tenants::find_by_slug(conn, &label)?;
-            if owner.is_some_and(|t| t.id != actor.tenant_id.as_str()) {
+            let owner = crate::tenants::find_by_slug(tx.conn, &label)?;
+            if owner.is_some_and(|t| t.id != tx.actor.tenant_id.as_str()) {
                 return Err(DomainError::invalid(
                     "label",
                     "taken",
@@ -81,19 +80,19 @@ pub fn request(
     let id = new_id();
     let inserted = diesel::insert_into(tenant_domains::table)
         .values((
-            tenant_domains::tenant_id.eq(actor.tenant_id.as_str()),
+            tenant_domains::tenant_id.eq(tx.actor.tenant_id.as_str()),
             tenant_domains::id.eq(&id),
             tenant_domains::host.eq(&host),
             tenant_domains::kind.eq(kind),
             tenant_domains::status.eq("pending"),
-            tenant_domains::created_at.eq(now),
+            tenant_domains::created_at.eq(tx.now),
             tenant_domains::verification_token.eq((kind == "custom").then(|| {
                 let mut token = [0u8; 16];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut token);
                 hex::encode(token)
             })),
         ))
-        .execute(conn);
+        .execute(tx.conn);
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(DomainError::invalid(
@@ -104,19 +103,14 @@ pub fn request(
         }
         other => other?,
     };
-    let created = get(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "domain.request",
-            object_type: "domain",
-            object_id: &id,
-            before: None,
-            after: Some(&created),
-        },
-        now,
-    )?;
+    let created = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "domain.request",
+        object_type: "domain",
+        object_id: &id,
+        before: None,
+        after: Some(&created),
+    })?;
     Ok(created)
 }
 
@@ -202,22 +196,17 @@ fn decide(
         id: operator_id.to_owned(),
         request_id,
     };
-    baoxiu_audit::record(
-        conn,
-        &actor,
-        Change {
-            action: if transition.to == "approved" {
-                "domain.approve"
-            } else {
-                "domain.reject"
-            },
-            object_type: "domain",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
+    Tx::new(conn, actor, now).audit(Change {
+        action: if transition.to == "approved" {
+            "domain.approve"
+        } else {
+            "domain.reject"
         },
-        now,
-    )?;
+        object_type: "domain",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 

@@ -1,9 +1,10 @@
 //! Terminal roles: named sets of permissions for terminal users. `guest` and
 //! `end_customer` are built in; the guest role cannot be changed or removed.
 
-use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{terminal_roles, terminal_user_roles};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -262,12 +263,7 @@ fn check_key_and_name(errors: &mut Validator, key: Option<&str>, name: Option<&s
     }
 }
 
-pub fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: NewRole,
-    now: NaiveDateTime,
-) -> DomainResult<Role> {
+pub fn create(tx: &mut Tx<'_>, input: NewRole) -> DomainResult<Role> {
     let mut errors = Validator::new();
     check_key_and_name(&mut errors, Some(&input.key), Some(&input.name));
     errors.finish()?;
@@ -276,8 +272,8 @@ pub fn create(
     permissions.sort();
     permissions.dedup();
     insert(
-        conn,
-        &actor.tenant_id,
+        tx.conn,
+        &tx.actor.tenant_id,
         RoleRecord {
             id: &id,
             key: &input.key,
@@ -285,21 +281,16 @@ pub fn create(
             permissions: &permissions,
             built_in: false,
         },
-        now,
+        tx.now,
     )?;
-    let role = get(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "role.create",
-            object_type: "role",
-            object_id: &id,
-            before: None,
-            after: Some(&role),
-        },
-        now,
-    )?;
+    let role = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "role.create",
+        object_type: "role",
+        object_id: &id,
+        before: None,
+        after: Some(&role),
+    })?;
     Ok(role)
 }
 
@@ -310,17 +301,16 @@ pub struct RoleChanges {
 }
 
 pub fn update(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: RoleChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Role> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     if before.key == GUEST {
-        return Err(DomainError::Conflict(
-            "the guest role's permissions cannot be changed".into(),
+        return Err(DomainError::conflict(
+            "guest-role-fixed",
+            "the guest role's permissions cannot be changed",
         ));
     }
     version::check(before.version, expected_version)?;
@@ -332,7 +322,7 @@ pub fn update(
     permissions.dedup();
     let updated = diesel::update(
         terminal_roles::table
-            .filter(terminal_roles::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(terminal_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(terminal_roles::id.eq(id))
             .filter(terminal_roles::version.eq(before.version)),
     )
@@ -344,57 +334,47 @@ pub fn update(
         terminal_roles::permissions_json
             .eq(serde_json::to_string(&permissions).unwrap_or_else(|_| "[]".into())),
         terminal_roles::version.eq(before.version + 1),
-        terminal_roles::updated_at.eq(now),
+        terminal_roles::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    let after = get(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "role.update",
-            object_type: "role",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "role.update",
+        object_type: "role",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = get(conn, &actor.tenant_id, id)?;
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     if before.built_in {
-        return Err(DomainError::Conflict(format!(
-            "the built-in role `{}` cannot be removed",
-            before.key
-        )));
+        return Err(DomainError::conflict(
+            "built-in-role",
+            format!("the built-in role `{}` cannot be removed", before.key),
+        ));
     }
     diesel::delete(
         terminal_user_roles::table
-            .filter(terminal_user_roles::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(terminal_user_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(terminal_user_roles::role_id.eq(id)),
     )
-    .execute(conn)?;
+    .execute(tx.conn)?;
     diesel::delete(
         terminal_roles::table
-            .filter(terminal_roles::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(terminal_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(terminal_roles::id.eq(id)),
     )
-    .execute(conn)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<_, ()> {
-            action: "role.delete",
-            object_type: "role",
-            object_id: id,
-            before: Some(&before),
-            after: None,
-        },
-        now,
-    )?;
+    .execute(tx.conn)?;
+    tx.audit(Change::<_, ()> {
+        action: "role.delete",
+        object_type: "role",
+        object_id: id,
+        before: Some(&before),
+        after: None,
+    })?;
     Ok(())
 }

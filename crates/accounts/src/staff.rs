@@ -1,11 +1,12 @@
 //! Staff users: a tenant's own people (admin, dispatcher, engineer), how they are managed,
 //! and password login. A tenant always keeps at least one active admin.
 
-use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{
-    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
+    DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{password_failures, staff_users};
 use baoxiu_store::{DbConn, MultiBackend, is_unique_violation};
 use chrono::{Duration, NaiveDateTime};
@@ -108,12 +109,7 @@ pub struct NewStaff {
     pub password: Option<String>,
 }
 
-pub fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: NewStaff,
-    now: NaiveDateTime,
-) -> DomainResult<StaffUser> {
+pub fn create(tx: &mut Tx<'_>, input: NewStaff) -> DomainResult<StaffUser> {
     let mut errors = Validator::new();
     let mobile = fields::normalise_mobile("mobile", &input.mobile)
         .map_err(|e| errors.push(e))
@@ -136,7 +132,7 @@ pub fn create(
     let id = new_id();
     let inserted = diesel::insert_into(staff_users::table)
         .values((
-            staff_users::tenant_id.eq(actor.tenant_id.as_str()),
+            staff_users::tenant_id.eq(tx.actor.tenant_id.as_str()),
             staff_users::id.eq(&id),
             staff_users::mobile.eq(&mobile),
             staff_users::name.eq(&name),
@@ -144,10 +140,10 @@ pub fn create(
             staff_users::password_hash.eq(password_hash),
             staff_users::disabled.eq(false),
             staff_users::version.eq(1),
-            staff_users::created_at.eq(now),
-            staff_users::updated_at.eq(now),
+            staff_users::created_at.eq(tx.now),
+            staff_users::updated_at.eq(tx.now),
         ))
-        .execute(conn);
+        .execute(tx.conn);
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(DomainError::invalid(
@@ -158,19 +154,14 @@ pub fn create(
         }
         other => other?,
     };
-    let created = get(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "staff.create",
-            object_type: "staff",
-            object_id: &id,
-            before: None,
-            after: Some(&created),
-        },
-        now,
-    )?;
+    let created = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "staff.create",
+        object_type: "staff",
+        object_id: &id,
+        before: None,
+        after: Some(&created),
+    })?;
     Ok(created)
 }
 
@@ -442,14 +433,12 @@ fn active_admins(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<i64> {
 }
 
 pub fn update(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: StaffChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<StaffUser> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let name = changes
@@ -472,11 +461,12 @@ pub fn update(
         && !before.disabled
         && (role != StaffRole::Admin || disabled);
     if stops_being_admin {
-        baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+        tx.lock_tenant()?;
     }
-    if stops_being_admin && active_admins(conn, &actor.tenant_id)? <= 1 {
-        return Err(DomainError::Conflict(
-            "a tenant keeps at least one active admin".into(),
+    if stops_being_admin && active_admins(tx.conn, &tx.actor.tenant_id)? <= 1 {
+        return Err(DomainError::conflict(
+            "last-admin",
+            "a tenant keeps at least one active admin",
         ));
     }
     let password_hash = changes
@@ -485,7 +475,7 @@ pub fn update(
         .map(passwords::hash)
         .transpose()?;
     let target = staff_users::table
-        .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
+        .filter(staff_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
         .filter(staff_users::id.eq(id));
     let updated = diesel::update(target.filter(staff_users::version.eq(before.version)))
         .set((
@@ -493,79 +483,71 @@ pub fn update(
             staff_users::role.eq(role.as_str()),
             staff_users::disabled.eq(disabled),
             staff_users::version.eq(before.version + 1),
-            staff_users::updated_at.eq(now),
+            staff_users::updated_at.eq(tx.now),
         ))
-        .execute(conn)?;
+        .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
     if let Some(hash) = password_hash {
         diesel::update(target)
             .set(staff_users::password_hash.eq(hash))
-            .execute(conn)?;
+            .execute(tx.conn)?;
     }
-    let after = get(conn, &actor.tenant_id, id)?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
     // Access tokens carry the role, so a new role (or a new password, or being disabled)
     // ends the sessions made under the old one: the next request logs in again.
     let ends_sessions = (after.disabled && !before.disabled)
         || after.role != before.role
         || changes.password.is_some();
     if ends_sessions {
-        crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
+        crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
     }
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "staff.update",
-            object_type: "staff",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    tx.audit(Change {
+        action: "staff.update",
+        object_type: "staff",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
 /// Removes a staff user (kept as a deleted row so the audit log still resolves).
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = get(conn, &actor.tenant_id, id)?;
-    if before.id == actor.id {
-        return Err(DomainError::Conflict(
-            "staff users cannot delete themselves".into(),
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
+    if before.id == tx.actor.id {
+        return Err(DomainError::conflict(
+            "self-delete",
+            "staff users cannot delete themselves",
         ));
     }
     let removes_an_admin = before.role == StaffRole::Admin && !before.disabled;
     if removes_an_admin {
-        baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
+        tx.lock_tenant()?;
     }
-    if removes_an_admin && active_admins(conn, &actor.tenant_id)? <= 1 {
-        return Err(DomainError::Conflict(
-            "a tenant keeps at least one active admin".into(),
+    if removes_an_admin && active_admins(tx.conn, &tx.actor.tenant_id)? <= 1 {
+        return Err(DomainError::conflict(
+            "last-admin",
+            "a tenant keeps at least one active admin",
         ));
     }
     diesel::update(
         staff_users::table
-            .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(staff_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(staff_users::id.eq(id)),
     )
     .set((
-        staff_users::deleted_at.eq(now),
-        staff_users::updated_at.eq(now),
+        staff_users::deleted_at.eq(tx.now),
+        staff_users::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
-    crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<_, ()> {
-            action: "staff.delete",
-            object_type: "staff",
-            object_id: id,
-            before: Some(&before),
-            after: None,
-        },
-        now,
-    )?;
+    .execute(tx.conn)?;
+    crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
+    tx.audit(Change::<_, ()> {
+        action: "staff.delete",
+        object_type: "staff",
+        object_id: id,
+        before: Some(&before),
+        after: None,
+    })?;
     Ok(())
 }
 

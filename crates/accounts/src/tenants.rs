@@ -1,11 +1,12 @@
 //! Tenants: sign-up (15-day trial, name fixed for good), the public profile, the settings,
 //! and whether a tenant may still change anything.
 
-use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{
     Actor, ActorKind, DomainError, DomainResult, FieldError, TenantId, Validator, new_id,
 };
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{tenant_settings, tenants};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::{Duration, NaiveDateTime};
@@ -155,30 +156,23 @@ pub fn sign_up(
         id: "sign-up".into(),
         request_id: None,
     };
+    let mut tx = Tx::new(conn, system, now);
     let admin = staff::create(
-        conn,
-        &system,
+        &mut tx,
         NewStaff {
             mobile: input.mobile,
             name: input.admin_name,
             role: StaffRole::Admin,
             password: Some(input.password),
         },
-        now,
     )?;
-    let tenant = get(conn, &tenant_id)?;
-    baoxiu_audit::record(
-        conn,
-        &system,
-        Change::<(), _> {
-            action: "tenant.create",
-            object_type: "tenant",
-            object_id: tenant_id.as_str(),
-            before: None,
-            after: Some(&tenant),
-        },
-        now,
-    )?;
+    let tenant = get(tx.conn, &tenant_id)?;
+    tx.audit(Change::created(
+        "tenant.create",
+        "tenant",
+        tenant_id.as_str(),
+        &tenant,
+    ))?;
     Ok((tenant, admin))
 }
 
@@ -228,13 +222,11 @@ pub struct ProfileChanges {
 }
 
 pub fn update_profile(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     changes: ProfileChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Tenant> {
-    let before = get(conn, &actor.tenant_id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     let mut field =
@@ -272,12 +264,12 @@ pub fn update_profile(
         about: about.unwrap_or(before.about.clone()),
         logo_url: changes.logo_url.clone().unwrap_or(before.logo_url.clone()),
         version: before.version + 1,
-        updated_at: now,
+        updated_at: tx.now,
         ..before.clone()
     };
     let updated = diesel::update(
         tenants::table
-            .filter(tenants::id.eq(actor.tenant_id.as_str()))
+            .filter(tenants::id.eq(tx.actor.tenant_id.as_str()))
             .filter(tenants::version.eq(before.version)),
     )
     .set((
@@ -289,22 +281,18 @@ pub fn update_profile(
         tenants::about.eq(&after.about),
         tenants::logo_url.eq(&after.logo_url),
         tenants::version.eq(after.version),
-        tenants::updated_at.eq(now),
+        tenants::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "profile.update",
-            object_type: "tenant",
-            object_id: actor.tenant_id.as_str(),
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.audit(Change {
+        action: "profile.update",
+        object_type: "tenant",
+        object_id: tenant_id.as_str(),
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
@@ -429,13 +417,11 @@ pub struct SettingsChanges {
 }
 
 pub fn update_settings(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     changes: SettingsChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Settings> {
-    let before = settings(conn, &actor.tenant_id)?;
+    let before = settings(tx.conn, &tx.actor.tenant_id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     if let Some(levels) = &changes.rating_levels {
@@ -521,10 +507,10 @@ pub fn update_settings(
         auto_close_days: changes.auto_close_days.unwrap_or(before.auto_close_days),
         version: before.version + 1,
     };
-    let row = after.to_row(actor.tenant_id.as_str(), after.version, now);
+    let row = after.to_row(tx.actor.tenant_id.as_str(), after.version, tx.now);
     let updated = diesel::update(
         tenant_settings::table
-            .filter(tenant_settings::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(tenant_settings::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(tenant_settings::version.eq(before.version)),
     )
     .set((
@@ -536,21 +522,17 @@ pub fn update_settings(
         tenant_settings::number_prefix.eq(&row.number_prefix),
         tenant_settings::auto_close_days.eq(row.auto_close_days),
         tenant_settings::version.eq(row.version),
-        tenant_settings::updated_at.eq(now),
+        tenant_settings::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "settings.update",
-            object_type: "settings",
-            object_id: actor.tenant_id.as_str(),
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.audit(Change {
+        action: "settings.update",
+        object_type: "settings",
+        object_id: tenant_id.as_str(),
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }

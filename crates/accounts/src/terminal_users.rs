@@ -3,9 +3,10 @@
 //! holds roles, and has WeChat identities (one per WeChat app) and/or a mobile. One shared
 //! user per tenant is the guest.
 
-use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{Actor, DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_core::{DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{terminal_user_roles, terminal_users, wechat_identities};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -309,8 +310,9 @@ pub fn add_identity(
         ))
         .execute(conn);
     match inserted {
-        Err(e) if is_unique_violation(&e) => Err(DomainError::Conflict(
-            "this WeChat identity belongs to another user".into(),
+        Err(e) if is_unique_violation(&e) => Err(DomainError::conflict(
+            "wechat-identity-taken",
+            "this WeChat identity belongs to another user",
         )),
         other => other.map(|_| ()).map_err(Into::into),
     }
@@ -454,21 +456,19 @@ pub struct TerminalUserChanges {
 
 /// An admin changes a user's roles or turns it off (which ends its sessions).
 pub fn update(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: TerminalUserChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     if before.is_guest {
         return Err(DomainError::NotFound("terminal user"));
     }
     version::check(before.version, expected_version)?;
     if let Some(role_ids) = &changes.role_ids {
-        roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
-        set_roles(conn, &actor.tenant_id, id, role_ids)?;
+        roles::check_assignable(tx.conn, &tx.actor.tenant_id, "role_ids", role_ids)?;
+        set_roles(tx.conn, &tx.actor.tenant_id, id, role_ids)?;
     }
     let status = match changes.disabled {
         Some(true) => TerminalStatus::Disabled,
@@ -478,32 +478,27 @@ pub fn update(
     };
     let updated = diesel::update(
         terminal_users::table
-            .filter(terminal_users::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(terminal_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(terminal_users::id.eq(id))
             .filter(terminal_users::version.eq(before.version)),
     )
     .set((
         terminal_users::status.eq(status.as_str()),
         terminal_users::version.eq(before.version + 1),
-        terminal_users::updated_at.eq(now),
+        terminal_users::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
     if status == TerminalStatus::Disabled && before.status != TerminalStatus::Disabled {
-        crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
+        crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
     }
-    let after = get(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "terminal_user.update",
-            object_type: "terminal_user",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "terminal_user.update",
+        object_type: "terminal_user",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }

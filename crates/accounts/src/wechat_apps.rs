@@ -3,8 +3,9 @@
 //! Secrets are sealed (ChaCha20-Poly1305, key from configuration) and never leave the
 //! domain except to call WeChat.
 
-use baoxiu_audit::Change;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::wechat_apps;
 use baoxiu_store::{DbConn, is_unique_violation};
 use base64::Engine;
@@ -138,12 +139,10 @@ impl std::fmt::Debug for NewApp {
 /// `platform_app_id` is the platform's shared Mini Program: no tenant may bind it, or its
 /// logins would all go to that tenant.
 pub fn bind(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     key: &SecretsKey,
     input: NewApp,
     platform_app_id: Option<&str>,
-    now: NaiveDateTime,
 ) -> DomainResult<WechatApp> {
     let app_id = input.app_id.trim().to_owned();
     if platform_app_id == Some(app_id.as_str()) {
@@ -179,15 +178,15 @@ pub fn bind(
     let id = new_id();
     let inserted = diesel::insert_into(wechat_apps::table)
         .values((
-            wechat_apps::tenant_id.eq(actor.tenant_id.as_str()),
+            wechat_apps::tenant_id.eq(tx.actor.tenant_id.as_str()),
             wechat_apps::id.eq(&id),
             wechat_apps::app_id.eq(&app_id),
             wechat_apps::kind.eq(input.kind.as_str()),
             wechat_apps::name.eq(input.name.trim()),
             wechat_apps::secret_sealed.eq(key.seal(input.secret.trim())?),
-            wechat_apps::created_at.eq(now),
+            wechat_apps::created_at.eq(tx.now),
         ))
-        .execute(conn);
+        .execute(tx.conn);
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(DomainError::invalid(
@@ -198,22 +197,17 @@ pub fn bind(
         }
         other => other?,
     };
-    let app = list(conn, &actor.tenant_id)?
+    let app = list(tx.conn, &tx.actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "wechat_app.bind",
-            object_type: "wechat_app",
-            object_id: &id,
-            before: None,
-            after: Some(&app),
-        },
-        now,
-    )?;
+    tx.audit(Change::<(), _> {
+        action: "wechat_app.bind",
+        object_type: "wechat_app",
+        object_id: &id,
+        before: None,
+        after: Some(&app),
+    })?;
     Ok(app)
 }
 
@@ -228,29 +222,24 @@ pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatA
         .collect())
 }
 
-pub fn unbind(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = list(conn, &actor.tenant_id)?
+pub fn unbind(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+    let before = list(tx.conn, &tx.actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
     diesel::delete(
         wechat_apps::table
-            .filter(wechat_apps::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(wechat_apps::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(wechat_apps::id.eq(id)),
     )
-    .execute(conn)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<_, ()> {
-            action: "wechat_app.unbind",
-            object_type: "wechat_app",
-            object_id: id,
-            before: Some(&before),
-            after: None,
-        },
-        now,
-    )?;
+    .execute(tx.conn)?;
+    tx.audit(Change::<_, ()> {
+        action: "wechat_app.unbind",
+        object_type: "wechat_app",
+        object_id: id,
+        before: Some(&before),
+        after: None,
+    })?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use baoxiu_registration::methods::{
     self, AccountForm, ContactForm, MethodSettings, Mode, NewAccountRule, OwnerAssignment,
 };
 use baoxiu_registration::{Channel, flows};
-use baoxiu_store::DbConn;
+use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 
 pub const DEMO_SLUG: &str = "demo";
@@ -66,20 +66,18 @@ pub fn seed(
         id: "demo".into(),
         request_id: None,
     };
+    let mut tx = Tx::new(conn, actor, now);
     staff::create(
-        conn,
-        &actor,
+        &mut tx,
         NewStaff {
             mobile: DEMO_ENGINEER_MOBILE.into(),
             name: "Demo Engineer".into(),
             role: StaffRole::Engineer,
             password: Some(DEMO_PASSWORD.into()),
         },
-        now,
     )?;
     wechat_apps::bind(
-        conn,
-        &actor,
+        &mut tx,
         key,
         NewApp {
             app_id: DEMO_MINI_PROGRAM.into(),
@@ -88,12 +86,10 @@ pub fn seed(
             secret: "demo-secret".into(),
         },
         None,
-        now,
     )?;
-    let end_customer = roles::by_key(conn, &actor.tenant_id, roles::END_CUSTOMER)?;
+    let end_customer = roles::by_key(tx.conn, &tx.actor.tenant_id, roles::END_CUSTOMER)?;
     methods::create(
-        conn,
-        &actor,
+        &mut tx,
         "微信自动注册",
         true,
         MethodSettings {
@@ -115,11 +111,9 @@ pub fn seed(
             },
             role_ids: vec![end_customer.id.clone()],
         },
-        now,
     )?;
     let account = customers::create_account(
-        conn,
-        &actor,
+        &mut tx,
         NewAccount {
             name: "演示客户有限公司".into(),
             record_type: "customer".into(),
@@ -127,11 +121,9 @@ pub fn seed(
             owner_staff_id: Some(admin.id.clone()),
             source: "admin",
         },
-        now,
     )?;
     customers::create_contact(
-        conn,
-        &actor,
+        &mut tx,
         &account.id,
         NewContact {
             name: "演示联系人".into(),
@@ -139,17 +131,14 @@ pub fn seed(
             record_type: "default".into(),
             fields: Default::default(),
         },
-        now,
     )?;
     flows::activate(
-        conn,
-        &actor,
+        &mut tx,
         std::slice::from_ref(&account.id),
         &[end_customer.id],
-        now,
     )
     .map_err(|e| DomainError::Internal(format!("demo activation: {e}")))?;
-    seed_devices(conn, &actor, &account.id, now)?;
+    seed_devices(&mut tx, &account.id)?;
     debug_assert_eq!(admin.mobile, DEMO_ADMIN_MOBILE);
     Ok(Some(logins()))
 }
@@ -165,12 +154,7 @@ pub fn logins() -> String {
 
 /// Two devices of the demo account (one private, one public) with QR codes, and two blank
 /// codes for trying the binding.
-fn seed_devices(
-    conn: &mut DbConn,
-    actor: &Actor,
-    account_id: &str,
-    now: NaiveDateTime,
-) -> DomainResult<()> {
+fn seed_devices(tx: &mut Tx<'_>, account_id: &str) -> DomainResult<()> {
     let device = |name: &str, category: &str, model: &str, serial: &str, visibility| DeviceInput {
         account_id: Some(account_id.to_owned()),
         name: name.into(),
@@ -184,8 +168,7 @@ fn seed_devices(
         ..DeviceInput::default()
     };
     let private = devices::create(
-        conn,
-        actor,
+        tx,
         device(
             "1号空压机",
             "空压机",
@@ -193,11 +176,9 @@ fn seed_devices(
             "DEMO-0001",
             Visibility::Private,
         ),
-        now,
     )?;
     let public = devices::create(
-        conn,
-        actor,
+        tx,
         device(
             "大堂饮水机",
             "饮水机",
@@ -205,11 +186,9 @@ fn seed_devices(
             "DEMO-0002",
             Visibility::Public,
         ),
-        now,
     )?;
     qr::put_settings(
-        conn,
-        actor,
+        tx,
         QrSettings {
             enabled: true,
             rule: CodeRule::Sequence {
@@ -217,13 +196,11 @@ fn seed_devices(
                 digits: 5,
             },
             ..QrSettings::default()
-        },
-        // The default templates point at the tenant's own host, whatever the portal domain.
+        }, // The default templates point at the tenant's own host, whatever the portal domain.
         &UrlRules::default(),
         None,
-        now,
     )?;
-    qr::generate(conn, actor, None, &[private.id, public.id], now)?;
-    qr::generate(conn, actor, Some(2), &[], now)?;
+    qr::generate(tx, None, &[private.id, public.id])?;
+    qr::generate(tx, Some(2), &[])?;
     Ok(())
 }

@@ -49,7 +49,10 @@ async fn ensure_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> 
     if let Some(session_id) = claims.sid.clone() {
         let tenant_id = TenantId(claims.tid.clone());
         let live = state
-            .read(move |conn| baoxiu_accounts::sessions::is_live(conn, &tenant_id, &session_id))
+            .read(&crate::state::Nobody, move |tx| {
+                let conn = &mut *tx.conn;
+                baoxiu_accounts::sessions::is_live(conn, &tenant_id, &session_id)
+            })
             .await?;
         if !live {
             return Err(DomainError::Unauthenticated("the session has ended; log in again").into());
@@ -340,7 +343,8 @@ impl FromRequest for TenantScope {
                 }
             }
             let tenant_id = state
-                .read(move |conn| {
+                .read(&crate::state::Nobody, move |tx| {
+                    let conn = &mut *tx.conn;
                     if let Some(slug) = slug {
                         return baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
                             .map(|t| t.tenant_id())

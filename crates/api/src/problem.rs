@@ -25,7 +25,8 @@ pub struct Problem {
     /// The request path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
-    /// Same as `type`; kept for clients that switch on a code.
+    /// What a client branches on: the same as `type`, or on 409 a finer slug
+    /// (`invalid-transition`, `changed-since-read`, `in-use`, `last-admin`, ...).
     pub code: String,
     /// Every bad field, on 422.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,10 +41,11 @@ pub struct Problem {
 pub struct ApiError {
     status: StatusCode,
     slug: &'static str,
+    code: &'static str,
     title: &'static str,
-    detail: String,
+    detail: Box<str>,
     errors: Option<Vec<FieldError>>,
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
     /// The methods the path has, for 405 (boxed: the error stays small).
     allow: Option<Box<str>>,
 }
@@ -58,8 +60,9 @@ impl ApiError {
         Self {
             status,
             slug,
+            code: slug,
             title,
-            detail: detail.into(),
+            detail: detail.into().into_boxed_str(),
             errors: None,
             retry_after: None,
             allow: None,
@@ -90,7 +93,7 @@ impl ApiError {
 
     /// Tells the caller when to try again (`Retry-After`, in seconds).
     pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
+        self.retry_after = Some(u32::try_from(secs).unwrap_or(u32::MAX));
         self
     }
 
@@ -129,9 +132,9 @@ impl ApiError {
             type_: self.slug.to_owned(),
             title: self.title.to_owned(),
             status: self.status.as_u16(),
-            detail: self.detail.clone(),
+            detail: self.detail.to_string(),
             instance: None,
-            code: self.slug.to_owned(),
+            code: self.code.to_owned(),
             errors: self.errors.clone(),
             request_id: None,
         }
@@ -148,6 +151,7 @@ impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         use StatusCode as S;
         let slug = error.slug();
+        let code = error.code();
         let (status, title, detail) = match &error {
             DomainError::Validation(_) => (
                 S::UNPROCESSABLE_ENTITY,
@@ -170,7 +174,7 @@ impl From<DomainError> for ApiError {
             ),
             DomainError::Forbidden(why) => (S::FORBIDDEN, "Forbidden", (*why).to_owned()),
             DomainError::NotFound(what) => (S::NOT_FOUND, "Not found", format!("no such {what}")),
-            DomainError::Conflict(why) => (S::CONFLICT, "Conflict", why.clone()),
+            DomainError::Conflict { detail, .. } => (S::CONFLICT, "Conflict", detail.clone()),
             DomainError::TenantInactive => (
                 S::FORBIDDEN,
                 "Tenant inactive",
@@ -213,10 +217,13 @@ impl From<DomainError> for ApiError {
         Self {
             status,
             slug,
+            code,
             title,
-            detail,
+            detail: detail.into_boxed_str(),
             retry_after: match &error {
-                DomainError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+                DomainError::RateLimited { retry_after_secs } => {
+                    Some(u32::try_from(*retry_after_secs).unwrap_or(u32::MAX))
+                }
                 _ => None,
             },
             errors: match error {

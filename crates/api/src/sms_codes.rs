@@ -29,7 +29,8 @@ pub async fn send(
     };
     let key = state.secrets_key.clone();
     state
-        .write(move |conn| {
+        .write(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             let issued = sms::issue(conn, &scope, &mobile, purpose, &client_ip, caps, now)?;
             // Sealed either way, so that both paths do the same work up to the enqueue.
             let message = SmsMessage::code(&mobile, purpose.as_str(), &issued.code);
@@ -59,7 +60,10 @@ pub async fn check(
 ) -> Result<String, ApiError> {
     let now = state.now();
     let checked = state
-        .write(move |conn| sms::check(conn, &scope, &mobile, purpose, &code, now))
+        .write(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
+            sms::check(conn, &scope, &mobile, purpose, &code, now)
+        })
         .await?;
     match checked {
         CodeCheck::Valid { code_id } => Ok(code_id),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use baoxiu_accounts::wechat_apps::SecretsKey;
-use baoxiu_core::{Clock, DomainResult, TenantId};
-use baoxiu_store::{Db, DbConn};
+use baoxiu_core::{Actor, ActorKind, Clock, DomainResult, TenantId};
+use baoxiu_store::{Db, Tx, Work};
 use baoxiu_wechat::hosts::HostVerifier;
 use baoxiu_wechat::registry::BusinessRegistry;
 use baoxiu_wechat::sms::{DevSmsSender, SmsSender};
@@ -53,37 +53,173 @@ impl AppState {
         self.clock.now().naive_utc()
     }
 
-    /// Runs read-only domain work in one transaction, off the async workers.
+    /// Runs one unit of work off the async workers (`web::block` takes the pool
+    /// connection there too): the one way a request reaches the database.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: Work,
+        who: &impl Acting,
+        tenant_must_be_active: bool,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.db.clone();
+        let actor = who.actor();
+        let now = self.now();
+        Ok(web::block(move || {
+            db.run(work, actor, now, |tx| {
+                if tenant_must_be_active {
+                    baoxiu_accounts::tenants::require_active(tx.conn, &tx.actor.tenant_id, now)?;
+                }
+                f(tx)
+            })
+        })
+        .await??)
+    }
+
+    /// Reads, without a transaction.
     pub async fn read<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+        who: &impl Acting,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.db.clone();
-        Ok(web::block(move || db.read(work)).await??)
+        self.run(Work::Read, who, false, f).await
     }
 
-    /// Runs domain work that writes in one transaction: all of it commits, or none.
+    /// Writes in one transaction whatever the tenant's subscription: logins, sessions,
+    /// sign-up, the platform's own changes.
     pub async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+        who: &impl Acting,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.db.clone();
-        Ok(web::block(move || db.write(work)).await??)
+        self.run(Work::Write, who, false, f).await
     }
 
-    /// A write on behalf of a tenant, refused with `tenant-inactive` once its trial or
-    /// subscription has ended. Every staff change to tenant data goes through here.
-    pub async fn write_in_tenant<T: Send + 'static>(
+    /// Changes tenant data in one transaction, refused with `tenant-inactive` once the
+    /// tenant's trial or subscription has ended.
+    pub async fn change<T: Send + 'static>(
         &self,
-        tenant_id: &TenantId,
-        work: impl FnOnce(&mut DbConn) -> DomainResult<T> + Send + 'static,
+        who: &impl Acting,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let tenant_id = tenant_id.clone();
-        let now = self.now();
-        self.write(move |conn| {
-            baoxiu_accounts::tenants::require_active(conn, &tenant_id, now)?;
-            work(conn)
-        })
-        .await
+        self.run(Work::Write, who, true, f).await
+    }
+
+    /// As `change`, for work that checks a tenant-wide rule before it writes (seats, the
+    /// last admin, one account per company): the tenant's row is locked first.
+    pub async fn change_locked<T: Send + 'static>(
+        &self,
+        who: &impl Acting,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(Work::Locked, who, true, f).await
+    }
+}
+
+/// Who acts in a unit of work: every caller extractor, and `Anonymous` for the routes a
+/// caller reaches before logging in.
+pub trait Acting {
+    fn actor(&self) -> Actor;
+}
+
+impl Acting for Actor {
+    fn actor(&self) -> Actor {
+        self.clone()
+    }
+}
+
+/// Nobody logged in yet, in a tenant (logins, scanning, sign-up): the system acts.
+#[derive(Debug, Clone)]
+pub struct Anonymous {
+    pub tenant_id: TenantId,
+    pub request_id: String,
+}
+
+impl Acting for Anonymous {
+    fn actor(&self) -> Actor {
+        Actor {
+            tenant_id: self.tenant_id.clone(),
+            kind: ActorKind::System,
+            id: "anonymous".into(),
+            request_id: Some(self.request_id.clone()),
+        }
+    }
+}
+
+impl Acting for crate::extract::Caller {
+    fn actor(&self) -> Actor {
+        crate::extract::Caller::actor(self)
+    }
+}
+
+impl Acting for crate::extract::StaffCaller {
+    fn actor(&self) -> Actor {
+        self.caller.actor()
+    }
+}
+
+impl Acting for crate::extract::AdminCaller {
+    fn actor(&self) -> Actor {
+        self.0.caller.actor()
+    }
+}
+
+impl Acting for crate::extract::TerminalCaller {
+    fn actor(&self) -> Actor {
+        self.0.actor()
+    }
+}
+
+impl Acting for crate::extract::RegistrantCaller {
+    fn actor(&self) -> Actor {
+        self.0.actor()
+    }
+}
+
+impl Acting for crate::extract::TenantScope {
+    fn actor(&self) -> Actor {
+        Anonymous {
+            tenant_id: self.tenant_id.clone(),
+            request_id: self.request_id.clone(),
+        }
+        .actor()
+    }
+}
+
+impl Acting for crate::extract::PlatformCaller {
+    /// The operator, outside any tenant (the platform's own rows live under `platform`).
+    fn actor(&self) -> Actor {
+        self.in_tenant(TenantId(PLATFORM_TENANT.into()))
+    }
+}
+
+/// The tenant id the platform's own rows (jobs, audit) are kept under.
+pub const PLATFORM_TENANT: &str = "platform";
+
+impl crate::extract::PlatformCaller {
+    /// The operator acting on one tenant.
+    pub fn in_tenant(&self, tenant_id: TenantId) -> Actor {
+        Actor {
+            tenant_id,
+            kind: ActorKind::Platform,
+            id: self.operator.clone(),
+            request_id: Some(self.request_id.clone()),
+        }
+    }
+}
+
+/// No one, in no tenant: the routes that find their tenant from what they are sent (a
+/// refresh token, a sign-up) and write no audit entry before they know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Nobody;
+
+impl Acting for Nobody {
+    fn actor(&self) -> Actor {
+        Actor {
+            tenant_id: TenantId(PLATFORM_TENANT.into()),
+            kind: ActorKind::System,
+            id: "anonymous".into(),
+            request_id: None,
+        }
     }
 }

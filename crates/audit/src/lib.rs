@@ -1,13 +1,13 @@
-//! The audit log: who changed what, when, with the object before and after. `record` is
-//! called inside the transaction of the change itself, so a change and its entry commit
-//! together or not at all.
+//! The audit log: who changed what, when, with the object before and after. Entries are
+//! written by the unit of work (`Tx::audit`, in the transaction of the change itself, so a
+//! change and its entry commit together or not at all); this crate reads them.
 
-use baoxiu_core::{Actor, DomainResult, Page, PageRequest, TenantId, new_id};
+use baoxiu_core::{DomainResult, Page, PageRequest, TenantId};
+pub use baoxiu_store::Change;
 use baoxiu_store::DbConn;
 use baoxiu_store::schema::audit_log;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -23,47 +23,6 @@ pub struct AuditEntry {
     pub after_json: Option<String>,
     pub request_id: Option<String>,
     pub created_at: NaiveDateTime,
-}
-
-/// What changed: `action` is `<object>.<verb>` (`staff.create`, `settings.update`).
-#[derive(Debug)]
-pub struct Change<'a, B: Serialize, A: Serialize> {
-    pub action: &'a str,
-    pub object_type: &'a str,
-    pub object_id: &'a str,
-    pub before: Option<&'a B>,
-    pub after: Option<&'a A>,
-}
-
-/// Records one change, in the caller's transaction.
-pub fn record<B: Serialize, A: Serialize>(
-    conn: &mut DbConn,
-    actor: &Actor,
-    change: Change<'_, B, A>,
-    now: NaiveDateTime,
-) -> DomainResult<()> {
-    let to_json = |value: Option<String>| value;
-    let entry = AuditEntry {
-        tenant_id: actor.tenant_id.0.clone(),
-        id: new_id(),
-        actor_kind: actor.kind.as_str().to_owned(),
-        actor_id: actor.id.clone(),
-        action: change.action.to_owned(),
-        object_type: change.object_type.to_owned(),
-        object_id: change.object_id.to_owned(),
-        before_json: to_json(change.before.map(json)),
-        after_json: to_json(change.after.map(json)),
-        request_id: actor.request_id.clone(),
-        created_at: now,
-    };
-    diesel::insert_into(audit_log::table)
-        .values(&entry)
-        .execute(conn)?;
-    Ok(())
-}
-
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 /// Filters of the audit log list; all optional, combined with AND.

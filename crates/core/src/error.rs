@@ -50,8 +50,10 @@ pub enum DomainError {
     #[error("not found: {0}")]
     NotFound(&'static str),
     /// The object exists in a state that does not allow this.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict ({code}): {detail}")]
+    /// `code` is a stable slug a client can branch on (`invalid-transition`,
+    /// `changed-since-read`, `in-use`, `last-admin`, ...).
+    Conflict { code: &'static str, detail: String },
     /// The tenant's trial or subscription has ended: read-only.
     #[error("tenant inactive")]
     TenantInactive,
@@ -87,7 +89,23 @@ impl DomainError {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
-    /// The stable slug used as the problem `type` and `code`.
+    /// A conflict with the object's state, named by a stable `code`.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The finer slug a client branches on: the conflict's code, else the slug.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Conflict { code, .. } => code,
+            other => other.slug(),
+        }
+    }
+
+    /// The stable slug used as the problem `type`.
     pub fn slug(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation-failed",
@@ -96,7 +114,7 @@ impl DomainError {
             Self::RefreshTokenReused => "refresh-token-reused",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict { .. } => "conflict",
             Self::TenantInactive => "tenant-inactive",
             Self::TenantRequired => "tenant-required",
             Self::RegistrationRequired(_) => "registration-required",

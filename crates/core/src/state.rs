@@ -48,16 +48,19 @@ impl Transition {
     }
 
     fn refused(&self, current: Option<&str>) -> DomainError {
-        DomainError::Conflict(match current {
-            Some(current) => format!(
-                "the {} is {current}; it cannot become {}",
-                self.object, self.to
-            ),
-            None => format!(
-                "the {} was changed by another request; it cannot become {} now",
-                self.object, self.to
-            ),
-        })
+        DomainError::conflict(
+            "invalid-transition",
+            match current {
+                Some(current) => format!(
+                    "the {} is {current}; it cannot become {}",
+                    self.object, self.to
+                ),
+                None => format!(
+                    "the {} was changed by another request; it cannot become {} now",
+                    self.object, self.to
+                ),
+            },
+        )
     }
 }
 
@@ -70,10 +73,16 @@ mod tests {
     #[test]
     fn one_row_applies_and_none_conflicts() {
         assert!(APPROVE.applied(1).is_ok());
-        assert!(matches!(APPROVE.applied(0), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            APPROVE.applied(0),
+            Err(DomainError::Conflict {
+                code: "invalid-transition",
+                ..
+            })
+        ));
         assert!(APPROVE.require("pending").is_ok());
         assert!(
-            matches!(APPROVE.require("approved"), Err(DomainError::Conflict(m)) if m.contains("is approved"))
+            matches!(APPROVE.require("approved"), Err(DomainError::Conflict { detail, .. }) if detail.contains("is approved"))
         );
     }
 }

@@ -18,8 +18,9 @@ pub fn check(current: i32, expected: Option<i32>) -> DomainResult<()> {
 pub fn updated(rows: usize, expected: Option<i32>) -> DomainResult<()> {
     match (rows, expected) {
         (0, Some(_)) => Err(DomainError::PreconditionFailed),
-        (0, None) => Err(DomainError::Conflict(
-            "changed by another request since it was read; read it again".into(),
+        (0, None) => Err(DomainError::conflict(
+            "changed-since-read",
+            "changed by another request since it was read; read it again",
         )),
         _ => Ok(()),
     }

@@ -3,12 +3,13 @@
 //! public ones, guests public ones only.
 
 use baoxiu_accounts::customers;
-use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{
-    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
+    DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
+use baoxiu_store::Change;
 use baoxiu_store::MultiBackend;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{devices, qr_codes};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -324,29 +325,19 @@ pub fn insert(
     }
 }
 
-pub fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
-    input: DeviceInput,
-    now: NaiveDateTime,
-) -> DomainResult<Device> {
+pub fn create(tx: &mut Tx<'_>, input: DeviceInput) -> DomainResult<Device> {
     let mut errors = Validator::new();
-    check(conn, &actor.tenant_id, &input, &mut errors)?;
+    check(tx.conn, &tx.actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
-    let id = insert(conn, &actor.tenant_id, &input, "", now)?;
-    let device = get(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "device.create",
-            object_type: "device",
-            object_id: &id,
-            before: None,
-            after: Some(&device),
-        },
-        now,
-    )?;
+    let id = insert(tx.conn, &tx.actor.tenant_id, &input, "", tx.now)?;
+    let device = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "device.create",
+        object_type: "device",
+        object_id: &id,
+        before: None,
+        after: Some(&device),
+    })?;
     Ok(device)
 }
 
@@ -525,23 +516,21 @@ pub fn list(
 
 /// Replaces a device's fields (a PATCH reads the device, changes what it names, sends all).
 pub fn update(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     input: DeviceInput,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Device> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
-    check(conn, &actor.tenant_id, &input, &mut errors)?;
+    check(tx.conn, &tx.actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
     let serial = optional(&input.serial_no);
     let machine = optional(&input.machine_no);
     let updated = diesel::update(
         devices::table
-            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(devices::id.eq(id))
             .filter(devices::version.eq(before.version)),
     )
@@ -565,26 +554,21 @@ pub fn update(
         devices::status.eq(to_text(input.status.unwrap_or(before.status))),
         devices::visibility.eq(to_text(input.visibility.unwrap_or(before.visibility))),
         devices::version.eq(before.version + 1),
-        devices::updated_at.eq(now),
+        devices::updated_at.eq(tx.now),
     ))
-    .execute(conn);
+    .execute(tx.conn);
     match updated {
         Err(e) if is_unique_violation(&e) => return Err(serial_taken("")),
         other => version::updated(other?, expected_version)?,
     };
-    let after = get(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "device.update",
-            object_type: "device",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "device.update",
+        object_type: "device",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
@@ -610,11 +594,11 @@ impl From<&Device> for DeviceInput {
 }
 
 /// Removes a device; its QR codes become blank again (codes themselves are never reissued).
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = get(conn, &actor.tenant_id, id)?;
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     diesel::update(
         qr_codes::table
-            .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(qr_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(qr_codes::device_id.eq(id)),
     )
     .set((
@@ -622,25 +606,20 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
         qr_codes::bound_at.eq(None::<NaiveDateTime>),
         qr_codes::bound_by.eq(None::<String>),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     diesel::delete(
         devices::table
-            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(devices::id.eq(id)),
     )
-    .execute(conn)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<_, ()> {
-            action: "device.delete",
-            object_type: "device",
-            object_id: id,
-            before: Some(&before),
-            after: None,
-        },
-        now,
-    )?;
+    .execute(tx.conn)?;
+    tx.audit(Change::<_, ()> {
+        action: "device.delete",
+        object_type: "device",
+        object_id: id,
+        before: Some(&before),
+        after: None,
+    })?;
     Ok(())
 }
 
@@ -651,15 +630,13 @@ pub const MAX_ADDRESS_CHARS: usize = 200;
 /// serial): validated, versioned and audited like a staff change; the address is kept
 /// when none is given.
 pub fn update_location(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     latitude: f64,
     longitude: f64,
     address: Option<&str>,
-    now: NaiveDateTime,
 ) -> DomainResult<Device> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     let mut errors = Validator::new();
     errors.check(
         (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude),
@@ -677,7 +654,7 @@ pub fn update_location(
     errors.finish()?;
     let rows = diesel::update(
         devices::table
-            .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(devices::id.eq(id))
             .filter(devices::version.eq(before.version)),
     )
@@ -686,22 +663,17 @@ pub fn update_location(
         devices::longitude.eq(longitude),
         devices::install_address.eq(address.unwrap_or(&before.install_address)),
         devices::version.eq(before.version + 1),
-        devices::updated_at.eq(now),
+        devices::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(rows, None)?;
-    let after = get(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "device.update_location",
-            object_type: "device",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "device.update_location",
+        object_type: "device",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }

@@ -3,11 +3,12 @@
 //! and binding blank codes. Codes are unique per tenant and never reissued.
 
 use baoxiu_accounts::{domains, tenants};
-use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{
-    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
+    DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::{qr_codes, qr_settings};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -214,14 +215,12 @@ pub fn get_settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<(Qr
 /// Saves the settings. Both templates are checked as they will be filled in: with the
 /// tenant's host and slug and the longest code the rule makes, each URL fits a code.
 pub fn put_settings(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     settings: QrSettings,
     rules: &UrlRules,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<(QrSettings, i32)> {
-    let (before, version) = get_settings(conn, &actor.tenant_id)?;
+    let (before, version) = get_settings(tx.conn, &tx.actor.tenant_id)?;
     version::check(version, expected_version)?;
     let mut errors = Validator::new();
     match &settings.rule {
@@ -249,7 +248,7 @@ pub fn put_settings(
         }
         CodeRule::Serial => {}
     }
-    let (host, slug) = tenant_host(conn, &actor.tenant_id, rules)?;
+    let (host, slug) = tenant_host(tx.conn, &tx.actor.tenant_id, rules)?;
     let code = "X".repeat(longest_code(&settings.rule));
     for (field, template) in [
         ("url_template", &settings.url_template),
@@ -278,7 +277,7 @@ pub fn put_settings(
                 ),
             ));
         } else if field == "landing_url_template"
-            && !is_own_landing(conn, &actor.tenant_id, &slug, &filled, rules)?
+            && !is_own_landing(tx.conn, &tx.actor.tenant_id, &slug, &filled, rules)?
         {
             errors.push(FieldError::new(
                 field,
@@ -321,24 +320,24 @@ pub fn put_settings(
         qr_settings::landing_url_template.eq(&settings.landing_url_template),
         qr_settings::style_json.eq(serde_json::to_string(&settings.style).unwrap_or_default()),
         qr_settings::version.eq(version + 1),
-        qr_settings::updated_at.eq(now),
+        qr_settings::updated_at.eq(tx.now),
     );
     let written = if version == 0 {
         diesel::insert_into(qr_settings::table)
             .values((
-                qr_settings::tenant_id.eq(actor.tenant_id.as_str()),
+                qr_settings::tenant_id.eq(tx.actor.tenant_id.as_str()),
                 qr_settings::next_sequence.eq(1i64),
                 values,
             ))
-            .execute(conn)
+            .execute(tx.conn)
     } else {
         diesel::update(
             qr_settings::table
-                .filter(qr_settings::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(qr_settings::tenant_id.eq(tx.actor.tenant_id.as_str()))
                 .filter(qr_settings::version.eq(version)),
         )
         .set(values)
-        .execute(conn)
+        .execute(tx.conn)
     };
     // A first write that lost the race to insert the row is an update that lost it.
     let rows = match written {
@@ -346,19 +345,15 @@ pub fn put_settings(
         other => other?,
     };
     version::updated(rows, expected_version)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "qr_settings.update",
-            object_type: "qr_settings",
-            object_id: actor.tenant_id.as_str(),
-            before: Some(&before),
-            after: Some(&settings),
-        },
-        now,
-    )?;
-    get_settings(conn, &actor.tenant_id)
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.audit(Change {
+        action: "qr_settings.update",
+        object_type: "qr_settings",
+        object_id: tenant_id.as_str(),
+        before: Some(&before),
+        after: Some(&settings),
+    })?;
+    get_settings(tx.conn, &tx.actor.tenant_id)
 }
 
 /// Where `/q/{code}` sends a scan: the tenant's landing page for the code when it is on
@@ -491,9 +486,10 @@ fn insert_code(
                 continue;
             }
             Err(e) if is_unique_violation(&e) => {
-                return Err(DomainError::Conflict(format!(
-                    "the code {code} exists already (codes are never reissued)"
-                )));
+                return Err(DomainError::conflict(
+                    "code-exists",
+                    format!("the code {code} exists already (codes are never reissued)"),
+                ));
             }
             Err(e) => return Err(e.into()),
         }
@@ -507,13 +503,11 @@ pub const MAX_BATCH: usize = 500;
 
 /// Generates `count` blank codes, or one code for each of `device_ids`.
 pub fn generate(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     count: Option<usize>,
     device_ids: &[String],
-    now: NaiveDateTime,
 ) -> DomainResult<Vec<QrCode>> {
-    let settings = enabled_settings(conn, &actor.tenant_id)?;
+    let settings = enabled_settings(tx.conn, &tx.actor.tenant_id)?;
     let mut created = Vec::new();
     match count {
         Some(count) => {
@@ -533,12 +527,12 @@ pub fn generate(
             }
             for _ in 0..count {
                 created.push(insert_code(
-                    conn,
-                    &actor.tenant_id,
+                    tx.conn,
+                    &tx.actor.tenant_id,
                     &settings.rule,
                     None,
-                    &actor.id,
-                    now,
+                    &tx.actor.id,
+                    tx.now,
                 )?);
             }
         }
@@ -551,33 +545,28 @@ pub fn generate(
                 ));
             }
             for (i, id) in device_ids.iter().enumerate() {
-                let device = devices::get(conn, &actor.tenant_id, id).map_err(|_| {
+                let device = devices::get(tx.conn, &tx.actor.tenant_id, id).map_err(|_| {
                     DomainError::invalid(&format!("device_ids.{i}"), "not_found", "no such device")
                 })?;
                 created.push(insert_code(
-                    conn,
-                    &actor.tenant_id,
+                    tx.conn,
+                    &tx.actor.tenant_id,
                     &settings.rule,
                     Some(&device),
-                    &actor.id,
-                    now,
+                    &tx.actor.id,
+                    tx.now,
                 )?);
             }
         }
     }
     let codes: Vec<&str> = created.iter().map(|c| c.code.as_str()).collect();
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "qr_code.generate",
-            object_type: "qr_code",
-            object_id: "batch",
-            before: None,
-            after: Some(&codes),
-        },
-        now,
-    )?;
+    tx.audit(Change::<(), _> {
+        action: "qr_code.generate",
+        object_type: "qr_code",
+        object_id: "batch",
+        before: None,
+        after: Some(&codes),
+    })?;
     Ok(created)
 }
 
@@ -675,52 +664,42 @@ pub fn scan(
 }
 
 /// Binds a blank code to a device the binder may see.
-pub fn bind(
-    conn: &mut DbConn,
-    actor: &Actor,
-    code: &str,
-    device_id: &str,
-    viewer: &Viewer,
-    now: NaiveDateTime,
-) -> DomainResult<Device> {
-    enabled_settings(conn, &actor.tenant_id)?;
-    let found = get_code(conn, &actor.tenant_id, code.trim())?;
+pub fn bind(tx: &mut Tx<'_>, code: &str, device_id: &str, viewer: &Viewer) -> DomainResult<Device> {
+    enabled_settings(tx.conn, &tx.actor.tenant_id)?;
+    let found = get_code(tx.conn, &tx.actor.tenant_id, code.trim())?;
     if found.device_id.is_some() {
-        return Err(DomainError::Conflict(
-            "the code is bound to a device already".into(),
+        return Err(DomainError::conflict(
+            "code-bound",
+            "the code is bound to a device already",
         ));
     }
-    let device = devices::get_for(conn, &actor.tenant_id, device_id, viewer)
+    let device = devices::get_for(tx.conn, &tx.actor.tenant_id, device_id, viewer)
         .map_err(|_| DomainError::invalid("device_id", "not_found", "no such device"))?;
     let updated = diesel::update(
         qr_codes::table
-            .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(qr_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(qr_codes::id.eq(&found.id))
             .filter(qr_codes::device_id.is_null()),
     )
     .set((
         qr_codes::device_id.eq(&device.id),
-        qr_codes::bound_at.eq(now),
-        qr_codes::bound_by.eq(&actor.id),
+        qr_codes::bound_at.eq(tx.now),
+        qr_codes::bound_by.eq(&tx.actor.id),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     if updated != 1 {
-        return Err(DomainError::Conflict(
-            "the code is bound to a device already".into(),
+        return Err(DomainError::conflict(
+            "code-bound",
+            "the code is bound to a device already",
         ));
     }
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "qr_code.bind",
-            object_type: "qr_code",
-            object_id: &found.code,
-            before: None,
-            after: Some(&device.id),
-        },
-        now,
-    )?;
+    tx.audit(Change::<(), _> {
+        action: "qr_code.bind",
+        object_type: "qr_code",
+        object_id: &found.code,
+        before: None,
+        after: Some(&device.id),
+    })?;
     Ok(device)
 }
 

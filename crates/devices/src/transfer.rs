@@ -16,12 +16,13 @@
 use std::collections::{HashMap, HashSet};
 
 use baoxiu_accounts::tenants;
-use baoxiu_audit::Change;
 use baoxiu_core::{
     Actor, Cursor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator,
 };
+use baoxiu_store::Change;
 use baoxiu_store::schema::{accounts, devices, qr_codes};
 use baoxiu_store::{Db, DbConn};
+use baoxiu_store::{Tx, Work};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -228,11 +229,9 @@ impl ImportPlan {
 /// import is partial: then the row joins the refused ones. Runs in a write transaction
 /// of its own; a batch that fails writes nothing and may be written again.
 pub fn write_batch(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     plan: &mut ImportPlan,
     batch: usize,
-    now: NaiveDateTime,
 ) -> DomainResult<Vec<String>> {
     let start = (batch * BATCH_ROWS).min(plan.good.len());
     let end = (start + BATCH_ROWS).min(plan.good.len());
@@ -240,7 +239,7 @@ pub fn write_batch(
         .iter()
         .filter_map(|r| r.input.serial_no.as_deref().map(code_key))
         .collect();
-    let taken = taken_serials(conn, &actor.tenant_id, &keys)?;
+    let taken = taken_serials(tx.conn, &tx.actor.tenant_id, &keys)?;
     let (free, now_taken): (Vec<&ParsedRow>, Vec<&ParsedRow>) =
         plan.good[start..end].iter().partition(|row| {
             !row.input
@@ -265,33 +264,28 @@ pub fn write_batch(
     let mut ids = Vec::new();
     for row in free {
         ids.push(crate::devices::insert(
-            conn,
-            &actor.tenant_id,
+            tx.conn,
+            &tx.actor.tenant_id,
             &row.input,
             &format!("rows.{}.", row.row),
-            now,
+            tx.now,
         )?);
     }
-    // Refused now, but kept among the rows to write so that later batches keep their place.
+    // Refused tx.now, but kept among the rows to write so that later batches keep their place.
     plan.rejected.extend(now_taken);
     if end == plan.good.len() {
         let report = plan.report();
-        baoxiu_audit::record(
-            conn,
-            actor,
-            Change::<(), _> {
-                action: "device.import",
-                object_type: "device",
-                object_id: "",
-                before: None,
-                after: Some(&serde_json::json!({
-                    "rows": report.rows,
-                    "imported": report.imported,
-                    "rejected": report.rejected.len(),
-                })),
-            },
-            now,
-        )?;
+        tx.audit(Change::<(), _> {
+            action: "device.import",
+            object_type: "device",
+            object_id: "",
+            before: None,
+            after: Some(&serde_json::json!({
+                "rows": report.rows,
+                "imported": report.imported,
+                "rejected": report.rejected.len(),
+            })),
+        })?;
     }
     Ok(ids)
 }
@@ -340,9 +334,9 @@ pub fn import(
         let mut tries = 0;
         let ids = loop {
             tries += 1;
-            let attempt = db.write(|conn| {
-                tenants::require_active(conn, &actor.tenant_id, now)?;
-                write_batch(conn, actor, &mut plan, batch, now)
+            let attempt = db.run(Work::Write, actor.clone(), now, |tx| {
+                tenants::require_active(tx.conn, &tx.actor.tenant_id, now)?;
+                write_batch(tx, &mut plan, batch)
             });
             match attempt {
                 Ok(ids) => break ids,

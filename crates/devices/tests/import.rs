@@ -9,7 +9,7 @@ use baoxiu_core::{Actor, ActorKind, DomainError};
 use baoxiu_devices::devices::{self, DeviceInput};
 use baoxiu_devices::transfer::{self, BATCH_ROWS, ImportOptions};
 use baoxiu_store::testing::TestDatabase;
-use baoxiu_store::{Backend, Db};
+use baoxiu_store::{Backend, Db, Work};
 use diesel::prelude::*;
 
 fn tenant(db: &Db) -> Actor {
@@ -64,16 +64,14 @@ fn count(db: &Db, table: &str) -> i64 {
 /// Someone else's device with this serial, written between two batches.
 fn take_serial(db: &Db, actor: &Actor, serial: &str) {
     let now = chrono::Utc::now().naive_utc();
-    db.write(|conn| {
+    db.run(Work::Write, actor.clone(), now, |tx| {
         devices::create(
-            conn,
-            actor,
+            tx,
             DeviceInput {
                 name: "抢先登记".into(),
                 serial_no: Some(serial.into()),
                 ..DeviceInput::default()
             },
-            now,
         )
     })
     .unwrap();
@@ -95,12 +93,16 @@ fn serial_taken_after_the_check(backend: Backend) {
         .unwrap();
     assert_eq!(plan.batches(), 2);
     let first = db
-        .write(|conn| transfer::write_batch(conn, &actor, &mut plan, 0, now))
+        .run(Work::Write, actor.clone(), now, |tx| {
+            transfer::write_batch(tx, &mut plan, 0)
+        })
         .unwrap();
     assert_eq!(first.len(), BATCH_ROWS);
     take_serial(&db, &actor, "AN-01200");
     let failed = db
-        .write(|conn| transfer::write_batch(conn, &actor, &mut plan, 1, now))
+        .run(Work::Write, actor.clone(), now, |tx| {
+            transfer::write_batch(tx, &mut plan, 1)
+        })
         .unwrap_err();
     let DomainError::Validation(errors) = failed else {
         panic!("{failed:?}")
@@ -122,11 +124,15 @@ fn serial_taken_after_the_check(backend: Backend) {
     let mut plan = db
         .read(|conn| transfer::check(conn, &actor.tenant_id, parsed, partial))
         .unwrap();
-    db.write(|conn| transfer::write_batch(conn, &actor, &mut plan, 0, now))
-        .unwrap();
+    db.run(Work::Write, actor.clone(), now, |tx| {
+        transfer::write_batch(tx, &mut plan, 0)
+    })
+    .unwrap();
     take_serial(&db, &actor, "PA-01499");
     let second = db
-        .write(|conn| transfer::write_batch(conn, &actor, &mut plan, 1, now))
+        .run(Work::Write, actor.clone(), now, |tx| {
+            transfer::write_batch(tx, &mut plan, 1)
+        })
         .unwrap();
     assert_eq!(second.len(), 499);
     let report = plan.report();

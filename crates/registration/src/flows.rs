@@ -5,13 +5,13 @@ use baoxiu_accounts::terminal_users::{
     self, NewTerminalUser, TerminalStatus, TerminalUser, TerminalUserChanges,
 };
 use baoxiu_accounts::{enterprises, roles};
-use baoxiu_audit::Change;
 use baoxiu_core::{
-    Actor, ActorKind, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId,
-    Transition, Validator, new_id,
+    DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Transition, Validator,
+    new_id,
 };
-use baoxiu_store::DbConn;
+use baoxiu_store::Change;
 use baoxiu_store::schema::{registration_attempts, registrations};
+use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -424,30 +424,34 @@ fn given_serial(input: &RegistrationInput) -> Option<&str> {
 /// waits for staff, whatever the method says. A serial number that matches no device waits
 /// the same way, so the form tells nobody which serials exist.
 pub fn register(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
-    user_id: &str,
+    tx: &mut Tx<'_>,
     channel: Channel,
     input: RegistrationInput,
-    now: NaiveDateTime,
 ) -> DomainResult<RegistrationOutcome> {
     // Locks first, in one order: the tenant row before anything that references it.
-    baoxiu_store::lock_tenant(conn, tenant_id.as_str())?;
-    let user = terminal_users::get(conn, tenant_id, user_id)?;
+    tx.lock_tenant()?;
+    let tenant_id = &tx.actor.tenant_id.clone();
+    let user_id = tx.actor.id.clone();
+    let user_id = user_id.as_str();
+    let user = terminal_users::get(tx.conn, tenant_id, user_id)?;
     if user.is_guest {
         return Err(DomainError::Forbidden(
             "the guest identity cannot register; log in first",
         ));
     }
     if user.is_registered() {
-        return Err(DomainError::Conflict("already registered".into()));
-    }
-    if user.status == TerminalStatus::AwaitingApproval {
-        return Err(DomainError::Conflict(
-            "a registration is already waiting for approval".into(),
+        return Err(DomainError::conflict(
+            "already-registered",
+            "already registered",
         ));
     }
-    let method = method_for(conn, tenant_id, &user, channel)?;
+    if user.status == TerminalStatus::AwaitingApproval {
+        return Err(DomainError::conflict(
+            "awaiting-approval",
+            "a registration is already waiting for approval",
+        ));
+    }
+    let method = method_for(tx.conn, tenant_id, &user, channel)?;
     let settings = &method.settings;
     let mut errors = Validator::new();
     let serial = given_serial(&input).map(str::to_owned);
@@ -500,7 +504,7 @@ pub fn register(
         ),
         &input.contact_fields,
     );
-    let policy = policy::get(conn, tenant_id)?;
+    let policy = policy::get(tx.conn, tenant_id)?;
     let invitation_code = input
         .invitation_code
         .as_deref()
@@ -530,7 +534,7 @@ pub fn register(
     };
     let by_name = match (&account_name, &serial) {
         (Some(name), None) => customers::find_account_by_name(
-            conn,
+            tx.conn,
             tenant_id,
             name,
             settings.account.duplicate_check,
@@ -550,13 +554,13 @@ pub fn register(
     }
     errors.finish()?;
     let invitation = match &invitation_code {
-        Some(code) => Some(invitations::redeem(conn, tenant_id, code, now)?),
+        Some(code) => Some(invitations::redeem(tx.conn, tenant_id, code, tx.now)?),
         None => None,
     };
     let claimed = match &serial {
-        Some(serial) => owned_device(conn, tenant_id, serial)?
+        Some(serial) => owned_device(tx.conn, tenant_id, serial)?
             .and_then(|d| d.account_id)
-            .map(|id| customers::get_account(conn, tenant_id, &id))
+            .map(|id| customers::get_account(tx.conn, tenant_id, &id))
             .transpose()?,
         None => by_name,
     };
@@ -565,8 +569,13 @@ pub fn register(
             invitation
                 .as_ref()
                 .is_some_and(|c| c.account_id.as_deref() == Some(account.id.as_str()))
-                || customers::find_contact_by_mobile(conn, tenant_id, &account.id, &input.mobile)?
-                    .is_some()
+                || customers::find_contact_by_mobile(
+                    tx.conn,
+                    tenant_id,
+                    &account.id,
+                    &input.mobile,
+                )?
+                .is_some()
         }
         // A new account needs no proof; a serial that matched nothing proves nothing.
         None => serial.is_none(),
@@ -600,20 +609,20 @@ pub fn register(
                 registrations::payload_json.eq(serde_json::to_string(&input)
                     .map_err(|e| DomainError::Internal(format!("registration: {e}")))?),
                 registrations::status.eq("pending"),
-                registrations::created_at.eq(now),
+                registrations::created_at.eq(tx.now),
                 registrations::claimed_account_id.eq(claimed.as_ref().map(|a| a.id.as_str())),
                 registrations::claim_kind.eq(claim_kind.map(ClaimKind::as_str)),
                 registrations::approval_reason.eq(reason.as_str()),
             ))
-            .execute(conn)?;
+            .execute(tx.conn)?;
         let moved = terminal_users::set_registration(
-            conn,
+            tx.conn,
             tenant_id,
             &user.id,
             &[user.status],
             None,
             TerminalStatus::AwaitingApproval,
-            now,
+            tx.now,
         )?;
         USER_REGISTERS.applied(moved)?;
         return Ok(RegistrationOutcome::AwaitingApproval {
@@ -621,25 +630,9 @@ pub fn register(
             reason,
         });
     }
-    let actor = Actor {
-        tenant_id: tenant_id.clone(),
-        kind: ActorKind::Terminal,
-        id: user.id.clone(),
-        request_id: None,
-    };
     let role_ids = settings.role_ids.clone();
-    apply(
-        conn,
-        &actor,
-        &user,
-        &method,
-        &input,
-        claimed,
-        &role_ids,
-        user.status,
-        now,
-    )
-    .map(|user| RegistrationOutcome::Registered(Box::new(user)))
+    apply(tx, &user, &method, &input, claimed, &role_ids, user.status)
+        .map(|user| RegistrationOutcome::Registered(Box::new(user)))
 }
 
 /// A user's registration taking effect.
@@ -654,27 +647,24 @@ const USER_REGISTERS: Transition = Transition::new(
 /// its status is still `from`.
 #[allow(clippy::too_many_arguments)]
 fn apply(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     user: &TerminalUser,
     method: &Method,
     input: &RegistrationInput,
     account: Option<customers::Account>,
     role_ids: &[String],
     from: TerminalStatus,
-    now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
-    let tenant_id = &actor.tenant_id;
+    let tenant_id = &tx.actor.tenant_id.clone();
     let settings = &method.settings;
     let account = match account {
         Some(existing) => existing,
         None if settings.account.new_account_rule != NewAccountRule::ExistingOnly
             && !input.account_name.trim().is_empty() =>
         {
-            let owner = methods::next_owner(conn, tenant_id, method)?;
+            let owner = methods::next_owner(tx.conn, tenant_id, method)?;
             customers::create_account(
-                conn,
-                actor,
+                tx,
                 NewAccount {
                     name: input.account_name.clone(),
                     record_type: settings.account.record_type.clone(),
@@ -682,21 +672,20 @@ fn apply(
                     owner_staff_id: owner,
                     source: "registration",
                 },
-                now,
             )?
         }
         None => {
-            return Err(DomainError::Conflict(
-                "the registration names no account it can join; reject it".into(),
+            return Err(DomainError::conflict(
+                "no-account",
+                "the registration names no account it can join; reject it",
             ));
         }
     };
     let contact =
-        match customers::find_contact_by_mobile(conn, tenant_id, &account.id, &input.mobile)? {
+        match customers::find_contact_by_mobile(tx.conn, tenant_id, &account.id, &input.mobile)? {
             Some(existing) => existing,
             None => customers::create_contact(
-                conn,
-                actor,
+                tx,
                 &account.id,
                 NewContact {
                     name: input.contact_name.clone(),
@@ -704,82 +693,72 @@ fn apply(
                     record_type: settings.contact.record_type.clone(),
                     fields: input.contact_fields.clone(),
                 },
-                now,
             )?,
         };
-    // The location the user captured on the spot, now that the registration holds.
+    // The location the user captured on the spot, tx.now that the registration holds.
     if let (Some(serial), Some((lat, lng, address))) =
         (given_serial(input), input.device_location.as_ref())
-        && let Some(device) = owned_device(conn, tenant_id, serial)?
+        && let Some(device) = owned_device(tx.conn, tenant_id, serial)?
             .filter(|d| d.account_id.as_deref() == Some(account.id.as_str()))
     {
-        devices::update_location(conn, actor, &device.id, *lat, *lng, address.as_deref(), now)?;
+        devices::update_location(tx, &device.id, *lat, *lng, address.as_deref())?;
     }
     if from != TerminalStatus::Active {
-        take_seats(conn, tenant_id, 1)?;
+        take_seats(tx.conn, tenant_id, 1)?;
     }
     let moved = terminal_users::set_registration(
-        conn,
+        tx.conn,
         tenant_id,
         &user.id,
         &[from],
         Some((&account.id, &contact.id, &input.mobile)),
         TerminalStatus::Active,
-        now,
+        tx.now,
     )?;
     if moved == 0 {
-        let current = terminal_users::get(conn, tenant_id, &user.id)?.status;
+        let current = terminal_users::get(tx.conn, tenant_id, &user.id)?.status;
         USER_REGISTERS.require(current.as_str())?;
         USER_REGISTERS.applied(moved)?;
     }
     let mut all_roles: Vec<String> = user.roles.iter().map(|r| r.id.clone()).collect();
     all_roles.extend(role_ids.iter().cloned());
-    terminal_users::set_roles(conn, tenant_id, &user.id, &all_roles)?;
-    let after = terminal_users::get(conn, tenant_id, &user.id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "terminal_user.register",
-            object_type: "terminal_user",
-            object_id: &user.id,
-            before: Some(user),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    terminal_users::set_roles(tx.conn, tenant_id, &user.id, &all_roles)?;
+    let after = terminal_users::get(tx.conn, tenant_id, &user.id)?;
+    tx.audit(Change {
+        action: "terminal_user.register",
+        object_type: "terminal_user",
+        object_id: &user.id,
+        before: Some(user),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
 /// An admin's change to a terminal user's roles or state. Re-enabling a disabled user
 /// makes it active again, so it takes a seat like an activation.
 pub fn update_terminal_user(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: TerminalUserChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
     if changes.disabled == Some(false)
-        && terminal_users::get(conn, &actor.tenant_id, id)?.status == TerminalStatus::Disabled
+        && terminal_users::get(tx.conn, &tx.actor.tenant_id, id)?.status == TerminalStatus::Disabled
     {
-        take_seats(conn, &actor.tenant_id, 1)?;
+        take_seats(tx.conn, &tx.actor.tenant_id, 1)?;
     }
-    terminal_users::update(conn, actor, id, changes, expected_version, now)
+    terminal_users::update(tx, id, changes, expected_version)
 }
 
 /// Manual activation: every contact with a mobile of the given accounts becomes an active
 /// terminal user with the given roles. All or nothing: a bad account or too few seats
 /// activates nobody.
 pub fn activate(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     account_ids: &[String],
     role_ids: &[String],
-    now: NaiveDateTime,
 ) -> DomainResult<Vec<TerminalUser>> {
-    let tenant_id = &actor.tenant_id;
+    let tenant_id = &tx.actor.tenant_id.clone();
     let mut errors = Validator::new();
     errors.check(
         !account_ids.is_empty(),
@@ -794,18 +773,18 @@ pub fn activate(
         "at most 100 accounts at once",
     );
     let role_ids = if role_ids.is_empty() {
-        vec![roles::by_key(conn, tenant_id, roles::END_CUSTOMER)?.id]
+        vec![roles::by_key(tx.conn, tenant_id, roles::END_CUSTOMER)?.id]
     } else {
         role_ids.to_vec()
     };
     if let Err(DomainError::Validation(role_errors)) =
-        roles::check_assignable(conn, tenant_id, "role_ids", &role_ids)
+        roles::check_assignable(tx.conn, tenant_id, "role_ids", &role_ids)
     {
         role_errors.into_iter().for_each(|e| errors.push(e));
     }
     let mut plan = Vec::new();
     for (i, account_id) in account_ids.iter().enumerate() {
-        let Ok(account) = customers::get_account(conn, tenant_id, account_id) else {
+        let Ok(account) = customers::get_account(tx.conn, tenant_id, account_id) else {
             errors.push(FieldError::new(
                 format!("account_ids.{i}"),
                 "not_found",
@@ -813,7 +792,7 @@ pub fn activate(
             ));
             continue;
         };
-        let contacts: Vec<_> = customers::contacts_of(conn, tenant_id, account_id)?
+        let contacts: Vec<_> = customers::contacts_of(tx.conn, tenant_id, account_id)?
             .into_iter()
             .filter(|c| c.mobile.is_some())
             .collect();
@@ -833,9 +812,9 @@ pub fn activate(
     for (account, contacts) in &plan {
         for contact in contacts {
             let mobile = contact.mobile.clone().unwrap_or_default();
-            let existing = match terminal_users::find_by_contact(conn, tenant_id, &contact.id)? {
+            let existing = match terminal_users::find_by_contact(tx.conn, tenant_id, &contact.id)? {
                 Some(user) => Some(user),
-                None => terminal_users::find_by_mobile(conn, tenant_id, &mobile)?
+                None => terminal_users::find_by_mobile(tx.conn, tenant_id, &mobile)?
                     .filter(|u| !u.is_registered()),
             };
             if existing
@@ -847,27 +826,27 @@ pub fn activate(
             steps.push((account.clone(), contact.clone(), mobile, existing));
         }
     }
-    take_seats(conn, tenant_id, newly_active)?;
+    take_seats(tx.conn, tenant_id, newly_active)?;
     for (account, contact, mobile, existing) in steps {
         let user = match existing {
             Some(user) => {
                 terminal_users::set_registration(
-                    conn,
+                    tx.conn,
                     tenant_id,
                     &user.id,
                     &TerminalStatus::ALL,
                     Some((&account.id, &contact.id, &mobile)),
                     TerminalStatus::Active,
-                    now,
+                    tx.now,
                 )?;
-                terminal_users::set_roles(conn, tenant_id, &user.id, &role_ids)?;
-                terminal_users::get(conn, tenant_id, &user.id)?
+                terminal_users::set_roles(tx.conn, tenant_id, &user.id, &role_ids)?;
+                terminal_users::get(tx.conn, tenant_id, &user.id)?
             }
             None => {
                 let enterprise =
-                    enterprises::join_account(conn, tenant_id, None, &account.id, now)?;
+                    enterprises::join_account(tx.conn, tenant_id, None, &account.id, tx.now)?;
                 terminal_users::create(
-                    conn,
+                    tx.conn,
                     tenant_id,
                     NewTerminalUser {
                         enterprise_id: Some(enterprise.id),
@@ -878,26 +857,21 @@ pub fn activate(
                         method_id: None,
                         role_ids: role_ids.clone(),
                     },
-                    now,
+                    tx.now,
                 )?
             }
         };
-        baoxiu_audit::record(
-            conn,
-            actor,
-            Change::<(), _> {
-                action: "terminal_user.activate",
-                object_type: "terminal_user",
-                object_id: &user.id,
-                before: None,
-                after: Some(&user),
-            },
-            now,
-        )?;
+        tx.audit(Change::<(), _> {
+            action: "terminal_user.activate",
+            object_type: "terminal_user",
+            object_id: &user.id,
+            before: None,
+            after: Some(&user),
+        })?;
         users.push(user);
     }
     for (account, _) in &plan {
-        customers::mark_activated(conn, tenant_id, &account.id, now)?;
+        customers::mark_activated(tx.conn, tenant_id, &account.id, tx.now)?;
     }
     Ok(users)
 }
@@ -1064,102 +1038,85 @@ const REJECT: Transition = Transition::new("registration", &["pending"], "reject
 /// Decides a pending registration: one decision, whatever the concurrency (the write is
 /// guarded on `pending`).
 fn decide(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     transition: Transition,
     reason: Option<&str>,
-    now: NaiveDateTime,
 ) -> DomainResult<Registration> {
-    let registration = get_registration(conn, &actor.tenant_id, id)?;
+    let registration = get_registration(tx.conn, &tx.actor.tenant_id, id)?;
     transition.require(&registration.status)?;
     let rows = diesel::update(
         registrations::table
-            .filter(registrations::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(registrations::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(registrations::id.eq(id))
             .filter(registrations::status.eq_any(transition.from)),
     )
     .set((
         registrations::status.eq(transition.to),
         registrations::reason.eq(reason),
-        registrations::decided_by.eq(&actor.id),
-        registrations::decided_at.eq(now),
+        registrations::decided_by.eq(&tx.actor.id),
+        registrations::decided_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     transition.applied(rows)?;
     Ok(registration)
 }
 
 /// Approves a waiting registration with the roles the staff member chose. An admin's
 /// disable of the user wins: a disabled user's registration cannot be approved (409).
-pub fn approve(
-    conn: &mut DbConn,
-    actor: &Actor,
-    id: &str,
-    role_ids: &[String],
-    now: NaiveDateTime,
-) -> DomainResult<TerminalUser> {
-    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
-    roles::check_assignable(conn, &actor.tenant_id, "role_ids", role_ids)?;
-    let registration = decide(conn, actor, id, APPROVE, None, now)?;
-    let user = terminal_users::get(conn, &actor.tenant_id, &registration.user_id)?;
-    let method = methods::get(conn, &actor.tenant_id, &registration.method_id)?;
+pub fn approve(tx: &mut Tx<'_>, id: &str, role_ids: &[String]) -> DomainResult<TerminalUser> {
+    tx.lock_tenant()?;
+    roles::check_assignable(tx.conn, &tx.actor.tenant_id, "role_ids", role_ids)?;
+    let registration = decide(tx, id, APPROVE, None)?;
+    let user = terminal_users::get(tx.conn, &tx.actor.tenant_id, &registration.user_id)?;
+    let method = methods::get(tx.conn, &tx.actor.tenant_id, &registration.method_id)?;
     let account = match &registration.claimed_account_id {
-        Some(account_id) => Some(customers::get_account(conn, &actor.tenant_id, account_id)?),
+        Some(account_id) => Some(customers::get_account(
+            tx.conn,
+            &tx.actor.tenant_id,
+            account_id,
+        )?),
         None if registration.input.account_name.trim().is_empty() => None,
         None => customers::find_account_by_name(
-            conn,
-            &actor.tenant_id,
+            tx.conn,
+            &tx.actor.tenant_id,
             &registration.input.account_name,
             method.settings.account.duplicate_check,
         )?,
     };
     apply(
-        conn,
-        actor,
+        tx,
         &user,
         &method,
         &registration.input,
         account,
         role_ids,
         TerminalStatus::AwaitingApproval,
-        now,
     )
 }
 
 /// Rejects a waiting registration; the reason reaches the user through `/me`. A user an
 /// admin disabled meanwhile stays disabled.
-pub fn reject(
-    conn: &mut DbConn,
-    actor: &Actor,
-    id: &str,
-    reason: &str,
-    now: NaiveDateTime,
-) -> DomainResult<()> {
+pub fn reject(tx: &mut Tx<'_>, id: &str, reason: &str) -> DomainResult<()> {
     let reason = baoxiu_accounts::fields::text("reason", reason, 500)
         .map_err(|e| DomainError::Validation(vec![e]))?;
-    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
-    let registration = decide(conn, actor, id, REJECT, Some(&reason), now)?;
+    tx.lock_tenant()?;
+    let registration = decide(tx, id, REJECT, Some(&reason))?;
     terminal_users::set_registration(
-        conn,
-        &actor.tenant_id,
+        tx.conn,
+        &tx.actor.tenant_id,
         &registration.user_id,
         &[TerminalStatus::AwaitingApproval],
         None,
         TerminalStatus::Rejected,
-        now,
+        tx.now,
     )?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "registration.reject",
-            object_type: "registration",
-            object_id: id,
-            before: None,
-            after: Some(&reason),
-        },
-        now,
-    )?;
+    tx.audit(Change::<(), _> {
+        action: "registration.reject",
+        object_type: "registration",
+        object_id: id,
+        before: None,
+        after: Some(&reason),
+    })?;
     Ok(())
 }

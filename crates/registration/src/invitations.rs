@@ -2,10 +2,10 @@
 //! when the policy says so.
 
 use baoxiu_accounts::customers;
-use baoxiu_audit::Change;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
-use baoxiu_store::DbConn;
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_store::Change;
 use baoxiu_store::schema::invitation_codes;
+use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::Rng;
@@ -30,17 +30,15 @@ pub struct InvitationCode {
 }
 
 pub fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     max_uses: i32,
     expires_at: Option<NaiveDateTime>,
     account_id: Option<&str>,
-    now: NaiveDateTime,
 ) -> DomainResult<InvitationCode> {
     let mut errors = Validator::new();
     if let Some(account_id) = account_id {
         errors.check(
-            customers::get_account(conn, &actor.tenant_id, account_id).is_ok(),
+            customers::get_account(tx.conn, &tx.actor.tenant_id, account_id).is_ok(),
             "account_id",
             "not_found",
             "no such account",
@@ -53,7 +51,7 @@ pub fn create(
         "must be 1 to 100000",
     );
     errors.check(
-        expires_at.is_none_or(|t| t > now),
+        expires_at.is_none_or(|t| t > tx.now),
         "expires_at",
         "invalid",
         "must be in the future",
@@ -66,32 +64,27 @@ pub fn create(
     let id = new_id();
     diesel::insert_into(invitation_codes::table)
         .values((
-            invitation_codes::tenant_id.eq(actor.tenant_id.as_str()),
+            invitation_codes::tenant_id.eq(tx.actor.tenant_id.as_str()),
             invitation_codes::id.eq(&id),
             invitation_codes::code.eq(&code),
             invitation_codes::max_uses.eq(max_uses),
             invitation_codes::uses.eq(0),
             invitation_codes::expires_at.eq(expires_at),
-            invitation_codes::created_at.eq(now),
+            invitation_codes::created_at.eq(tx.now),
             invitation_codes::account_id.eq(account_id),
         ))
-        .execute(conn)?;
-    let created = list(conn, &actor.tenant_id)?
+        .execute(tx.conn)?;
+    let created = list(tx.conn, &tx.actor.tenant_id)?
         .into_iter()
         .find(|c| c.id == id)
         .ok_or(DomainError::NotFound("invitation code"))?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "invitation_code.create",
-            object_type: "invitation_code",
-            object_id: &id,
-            before: None,
-            after: Some(&created),
-        },
-        now,
-    )?;
+    tx.audit(Change::<(), _> {
+        action: "invitation_code.create",
+        object_type: "invitation_code",
+        object_id: &id,
+        before: None,
+        after: Some(&created),
+    })?;
     Ok(created)
 }
 

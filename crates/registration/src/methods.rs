@@ -4,11 +4,11 @@
 
 use baoxiu_accounts::customers::DuplicateCheck;
 use baoxiu_accounts::{roles, staff};
-use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
-use baoxiu_store::DbConn;
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_store::Change;
 use baoxiu_store::schema::registration_methods;
+use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -229,18 +229,16 @@ fn check(
 }
 
 pub fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     name: &str,
     enabled: bool,
     settings: MethodSettings,
-    now: NaiveDateTime,
 ) -> DomainResult<Method> {
-    check(conn, &actor.tenant_id, name, &settings)?;
+    check(tx.conn, &tx.actor.tenant_id, name, &settings)?;
     let id = new_id();
     diesel::insert_into(registration_methods::table)
         .values((
-            registration_methods::tenant_id.eq(actor.tenant_id.as_str()),
+            registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()),
             registration_methods::id.eq(&id),
             registration_methods::name.eq(name.trim()),
             registration_methods::enabled.eq(enabled),
@@ -248,23 +246,18 @@ pub fn create(
                 .eq(serde_json::to_string(&settings).unwrap_or_default()),
             registration_methods::owner_cursor.eq(0),
             registration_methods::version.eq(1),
-            registration_methods::created_at.eq(now),
-            registration_methods::updated_at.eq(now),
+            registration_methods::created_at.eq(tx.now),
+            registration_methods::updated_at.eq(tx.now),
         ))
-        .execute(conn)?;
-    let method = get(conn, &actor.tenant_id, &id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<(), _> {
-            action: "registration_method.create",
-            object_type: "registration_method",
-            object_id: &id,
-            before: None,
-            after: Some(&method),
-        },
-        now,
-    )?;
+        .execute(tx.conn)?;
+    let method = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    tx.audit(Change::<(), _> {
+        action: "registration_method.create",
+        object_type: "registration_method",
+        object_id: &id,
+        before: None,
+        after: Some(&method),
+    })?;
     Ok(method)
 }
 
@@ -313,21 +306,19 @@ pub struct MethodChanges {
 }
 
 pub fn update(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     id: &str,
     changes: MethodChanges,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Method> {
-    let before = get(conn, &actor.tenant_id, id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     version::check(before.version, expected_version)?;
     let name = changes.name.unwrap_or(before.name.clone());
     let settings = changes.settings.unwrap_or(before.settings.clone());
-    check(conn, &actor.tenant_id, &name, &settings)?;
+    check(tx.conn, &tx.actor.tenant_id, &name, &settings)?;
     let updated = diesel::update(
         registration_methods::table
-            .filter(registration_methods::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(registration_methods::id.eq(id))
             .filter(registration_methods::version.eq(before.version)),
     )
@@ -337,46 +328,36 @@ pub fn update(
         registration_methods::settings_json
             .eq(serde_json::to_string(&settings).unwrap_or_default()),
         registration_methods::version.eq(before.version + 1),
-        registration_methods::updated_at.eq(now),
+        registration_methods::updated_at.eq(tx.now),
     ))
-    .execute(conn)?;
+    .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
-    let after = get(conn, &actor.tenant_id, id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "registration_method.update",
-            object_type: "registration_method",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+    tx.audit(Change {
+        action: "registration_method.update",
+        object_type: "registration_method",
+        object_id: id,
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = get(conn, &actor.tenant_id, id)?;
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
     diesel::delete(
         registration_methods::table
-            .filter(registration_methods::tenant_id.eq(actor.tenant_id.as_str()))
+            .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(registration_methods::id.eq(id)),
     )
-    .execute(conn)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change::<_, ()> {
-            action: "registration_method.delete",
-            object_type: "registration_method",
-            object_id: id,
-            before: Some(&before),
-            after: None,
-        },
-        now,
-    )?;
+    .execute(tx.conn)?;
+    tx.audit(Change::<_, ()> {
+        action: "registration_method.delete",
+        object_type: "registration_method",
+        object_id: id,
+        before: Some(&before),
+        after: None,
+    })?;
     Ok(())
 }
 

@@ -3,12 +3,12 @@
 //! invitation code, and the number of terminal-user seats (licenses).
 
 use baoxiu_accounts::customers;
-use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{Actor, DomainResult, TenantId, Validator};
+use baoxiu_core::{DomainResult, TenantId, Validator};
+use baoxiu_store::Change;
+use baoxiu_store::Tx;
 use baoxiu_store::schema::registration_policies;
 use baoxiu_store::{DbConn, is_unique_violation};
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -62,26 +62,24 @@ pub struct PolicyInput {
 
 /// Replaces the policy. Guests need an account and one of its contacts to own their data.
 pub fn put(
-    conn: &mut DbConn,
-    actor: &Actor,
+    tx: &mut Tx<'_>,
     input: PolicyInput,
     expected_version: Option<i32>,
-    now: NaiveDateTime,
 ) -> DomainResult<Policy> {
-    let before = get(conn, &actor.tenant_id)?;
+    let before = get(tx.conn, &tx.actor.tenant_id)?;
     version::check(before.version, expected_version)?;
     let mut errors = Validator::new();
     if input.guest_enabled {
         match (&input.guest_account_id, &input.guest_contact_id) {
             (Some(account_id), Some(contact_id)) => {
-                let account = customers::get_account(conn, &actor.tenant_id, account_id);
+                let account = customers::get_account(tx.conn, &tx.actor.tenant_id, account_id);
                 errors.check(
                     account.is_ok(),
                     "guest_account_id",
                     "not_found",
                     "no such account",
                 );
-                let contact = customers::get_contact(conn, &actor.tenant_id, contact_id);
+                let contact = customers::get_contact(tx.conn, &tx.actor.tenant_id, contact_id);
                 errors.check(
                     contact.as_ref().is_ok_and(|c| &c.account_id == account_id),
                     "guest_contact_id",
@@ -117,23 +115,23 @@ pub fn put(
         // Seats are the tenant's licence: the platform sets them (`set_seats`), not its admins.
         registration_policies::seats.eq(before.seats),
         registration_policies::version.eq(version),
-        registration_policies::updated_at.eq(now),
+        registration_policies::updated_at.eq(tx.now),
     );
     let written = if before.version == 0 {
         diesel::insert_into(registration_policies::table)
             .values((
-                registration_policies::tenant_id.eq(actor.tenant_id.as_str()),
+                registration_policies::tenant_id.eq(tx.actor.tenant_id.as_str()),
                 values,
             ))
-            .execute(conn)
+            .execute(tx.conn)
     } else {
         diesel::update(
             registration_policies::table
-                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(registration_policies::tenant_id.eq(tx.actor.tenant_id.as_str()))
                 .filter(registration_policies::version.eq(before.version)),
         )
         .set(values)
-        .execute(conn)
+        .execute(tx.conn)
     };
     // A first write that lost the race to insert the row is an update that lost it.
     let rows = match written {
@@ -141,28 +139,23 @@ pub fn put(
         other => other?,
     };
     version::updated(rows, expected_version)?;
-    let after = get(conn, &actor.tenant_id)?;
+    let after = get(tx.conn, &tx.actor.tenant_id)?;
     // Guest off ends the guest sessions at once (refresh and data routes alike).
     if before.guest_enabled && !after.guest_enabled {
         baoxiu_accounts::sessions::revoke_kind(
-            conn,
-            &actor.tenant_id,
+            tx.conn,
+            &tx.actor.tenant_id,
             baoxiu_accounts::sessions::PrincipalKind::Guest,
-            now,
+            tx.now,
         )?;
     }
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "registration_policy.update",
-            object_type: "registration_policy",
-            object_id: actor.tenant_id.as_str(),
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    tx.audit(Change {
+        action: "registration_policy.update",
+        object_type: "registration_policy",
+        object_id: &tx.actor.tenant_id.0.clone(),
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }
 
@@ -171,12 +164,7 @@ pub const MAX_SEATS: i32 = 1_000_000;
 
 /// A platform operator sets a tenant's terminal-user seats (its licence). Audited in the
 /// tenant's log as the platform's change.
-pub fn set_seats(
-    conn: &mut DbConn,
-    actor: &Actor,
-    seats: i32,
-    now: NaiveDateTime,
-) -> DomainResult<Policy> {
+pub fn set_seats(tx: &mut Tx<'_>, seats: i32) -> DomainResult<Policy> {
     let mut errors = Validator::new();
     errors.check(
         (0..=MAX_SEATS).contains(&seats),
@@ -185,13 +173,13 @@ pub fn set_seats(
         "must be 0 to 1000000",
     );
     errors.finish()?;
-    baoxiu_store::lock_tenant(conn, actor.tenant_id.as_str())?;
-    let before = get(conn, &actor.tenant_id)?;
+    tx.lock_tenant()?;
+    let before = get(tx.conn, &tx.actor.tenant_id)?;
     if before.version == 0 {
         let defaults = Policy::default();
         diesel::insert_into(registration_policies::table)
             .values((
-                registration_policies::tenant_id.eq(actor.tenant_id.as_str()),
+                registration_policies::tenant_id.eq(tx.actor.tenant_id.as_str()),
                 registration_policies::guest_enabled.eq(defaults.guest_enabled),
                 registration_policies::guest_account_id.eq(defaults.guest_account_id),
                 registration_policies::guest_contact_id.eq(defaults.guest_contact_id),
@@ -200,35 +188,30 @@ pub fn set_seats(
                 registration_policies::invitation_required.eq(defaults.invitation_required),
                 registration_policies::seats.eq(seats),
                 registration_policies::version.eq(1),
-                registration_policies::updated_at.eq(now),
+                registration_policies::updated_at.eq(tx.now),
             ))
-            .execute(conn)?;
+            .execute(tx.conn)?;
     } else {
         let rows = diesel::update(
             registration_policies::table
-                .filter(registration_policies::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(registration_policies::tenant_id.eq(tx.actor.tenant_id.as_str()))
                 .filter(registration_policies::version.eq(before.version)),
         )
         .set((
             registration_policies::seats.eq(seats),
             registration_policies::version.eq(before.version + 1),
-            registration_policies::updated_at.eq(now),
+            registration_policies::updated_at.eq(tx.now),
         ))
-        .execute(conn)?;
+        .execute(tx.conn)?;
         version::updated(rows, None)?;
     }
-    let after = get(conn, &actor.tenant_id)?;
-    baoxiu_audit::record(
-        conn,
-        actor,
-        Change {
-            action: "registration_policy.set_seats",
-            object_type: "registration_policy",
-            object_id: actor.tenant_id.as_str(),
-            before: Some(&before),
-            after: Some(&after),
-        },
-        now,
-    )?;
+    let after = get(tx.conn, &tx.actor.tenant_id)?;
+    tx.audit(Change {
+        action: "registration_policy.set_seats",
+        object_type: "registration_policy",
+        object_id: &tx.actor.tenant_id.0.clone(),
+        before: Some(&before),
+        after: Some(&after),
+    })?;
     Ok(after)
 }

@@ -10,8 +10,53 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use parking_lot::Mutex;
 
+use baoxiu_core::{Actor, DomainResult};
+use chrono::NaiveDateTime;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
 use crate::conn::DbConn;
 use crate::statements::{StatementLog, instrumentation};
+use crate::unit::{Tx, Work};
+
+type Transactions = <DbConn as Connection>::TransactionManager;
+
+/// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite, so the write lock is taken at
+/// the start (waiting up to `busy_timeout` for another process) rather than on the first
+/// write, where a deferred transaction that has read cannot wait and fails with BUSY.
+fn begin(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        }
+        DbConn::Postgresql(_) => Transactions::begin_transaction(conn),
+    }
+}
+
+/// `f` in a write transaction (`begin`): committed when it succeeds, rolled back when it
+/// fails, as diesel's own `transaction` does.
+fn in_transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    begin(conn)?;
+    match f(conn) {
+        Ok(value) => match Transactions::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                // A failed COMMIT leaves nothing applied; diesel rolls back what it can.
+                let _ = Transactions::rollback_transaction(conn);
+                Err(error.into())
+            }
+        },
+        Err(error) => {
+            Transactions::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -190,7 +235,32 @@ impl Db {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 
-    /// Runs `f` in a transaction that only reads. Blocking: call it from `web::block`.
+    /// Runs one unit of work (see `unit`): `f` gets the connection, who acts and now.
+    /// A unit that writes commits all of it, or none of it. Blocking: call it from
+    /// `web::block` (the API's `AppState` does).
+    pub fn run<T>(
+        &self,
+        work: Work,
+        actor: Actor,
+        now: NaiveDateTime,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T>,
+    ) -> DomainResult<T> {
+        let mut conn = self.conn()?;
+        if work == Work::Read {
+            return f(&mut Tx::new(&mut conn, actor, now));
+        }
+        let _writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.lock());
+        in_transaction(&mut conn, |conn| {
+            let mut tx = Tx::new(conn, actor, now);
+            if work == Work::Locked {
+                tx.lock_tenant()?;
+            }
+            f(&mut tx)
+        })
+    }
+
+    /// Runs `f` in a transaction that only reads, outside a unit of work (the job
+    /// runner's bookkeeping, tests). Blocking.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
@@ -199,15 +269,15 @@ impl Db {
         (*conn).transaction(f)
     }
 
-    /// Runs `f` in a transaction that writes: all of it commits, or none of it.
-    /// Blocking: call it from `web::block`.
+    /// Runs `f` in a write transaction outside a unit of work (the job runner's
+    /// bookkeeping, seeding, tests): all of it commits, or none of it. Blocking.
     pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let mut conn = self.conn()?;
         let _writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.lock());
-        (*conn).transaction(f)
+        in_transaction(&mut conn, f)
     }
 
     /// Whether the database answers (readiness probe).

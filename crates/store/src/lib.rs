@@ -7,10 +7,12 @@ pub mod migrations;
 pub mod schema;
 pub mod statements;
 pub mod testing;
+pub mod unit;
 
 pub use conn::{DbConn, MultiBackend};
 pub use db::{Backend, Db, StoreError};
 pub use statements::StatementLog;
+pub use unit::{Change, Tx, Versioned, Work};
 
 /// Whether a diesel error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
@@ -31,7 +33,9 @@ pub fn lock_tenant(conn: &mut DbConn, tenant_id: &str) -> Result<(), diesel::res
         DbConn::Postgresql(pg) => schema::tenants::table
             .filter(schema::tenants::id.eq(tenant_id))
             .select(schema::tenants::id)
-            .for_update()
+            // Not FOR UPDATE: inserts that reference the tenant hold FOR KEY SHARE on it,
+            // which FOR UPDATE waits for (two such transactions deadlock).
+            .for_no_key_update()
             .execute(pg)
             .map(drop),
         DbConn::Sqlite(_) => Ok(()),

@@ -99,7 +99,7 @@ fn a_failed_write_changes_nothing() {
                 audit_log::created_at.eq(chrono::Utc::now().naive_utc()),
             ))
             .execute(conn)?;
-        Err(baoxiu_core::DomainError::Conflict("stop".into()))
+        Err(baoxiu_core::DomainError::conflict("stop", "stop"))
     });
     assert!(result.is_err());
     let rows: i64 = db

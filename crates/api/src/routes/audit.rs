@@ -89,9 +89,10 @@ pub async fn list_audit_log(
         since: query.since.map(|t| t.naive_utc()),
         until: query.until.map(|t| t.naive_utc()),
     };
-    let tenant_id = admin.0.tenant_id().clone();
     let page = state
-        .read(move |conn| baoxiu_audit::list(conn, &tenant_id, &filter, &request))
+        .read(&admin, move |tx| {
+            baoxiu_audit::list(tx.conn, &tx.actor.tenant_id, &filter, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,

@@ -15,7 +15,7 @@ use crate::extract::TenantScope;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::providers::SendCodeRequest;
-use crate::state::AppState;
+use crate::state::{AppState, Nobody};
 use crate::tokens::{TokenKind, WechatClaim};
 
 fn staff_tokens(
@@ -60,10 +60,13 @@ pub async fn send_staff_sms_code(
     let mobile =
         normalise_mobile("mobile", &body.0.mobile).map_err(|e| ApiError::validation(vec![e]))?;
     let known = {
-        let (tenant_id, mobile) = (scope.tenant_id.clone(), mobile.clone());
+        let mobile = mobile.clone();
         state
-            .read(move |conn| {
-                Ok(staff::find_by_mobile(conn, &tenant_id, &mobile)?.is_some_and(|s| !s.disabled))
+            .read(&scope, move |tx| {
+                Ok(
+                    staff::find_by_mobile(tx.conn, &tx.actor.tenant_id, &mobile)?
+                        .is_some_and(|s| !s.disabled),
+                )
             })
             .await?
     };
@@ -119,7 +122,7 @@ pub async fn login_staff(
     body: ApiJson<StaffLoginRequest>,
 ) -> Result<web::Json<TokenPair>, ApiError> {
     let request = body.0;
-    let tenant_id = scope.tenant_id;
+    let tenant_id = scope.tenant_id.clone();
     let now = state.now();
     let (staff, refresh) = match (request.password, request.code) {
         (Some(password), None) => {
@@ -127,16 +130,16 @@ pub async fn login_staff(
             let place = state.password_hashing.try_admit()?;
             let mobile = request.mobile;
             let begin_tenant = tenant_id.clone();
-            let client_ip = scope.client_ip;
+            let client_ip = scope.client_ip.clone();
             let pause = staff::PasswordPause {
                 per_client: staff::PASSWORD_FAILURES_ALLOWED,
                 per_mobile: usize::try_from(state.config.limits.password_failures_per_mobile)
                     .unwrap_or(usize::MAX),
             };
             let attempt = state
-                .read(move |conn| {
+                .read(&scope, move |tx| {
                     staff::begin_password_login(
-                        conn,
+                        tx.conn,
                         &begin_tenant,
                         &mobile,
                         &client_ip,
@@ -154,10 +157,21 @@ pub async fn login_staff(
                 })
                 .await?;
             let outcome = state
-                .write(move |conn| {
-                    match staff::finish_password_login(conn, &tenant_id, attempt, matched, now)? {
+                .write(&scope, move |tx| {
+                    match staff::finish_password_login(
+                        tx.conn,
+                        &tx.actor.tenant_id,
+                        attempt,
+                        matched,
+                        now,
+                    )? {
                         PasswordLogin::LoggedIn(staff) => {
-                            let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
+                            let refresh = sessions::start_staff(
+                                tx.conn,
+                                &tx.actor.tenant_id,
+                                &staff.id,
+                                now,
+                            )?;
                             Ok(Some((staff, refresh)))
                         }
                         // Committed: the wrong try counts towards the pause.
@@ -180,12 +194,13 @@ pub async fn login_staff(
             )
             .await?;
             state
-                .write(move |conn| {
-                    sms::consume(conn, tenant_id.as_str(), &code_id, now)?;
-                    let staff = staff::find_by_mobile(conn, &tenant_id, &mobile)?
+                .write(&scope, move |tx| {
+                    sms::consume(tx.conn, tenant_id.as_str(), &code_id, now)?;
+                    let staff = staff::find_by_mobile(tx.conn, &tx.actor.tenant_id, &mobile)?
                         .filter(|s| !s.disabled)
                         .ok_or(DomainError::InvalidCredentials)?;
-                    let refresh = sessions::start_staff(conn, &tenant_id, &staff.id, now)?;
+                    let refresh =
+                        sessions::start_staff(tx.conn, &tx.actor.tenant_id, &staff.id, now)?;
                     Ok((staff, refresh))
                 })
                 .await?
@@ -236,7 +251,8 @@ pub async fn refresh_tokens(
         Terminal(TerminalUser),
     }
     let rotation = state
-        .write(move |conn| {
+        .write(&Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             let rotation = sessions::rotate(conn, &token, now)?;
             let holder = match &rotation {
                 Rotation::Rotated { principal, .. } => Some(match principal.kind {
@@ -304,7 +320,9 @@ pub async fn logout_session(
     let token = body.0.refresh_token;
     let now = state.now();
     state
-        .write(move |conn| sessions::revoke_by_token(conn, &token, now))
+        .write(&Nobody, move |tx| {
+            sessions::revoke_by_token(tx.conn, &token, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -78,9 +78,10 @@ pub async fn list_accounts(
     let filter = AccountFilter {
         q: query.into_inner().q,
     };
-    let tenant_id = staff.tenant_id().clone();
     let page = state
-        .read(move |conn| customers::list_accounts(conn, &tenant_id, &filter, &request))
+        .read(&staff, move |tx| {
+            customers::list_accounts(tx.conn, &tx.actor.tenant_id, &filter, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -111,12 +112,10 @@ pub async fn create_account(
     body: ApiJson<CreateAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let account = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
+        .change(&staff, move |tx| {
             if let Some(owner) = &request.owner_staff_id {
-                baoxiu_accounts::staff::get(conn, &actor.tenant_id, owner).map_err(|_| {
+                baoxiu_accounts::staff::get(tx.conn, &tx.actor.tenant_id, owner).map_err(|_| {
                     baoxiu_core::DomainError::invalid(
                         "owner_staff_id",
                         "not_found",
@@ -125,8 +124,7 @@ pub async fn create_account(
                 })?;
             }
             customers::create_account(
-                conn,
-                &actor,
+                tx,
                 NewAccount {
                     name: request.name,
                     record_type: request.record_type.unwrap_or_else(|| "default".into()),
@@ -134,7 +132,6 @@ pub async fn create_account(
                     owner_staff_id: request.owner_staff_id,
                     source: "admin",
                 },
-                now,
             )
         })
         .await?;
@@ -151,9 +148,10 @@ pub async fn get_account(
     staff: StaffCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = staff.tenant_id().clone();
     let account = state
-        .read(move |conn| customers::get_account(conn, &tenant_id, &id))
+        .read(&staff, move |tx| {
+            customers::get_account(tx.conn, &tx.actor.tenant_id, &id)
+        })
         .await?;
     Ok(account_response(StatusCode::OK, account))
 }
@@ -186,16 +184,14 @@ pub async fn update_account(
     body: ApiJson<UpdateAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let changes = AccountChanges {
         name: request.name,
         fields: request.fields,
         owner_staff_id: request.owner_staff_id,
     };
     let account = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            customers::update_account(conn, &actor, &id, changes, if_match.0, now)
+        .change(&staff, move |tx| {
+            customers::update_account(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(account_response(StatusCode::OK, account))
@@ -241,11 +237,10 @@ pub async fn list_contacts(
     staff: StaffCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<ContactResponse>>, ApiError> {
-    let tenant_id = staff.tenant_id().clone();
     let contacts = state
-        .read(move |conn| {
-            customers::get_account(conn, &tenant_id, &id)?;
-            customers::contacts_of(conn, &tenant_id, &id)
+        .read(&staff, move |tx| {
+            customers::get_account(tx.conn, &tx.actor.tenant_id, &id)?;
+            customers::contacts_of(tx.conn, &tx.actor.tenant_id, &id)
         })
         .await?;
     Ok(web::Json(contacts.into_iter().map(Into::into).collect()))
@@ -277,13 +272,10 @@ pub async fn create_contact(
     body: ApiJson<CreateContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let contact = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
+        .change(&staff, move |tx| {
             customers::create_contact(
-                conn,
-                &actor,
+                tx,
                 &id,
                 NewContact {
                     name: request.name,
@@ -291,7 +283,6 @@ pub async fn create_contact(
                     record_type: request.record_type.unwrap_or_else(|| "default".into()),
                     fields: request.fields,
                 },
-                now,
             )
         })
         .await?;
@@ -328,16 +319,14 @@ pub async fn update_contact(
     body: ApiJson<UpdateContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let changes = ContactChanges {
         name: request.name,
         mobile: request.mobile,
         fields: request.fields,
     };
     let contact = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            customers::update_contact(conn, &actor, &id, changes, if_match.0, now)
+        .change(&staff, move |tx| {
+            customers::update_contact(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -210,9 +210,16 @@ pub async fn list_admin_devices(
 ) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
     let request = page.request()?;
     let filter = DeviceFilter::from(query.into_inner());
-    let tenant_id = staff.tenant_id().clone();
     let page = state
-        .read(move |conn| devices::list(conn, &tenant_id, &filter, &Viewer::Staff, &request))
+        .read(&staff, move |tx| {
+            devices::list(
+                tx.conn,
+                &tx.actor.tenant_id,
+                &filter,
+                &Viewer::Staff,
+                &request,
+            )
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -280,12 +287,8 @@ pub async fn create_device(
     body: ApiJson<CreateDeviceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = DeviceInput::from(body.0);
-    let actor = staff.actor();
-    let now = state.now();
     let device = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            devices::create(conn, &actor, input, now)
-        })
+        .change(&staff, move |tx| devices::create(tx, input))
         .await?;
     Ok(device_response(StatusCode::CREATED, device))
 }
@@ -300,9 +303,10 @@ pub async fn get_admin_device(
     staff: StaffCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = staff.tenant_id().clone();
     let device = state
-        .read(move |conn| devices::get(conn, &tenant_id, &id))
+        .read(&staff, move |tx| {
+            devices::get(tx.conn, &tx.actor.tenant_id, &id)
+        })
         .await?;
     Ok(device_response(StatusCode::OK, device))
 }
@@ -355,11 +359,9 @@ pub async fn update_device(
     body: ApiJson<UpdateDeviceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let r = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let device = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            let current = devices::get(conn, &actor.tenant_id, &id)?;
+        .change(&staff, move |tx| {
+            let current = devices::get(tx.conn, &tx.actor.tenant_id, &id)?;
             let mut input = DeviceInput::from(&current);
             input.name = r.name.unwrap_or(input.name);
             input.account_id = r.account_id.unwrap_or(input.account_id);
@@ -375,7 +377,7 @@ pub async fn update_device(
             input.warranty_ends_on = r.warranty_ends_on.unwrap_or(input.warranty_ends_on);
             input.status = r.status.or(input.status);
             input.visibility = r.visibility.or(input.visibility);
-            devices::update(conn, &actor, &id, input, if_match.0, now)
+            devices::update(tx, &id, input, if_match.0)
         })
         .await?;
     Ok(device_response(StatusCode::OK, device))
@@ -393,12 +395,8 @@ pub async fn delete_device(
     staff: StaffCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = staff.actor();
-    let now = state.now();
     state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            devices::delete(conn, &actor, &id, now)
-        })
+        .change(&staff, move |tx| devices::delete(tx, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -423,9 +421,9 @@ pub async fn list_devices(
         ..DeviceFilter::from(query.into_inner())
     };
     let page = state
-        .read(move |conn| {
-            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
-            let page = devices::list(conn, &caller.tenant_id, &filter, &viewer, &request)?;
+        .read(&caller.clone(), move |tx| {
+            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
+            let page = devices::list(tx.conn, &caller.tenant_id, &filter, &viewer, &request)?;
             Ok(PageResponse::from_page(page, |d| {
                 CustomerDeviceResponse::new(d, &viewer)
             }))
@@ -455,10 +453,10 @@ pub async fn lookup_devices(
     let TerminalCaller(caller) = caller;
     let query = query.into_inner();
     let found = state
-        .read(move |conn| {
-            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
+        .read(&caller.clone(), move |tx| {
+            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
             let found = devices::lookup(
-                conn,
+                tx.conn,
                 &caller.tenant_id,
                 query.serial.as_deref(),
                 query.machine_no.as_deref(),
@@ -485,9 +483,9 @@ pub async fn get_device(
 ) -> Result<web::Json<CustomerDeviceResponse>, ApiError> {
     let TerminalCaller(caller) = caller;
     let device = state
-        .read(move |conn| {
-            let viewer = terminal_viewer(conn, &caller.tenant_id, &caller)?;
-            let device = devices::get_for(conn, &caller.tenant_id, &id, &viewer)?;
+        .read(&caller.clone(), move |tx| {
+            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
+            let device = devices::get_for(tx.conn, &caller.tenant_id, &id, &viewer)?;
             Ok(CustomerDeviceResponse::new(device, &viewer))
         })
         .await?;
@@ -556,9 +554,10 @@ pub async fn export_devices(
     query: web::Query<DeviceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = DeviceFilter::from(query.into_inner());
-    let tenant_id = staff.tenant_id().clone();
     let file = state
-        .read(move |conn| transfer::export(conn, &tenant_id, &filter))
+        .read(&staff, move |tx| {
+            transfer::export(tx.conn, &tx.actor.tenant_id, &filter)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

@@ -70,9 +70,10 @@ pub async fn list_domains(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<PageResponse<DomainResponse>>, ApiError> {
     let request = page.request()?;
-    let tenant_id = admin.0.tenant_id().clone();
     let page = state
-        .read(move |conn| domains::list(conn, &tenant_id, &request))
+        .read(&admin, move |tx| {
+            domains::list(tx.conn, &tx.actor.tenant_id, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -102,12 +103,10 @@ pub async fn create_domain(
         CreateDomainRequest::Subdomain { label } => NewDomain::Subdomain { label },
         CreateDomainRequest::Custom { host } => NewDomain::Custom { host },
     };
-    let actor = admin.0.actor();
-    let now = state.now();
     let portal_domain = state.config.portal_domain.clone();
     let created = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            domains::request(conn, &actor, input, &portal_domain, now)
+        .change(&admin, move |tx| {
+            domains::request(tx, input, &portal_domain)
         })
         .await?;
     Ok(HttpResponse::Created().json(DomainResponse::from(created)))
@@ -137,7 +136,9 @@ pub async fn approve_domain(
     let id = id.into_inner();
     let request = {
         let id = id.clone();
-        state.read(move |conn| domains::find_any(conn, &id)).await?
+        state
+            .read(&operator, move |tx| domains::find_any(tx.conn, &id))
+            .await?
     };
     if let (Some(token), "pending") = (&request.verification_token, request.status.as_str()) {
         let served = state
@@ -149,7 +150,7 @@ pub async fn approve_domain(
                 false
             });
         if !served {
-            return Err(DomainError::Conflict(format!(
+            return Err(DomainError::conflict("host-unverified", format!(
                 "{} does not serve the verification token at /.well-known/baoxiu-domain-verification.txt yet",
                 request.host
             ))
@@ -158,14 +159,8 @@ pub async fn approve_domain(
     }
     let now = state.now();
     let approved = state
-        .write(move |conn| {
-            domains::approve(
-                conn,
-                &operator.operator,
-                &id,
-                Some(operator.request_id),
-                now,
-            )
+        .write(&operator, move |tx| {
+            domains::approve(tx.conn, &tx.actor.id, &id, tx.actor.request_id.clone(), now)
         })
         .await?;
     Ok(web::Json(approved.into()))
@@ -204,13 +199,13 @@ pub async fn reject_domain(
     let reason = body.0.reason;
     let now = state.now();
     let rejected = state
-        .write(move |conn| {
+        .write(&operator, move |tx| {
             domains::reject(
-                conn,
-                &operator.operator,
+                tx.conn,
+                &tx.actor.id,
                 &id,
                 &reason,
-                Some(operator.request_id),
+                tx.actor.request_id.clone(),
                 now,
             )
         })

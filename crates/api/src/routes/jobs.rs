@@ -99,7 +99,9 @@ pub async fn list_jobs(
     let status = query.status.map(JobStatus::from);
     let tenant_id = admin.0.tenant_id().clone();
     let page = state
-        .read(move |conn| baoxiu_jobs::list(conn, tenant_id.as_str(), status, &request))
+        .read(&admin, move |tx| {
+            baoxiu_jobs::list(tx.conn, tenant_id.as_str(), status, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(page, JobResponse::from)))
 }

@@ -126,16 +126,19 @@ pub async fn get_me(
     let now = state.now();
     let lookup = caller.clone();
     let (tenant, staff, terminal) = state
-        .read(move |conn| {
-            let tenant = tenants::get(conn, &lookup.tenant_id)?;
+        .read(&caller.clone(), move |tx| {
+            let tenant = tenants::get(tx.conn, &lookup.tenant_id)?;
             let (staff, terminal) = match lookup.kind {
                 TokenKind::Staff => (
-                    Some(staff::get(conn, &lookup.tenant_id, &lookup.subject)?),
+                    Some(staff::get(tx.conn, &lookup.tenant_id, &lookup.subject)?),
                     None,
                 ),
                 _ => {
-                    let user = terminal_users::get(conn, &lookup.tenant_id, &lookup.subject)?;
-                    (None, Some(terminal_view(conn, &lookup.tenant_id, &user)?))
+                    let user = terminal_users::get(tx.conn, &lookup.tenant_id, &lookup.subject)?;
+                    (
+                        None,
+                        Some(terminal_view(tx.conn, &lookup.tenant_id, &user)?),
+                    )
                 }
             };
             Ok((tenant, staff, terminal))

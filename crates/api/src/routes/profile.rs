@@ -73,9 +73,8 @@ pub async fn get_profile(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let tenant = state
-        .read(move |conn| tenants::get(conn, &tenant_id))
+        .read(&admin, move |tx| tenants::get(tx.conn, &tx.actor.tenant_id))
         .await?;
     Ok(profile_response(tenant, state.now()))
 }
@@ -116,7 +115,6 @@ pub async fn update_profile(
     body: ApiJson<UpdateProfileRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
     let now = state.now();
     let changes = ProfileChanges {
         display_name: request.display_name,
@@ -128,8 +126,8 @@ pub async fn update_profile(
         logo_url: request.logo_url,
     };
     let tenant = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            tenants::update_profile(conn, &actor, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            tenants::update_profile(tx, changes, if_match.0)
         })
         .await?;
     Ok(profile_response(tenant, now))
@@ -197,9 +195,10 @@ pub async fn get_settings(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let settings = state
-        .read(move |conn| tenants::settings(conn, &tenant_id))
+        .read(&admin, move |tx| {
+            tenants::settings(tx.conn, &tx.actor.tenant_id)
+        })
         .await?;
     Ok(settings_response(settings))
 }
@@ -242,8 +241,6 @@ pub async fn update_settings(
     body: ApiJson<UpdateSettingsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let changes = SettingsChanges {
         ratings_enabled: request.ratings_enabled,
         rating_levels: request.rating_levels.map(|levels| {
@@ -263,8 +260,8 @@ pub async fn update_settings(
         auto_close_days: request.auto_close_days,
     };
     let settings = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            tenants::update_settings(conn, &actor, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            tenants::update_settings(tx, changes, if_match.0)
         })
         .await?;
     Ok(settings_response(settings))

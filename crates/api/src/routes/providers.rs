@@ -129,7 +129,10 @@ pub async fn create_provider(
     let valid = {
         let input = input.clone();
         state
-            .read(move |conn| tenants::validate_sign_up(conn, &input))
+            .read(&crate::state::Nobody, move |tx| {
+                let conn = &mut *tx.conn;
+                tenants::validate_sign_up(conn, &input)
+            })
             .await?
     };
     let code_id = crate::sms_codes::check(
@@ -143,7 +146,8 @@ pub async fn create_provider(
     .await?;
     let now = state.now();
     let (tenant, admin, refresh) = state
-        .write(move |conn| {
+        .write(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             sms::consume(conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
                 DomainError::invalid("code", "invalid", "the code is wrong or has expired")
             })?;
@@ -206,7 +210,7 @@ pub async fn get_provider(
     scope: TenantScope,
 ) -> Result<web::Json<PublicProfile>, ApiError> {
     let tenant = state
-        .read(move |conn| tenants::get(conn, &scope.tenant_id))
+        .read(&scope, move |tx| tenants::get(tx.conn, &tx.actor.tenant_id))
         .await?;
     Ok(web::Json(PublicProfile {
         slug: tenant.slug,

@@ -44,9 +44,10 @@ pub async fn get_qr_settings(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let (settings, version) = state
-        .read(move |conn| qr::get_settings(conn, &tenant_id))
+        .read(&admin, move |tx| {
+            qr::get_settings(tx.conn, &tx.actor.tenant_id)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(ETag(etag(version)))
@@ -69,12 +70,10 @@ pub async fn put_qr_settings(
     body: ApiJson<QrSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let rules = url_rules(&state);
     let (saved, version) = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            qr::put_settings(conn, &actor, settings, &rules, if_match.0, now)
+        .change(&admin, move |tx| {
+            qr::put_settings(tx, settings, &rules, if_match.0)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -122,15 +121,14 @@ pub async fn list_qr_codes(
 ) -> Result<web::Json<PageResponse<QrCodeResponse>>, ApiError> {
     let request = page.request()?;
     let bound = query.bound;
-    let tenant_id = staff.tenant_id().clone();
     let rules = url_rules(&state);
     let (page, settings, (host, slug)) = state
-        .read(move |conn| {
-            let page = qr::list_codes(conn, &tenant_id, bound, &request)?;
+        .read(&staff, move |tx| {
+            let page = qr::list_codes(tx.conn, &tx.actor.tenant_id, bound, &request)?;
             Ok((
                 page,
-                qr::get_settings(conn, &tenant_id)?.0,
-                qr::tenant_host(conn, &tenant_id, &rules)?,
+                qr::get_settings(tx.conn, &tx.actor.tenant_id)?.0,
+                qr::tenant_host(tx.conn, &tx.actor.tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -164,16 +162,14 @@ pub async fn generate_qr_codes(
     body: ApiJson<GenerateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = staff.actor();
-    let now = state.now();
     let rules = url_rules(&state);
     let (codes, settings, (host, slug)) = state
-        .write_in_tenant(staff.tenant_id(), move |conn| {
-            let codes = qr::generate(conn, &actor, request.count, &request.device_ids, now)?;
+        .change(&staff, move |tx| {
+            let codes = qr::generate(tx, request.count, &request.device_ids)?;
             Ok((
                 codes,
-                qr::get_settings(conn, &actor.tenant_id)?.0,
-                qr::tenant_host(conn, &actor.tenant_id, &rules)?,
+                qr::get_settings(tx.conn, &tx.actor.tenant_id)?.0,
+                qr::tenant_host(tx.conn, &tx.actor.tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -232,19 +228,18 @@ pub async fn get_qr_code_image(
     query: web::Query<ImageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slot = renders::slot(&state)?;
-    let tenant_id = staff.tenant_id().clone();
     let rules = url_rules(&state);
     let format = query.format.unwrap_or(ImageFormat::Svg);
     let (settings, found, device, (host, slug)) = state
-        .read(move |conn| {
-            let settings = qr::get_settings(conn, &tenant_id)?.0;
-            let found = qr::get_code(conn, &tenant_id, &code)?;
-            let device = qr::device_of(conn, &tenant_id, &found)?;
+        .read(&staff, move |tx| {
+            let settings = qr::get_settings(tx.conn, &tx.actor.tenant_id)?.0;
+            let found = qr::get_code(tx.conn, &tx.actor.tenant_id, &code)?;
+            let device = qr::device_of(tx.conn, &tx.actor.tenant_id, &found)?;
             Ok((
                 settings,
                 found,
                 device,
-                qr::tenant_host(conn, &tenant_id, &rules)?,
+                qr::tenant_host(tx.conn, &tx.actor.tenant_id, &rules)?,
             ))
         })
         .await?;
@@ -332,15 +327,14 @@ pub async fn export_qr_codes(
         render::check_sheet(request.codes.len(), rows, columns)?;
     }
     let slot = renders::slot(&state)?;
-    let tenant_id = staff.tenant_id().clone();
     let rules = url_rules(&state);
     // What the labels say, read in one short transaction; nothing is drawn in it.
     let (style, labels) = state
-        .read(move |conn| {
-            let settings = qr::get_settings(conn, &tenant_id)?.0;
-            let (host, slug) = qr::tenant_host(conn, &tenant_id, &rules)?;
-            let codes = qr::get_codes(conn, &tenant_id, &request.codes)?;
-            let devices = qr::devices_of(conn, &tenant_id, &codes)?;
+        .read(&staff, move |tx| {
+            let settings = qr::get_settings(tx.conn, &tx.actor.tenant_id)?.0;
+            let (host, slug) = qr::tenant_host(tx.conn, &tx.actor.tenant_id, &rules)?;
+            let codes = qr::get_codes(tx.conn, &tx.actor.tenant_id, &request.codes)?;
+            let devices = qr::devices_of(tx.conn, &tx.actor.tenant_id, &codes)?;
             let labels: Vec<(String, Label)> = codes
                 .into_iter()
                 .map(|found| {
@@ -444,10 +438,10 @@ pub async fn scan_qr_code(
     code: web::Path<String>,
 ) -> Result<web::Json<ScanResponse>, ApiError> {
     let response = state
-        .read(move |conn| {
-            let viewer = viewer_of(conn, &caller)?;
-            let scanned = qr::scan(conn, &caller.tenant_id, &code, &viewer)?;
-            let (report, history, bind) = abilities(conn, &caller)?;
+        .read(&caller.clone(), move |tx| {
+            let viewer = viewer_of(tx.conn, &caller)?;
+            let scanned = qr::scan(tx.conn, &caller.tenant_id, &code, &viewer)?;
+            let (report, history, bind) = abilities(tx.conn, &caller)?;
             Ok(match scanned {
                 Scanned::Device(device) => {
                     let mut actions = Vec::new();
@@ -608,29 +602,26 @@ pub async fn bind_qr_code(
         let request: CustomerBindRequest = json::from_value(body.0)?;
         (request.device_id, request.device.map(NewDevice::Customer))
     };
-    let now = state.now();
-    let tenant_id = caller.tenant_id.clone();
     let device = state
-        .write_in_tenant(&tenant_id, move |conn| {
-            let (_, _, may_bind) = abilities(conn, &caller)?;
+        .change(&caller.clone(), move |tx| {
+            let (_, _, may_bind) = abilities(tx.conn, &caller)?;
             if !may_bind {
                 return Err(DomainError::Forbidden(
                     "binding blank codes needs the register_blank_code permission",
                 ));
             }
-            let viewer = viewer_of(conn, &caller)?;
-            let actor = caller.actor();
+            let viewer = viewer_of(tx.conn, &caller)?;
             let device_id = match (device_id, new_device) {
                 (Some(id), None) => id,
                 (None, Some(new)) => {
                     let input = match new {
                         NewDevice::Staff(new) => DeviceInput::from(new),
                         NewDevice::Customer(new) => new.into_input(
-                            terminal_users::get(conn, &caller.tenant_id, &caller.subject)?
+                            terminal_users::get(tx.conn, &caller.tenant_id, &caller.subject)?
                                 .account_id,
                         ),
                     };
-                    devices::create(conn, &actor, input, now)?.id
+                    devices::create(tx, input)?.id
                 }
                 _ => {
                     return Err(DomainError::invalid(
@@ -640,7 +631,7 @@ pub async fn bind_qr_code(
                     ));
                 }
             };
-            let device = qr::bind(conn, &actor, &code, &device_id, &viewer, now)?;
+            let device = qr::bind(tx, &code, &device_id, &viewer)?;
             Ok(DeviceView::new(device, &viewer))
         })
         .await?;
@@ -694,7 +685,8 @@ pub async fn open_qr_code(
         .filter(|slug| !slug.is_empty());
     let rules = url_rules(&state);
     let location = state
-        .read(move |conn| {
+        .read(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             // A link on one tenant's host never opens another tenant's code.
             let tenant_id = match tenant_of_host(conn, &host, &rules.portal_domain)? {
                 Some(tenant_id) => tenant_id,

@@ -81,9 +81,9 @@ pub async fn get_registration_form(
     let RegistrantCaller(caller) = caller;
     let channel = query.channel.unwrap_or(Channel::H5);
     let form = state
-        .read(move |conn| {
-            let user = terminal_users::get(conn, &caller.tenant_id, &caller.subject)?;
-            flows::form(conn, &caller.tenant_id, &user, channel)
+        .read(&caller.clone(), move |tx| {
+            let user = terminal_users::get(tx.conn, &caller.tenant_id, &caller.subject)?;
+            flows::form(tx.conn, &caller.tenant_id, &user, channel)
         })
         .await?;
     Ok(web::Json(RegistrationFormResponse {
@@ -147,7 +147,8 @@ async fn registered_name(
     let (tenant_id, user_id) = (caller.tenant_id.clone(), caller.subject.clone());
     let channel = channel.unwrap_or(Channel::H5);
     let rule = state
-        .read(move |conn| {
+        .read(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             let user = terminal_users::get(conn, &tenant_id, &user_id)?;
             Ok(flows::form(conn, &tenant_id, &user, channel)?.new_account_rule)
         })
@@ -220,9 +221,9 @@ pub async fn complete_registration(
             (tenant_id.clone(), caller.subject.clone(), code_id.clone());
         let now = state.now();
         state
-            .write(move |conn| {
-                flows::record_attempt(conn, &tenant_id, &user_id, now)?;
-                sms::spend_try(conn, tenant_id.as_str(), &code_id).map_err(|_| {
+            .write(&caller.clone(), move |tx| {
+                flows::record_attempt(tx.conn, &tx.actor.tenant_id, &user_id, now)?;
+                sms::spend_try(tx.conn, tenant_id.as_str(), &code_id).map_err(|_| {
                     DomainError::invalid(
                         "mobile_code",
                         "invalid",
@@ -251,13 +252,13 @@ pub async fn complete_registration(
     let channel = request.channel.unwrap_or(Channel::H5);
     let user_id = caller.subject.clone();
     let (outcome, view) = state
-        .write_in_tenant(&tenant_id.clone(), move |conn| {
-            let outcome = flows::register(conn, &tenant_id, &user_id, channel, input, now)?;
-            sms::consume(conn, tenant_id.as_str(), &code_id, now).map_err(|_| {
+        .change_locked(&caller.clone(), move |tx| {
+            let outcome = flows::register(tx, channel, input)?;
+            sms::consume(tx.conn, tenant_id.as_str(), &code_id, now).map_err(|_| {
                 DomainError::invalid("mobile_code", "invalid", "the code is wrong or has expired")
             })?;
-            let user = terminal_users::get(conn, &tenant_id, &user_id)?;
-            Ok((outcome, terminal_view(conn, &tenant_id, &user)?))
+            let user = terminal_users::get(tx.conn, &tx.actor.tenant_id, &user_id)?;
+            Ok((outcome, terminal_view(tx.conn, &tx.actor.tenant_id, &user)?))
         })
         .await?;
     let status = match outcome {

@@ -71,10 +71,9 @@ pub async fn get_registration_policy(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     Ok(policy_response(
         state
-            .read(move |conn| policy::get(conn, &tenant_id))
+            .read(&admin, move |tx| policy::get(tx.conn, &tx.actor.tenant_id))
             .await?,
     ))
 }
@@ -99,12 +98,8 @@ pub async fn put_registration_policy(
         require_account_on_work_orders: b.require_account_on_work_orders,
         invitation_required: b.invitation_required,
     };
-    let actor = admin.0.actor();
-    let now = state.now();
     let saved = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            policy::put(conn, &actor, input, if_match.0, now)
-        })
+        .change(&admin, move |tx| policy::put(tx, input, if_match.0))
         .await?;
     Ok(policy_response(saved))
 }
@@ -148,9 +143,10 @@ pub async fn list_registration_methods(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<web::Json<Vec<MethodResponse>>, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let list = state
-        .read(move |conn| methods::list(conn, &tenant_id))
+        .read(&admin, move |tx| {
+            methods::list(tx.conn, &tx.actor.tenant_id)
+        })
         .await?;
     Ok(web::Json(list.into_iter().map(Into::into).collect()))
 }
@@ -177,11 +173,9 @@ pub async fn create_registration_method(
     body: ApiJson<CreateMethodRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let method = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            methods::create(conn, &actor, &b.name, b.enabled, b.settings, now)
+        .change(&admin, move |tx| {
+            methods::create(tx, &b.name, b.enabled, b.settings)
         })
         .await?;
     Ok(method_response(
@@ -200,9 +194,10 @@ pub async fn get_registration_method(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let method = state
-        .read(move |conn| methods::get(conn, &tenant_id, &id))
+        .read(&admin, move |tx| {
+            methods::get(tx.conn, &tx.actor.tenant_id, &id)
+        })
         .await?;
     Ok(method_response(actix_web::http::StatusCode::OK, method))
 }
@@ -236,11 +231,9 @@ pub async fn update_registration_method(
         enabled: b.enabled,
         settings: b.settings,
     };
-    let actor = admin.0.actor();
-    let now = state.now();
     let method = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            methods::update(conn, &actor, &id, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            methods::update(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(method_response(actix_web::http::StatusCode::OK, method))
@@ -256,12 +249,8 @@ pub async fn delete_registration_method(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = admin.0.actor();
-    let now = state.now();
     state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            methods::delete(conn, &actor, &id, now)
-        })
+        .change(&admin, move |tx| methods::delete(tx, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -300,9 +289,10 @@ pub async fn list_invitation_codes(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<web::Json<Vec<InvitationCodeResponse>>, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let codes = state
-        .read(move |conn| invitations::list(conn, &tenant_id))
+        .read(&admin, move |tx| {
+            invitations::list(tx.conn, &tx.actor.tenant_id)
+        })
         .await?;
     Ok(web::Json(codes.into_iter().map(Into::into).collect()))
 }
@@ -331,17 +321,13 @@ pub async fn create_invitation_code(
     body: ApiJson<CreateInvitationCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let code = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+        .change(&admin, move |tx| {
             invitations::create(
-                conn,
-                &actor,
+                tx,
                 b.max_uses,
                 b.expires_at.map(|t| t.naive_utc()),
                 b.account_id.as_deref(),
-                now,
             )
         })
         .await?;
@@ -439,9 +425,10 @@ pub async fn list_registrations(
             .into());
         }
     };
-    let tenant_id = staff.tenant_id().clone();
     let page = state
-        .read(move |conn| flows::list_registrations(conn, &tenant_id, status, &request))
+        .read(&staff, move |tx| {
+            flows::list_registrations(tx.conn, &tx.actor.tenant_id, status, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -472,12 +459,10 @@ pub async fn approve_registration(
     body: ApiJson<ApproveRequest>,
 ) -> Result<web::Json<TerminalView>, ApiError> {
     let role_ids = body.0.role_ids;
-    let actor = admin.0.actor();
-    let now = state.now();
     let view = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            let user = flows::approve(conn, &actor, &id, &role_ids, now)?;
-            terminal_view(conn, &actor.tenant_id, &user)
+        .change(&admin, move |tx| {
+            let user = flows::approve(tx, &id, &role_ids)?;
+            terminal_view(tx.conn, &tx.actor.tenant_id, &user)
         })
         .await?;
     Ok(web::Json(view))
@@ -505,12 +490,8 @@ pub async fn reject_registration(
     body: ApiJson<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.0.reason;
-    let actor = admin.0.actor();
-    let now = state.now();
     state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            flows::reject(conn, &actor, &id, &reason, now)
-        })
+        .change(&admin, move |tx| flows::reject(tx, &id, &reason))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -546,18 +527,11 @@ pub async fn set_tenant_seats(
     body: ApiJson<SetSeatsRequest>,
 ) -> Result<web::Json<SeatsResponse>, ApiError> {
     let seats = body.0.seats;
-    let now = state.now();
     let tenant_id = baoxiu_core::TenantId(id.into_inner());
-    let actor = baoxiu_core::Actor {
-        tenant_id: tenant_id.clone(),
-        kind: baoxiu_core::ActorKind::Platform,
-        id: operator.operator,
-        request_id: Some(operator.request_id),
-    };
     let saved = state
-        .write(move |conn| {
-            baoxiu_accounts::tenants::get(conn, &actor.tenant_id)?;
-            policy::set_seats(conn, &actor, seats, now)
+        .write(&operator.in_tenant(tenant_id.clone()), move |tx| {
+            baoxiu_accounts::tenants::get(tx.conn, &tx.actor.tenant_id)?;
+            policy::set_seats(tx, seats)
         })
         .await?;
     Ok(web::Json(SeatsResponse {

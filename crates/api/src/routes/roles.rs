@@ -90,9 +90,8 @@ pub async fn list_roles(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<web::Json<Vec<RoleResponse>>, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let roles = state
-        .read(move |conn| roles::list(conn, &tenant_id))
+        .read(&admin, move |tx| roles::list(tx.conn, &tx.actor.tenant_id))
         .await?;
     Ok(web::Json(roles.into_iter().map(Into::into).collect()))
 }
@@ -118,17 +117,13 @@ pub async fn create_role(
     body: ApiJson<CreateRoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let input = NewRole {
         key: request.key,
         name: request.name,
         permissions: request.permissions.into_iter().map(Into::into).collect(),
     };
     let role = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            roles::create(conn, &actor, input, now)
-        })
+        .change(&admin, move |tx| roles::create(tx, input))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(ETag(etag(role.version)))
@@ -161,8 +156,6 @@ pub async fn update_role(
     body: ApiJson<UpdateRoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let changes = RoleChanges {
         name: request.name,
         permissions: request
@@ -170,8 +163,8 @@ pub async fn update_role(
             .map(|p| p.into_iter().map(Into::into).collect()),
     };
     let role = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            roles::update(conn, &actor, &id, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            roles::update(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -192,12 +185,8 @@ pub async fn delete_role(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = admin.0.actor();
-    let now = state.now();
     state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            roles::delete(conn, &actor, &id, now)
-        })
+        .change(&admin, move |tx| roles::delete(tx, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

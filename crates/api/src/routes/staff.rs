@@ -102,9 +102,10 @@ pub async fn list_staff(
     let filter = StaffFilter {
         role: filter.role.map(Into::into),
     };
-    let tenant_id = admin.0.tenant_id().clone();
     let page = state
-        .read(move |conn| staff::list(conn, &tenant_id, &filter, &request))
+        .read(&admin, move |tx| {
+            staff::list(tx.conn, &tx.actor.tenant_id, &filter, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -139,20 +140,16 @@ pub async fn create_staff(
     body: ApiJson<CreateStaffRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let created = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
+        .change(&admin, move |tx| {
             staff::create(
-                conn,
-                &actor,
+                tx,
                 NewStaff {
                     mobile: request.mobile,
                     name: request.name,
                     role: request.role.into(),
                     password: request.password,
                 },
-                now,
             )
         })
         .await?;
@@ -175,9 +172,10 @@ pub async fn get_staff(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let user = state
-        .read(move |conn| staff::get(conn, &tenant_id, &id))
+        .read(&admin, move |tx| {
+            staff::get(tx.conn, &tx.actor.tenant_id, &id)
+        })
         .await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, user))
 }
@@ -223,8 +221,6 @@ pub async fn update_staff(
     body: ApiJson<UpdateStaffRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let changes = StaffChanges {
         name: request.name,
         role: request.role.map(Into::into),
@@ -232,8 +228,8 @@ pub async fn update_staff(
         password: request.password,
     };
     let updated = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            staff::update(conn, &actor, &id, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            staff::update(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, updated))
@@ -258,12 +254,8 @@ pub async fn delete_staff(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = admin.0.actor();
-    let now = state.now();
     state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            staff::delete(conn, &actor, &id, now)
-        })
+        .change(&admin, move |tx| staff::delete(tx, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

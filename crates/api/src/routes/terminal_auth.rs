@@ -79,7 +79,8 @@ async fn finish_login(
         openid: w.openid.clone(),
     });
     let (user, refresh, me) = state
-        .write(move |conn| {
+        .write(&crate::state::Nobody, move |tx| {
+            let conn = &mut *tx.conn;
             let user = login(conn)?;
             let refresh = sessions::start(
                 conn,
@@ -147,7 +148,10 @@ async fn wechat_login(
     let bound = {
         let app_id = app_id.clone();
         state
-            .read(move |conn| wechat_apps::for_login(conn, &key, &app_id))
+            .read(&crate::state::Nobody, move |tx| {
+                let conn = &mut *tx.conn;
+                wechat_apps::for_login(conn, &key, &app_id)
+            })
             .await?
     };
     let (tenant_id, credentials) = match bound {
@@ -176,7 +180,8 @@ async fn wechat_login(
                 .map(|v| v.trim().to_ascii_lowercase())
                 .ok_or(DomainError::TenantRequired)?;
             let tenant = state
-                .read(move |conn| {
+                .read(&crate::state::Nobody, move |tx| {
+                    let conn = &mut *tx.conn;
                     let tenant = baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
                         .ok_or(DomainError::NotFound("tenant"))?;
                     // The shared program serves tenants that have none of their own.

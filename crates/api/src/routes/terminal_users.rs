@@ -78,9 +78,10 @@ pub async fn list_terminal_users(
         status: query.status,
         account_id: query.account_id,
     };
-    let tenant_id = staff.tenant_id().clone();
     let page = state
-        .read(move |conn| terminal_users::list(conn, &tenant_id, &filter, &request))
+        .read(&staff, move |tx| {
+            terminal_users::list(tx.conn, &tx.actor.tenant_id, &filter, &request)
+        })
         .await?;
     Ok(web::Json(PageResponse::from_page(
         page,
@@ -114,11 +115,9 @@ pub async fn activate_terminal_users(
     body: ApiJson<ActivationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let actor = admin.0.actor();
-    let now = state.now();
     let users = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            flows::activate(conn, &actor, &b.account_ids, &b.role_ids, now)
+        .change(&admin, move |tx| {
+            flows::activate(tx, &b.account_ids, &b.role_ids)
         })
         .await?;
     Ok(HttpResponse::Created().json(
@@ -158,11 +157,9 @@ pub async fn update_terminal_user(
         role_ids: b.role_ids,
         disabled: b.disabled,
     };
-    let actor = admin.0.actor();
-    let now = state.now();
     let user = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            flows::update_terminal_user(conn, &actor, &id, changes, if_match.0, now)
+        .change(&admin, move |tx| {
+            flows::update_terminal_user(tx, &id, changes, if_match.0)
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -65,9 +65,10 @@ pub async fn list_wechat_apps(
     state: web::Data<AppState>,
     admin: AdminCaller,
 ) -> Result<web::Json<Vec<WechatAppResponse>>, ApiError> {
-    let tenant_id = admin.0.tenant_id().clone();
     let apps = state
-        .read(move |conn| wechat_apps::list(conn, &tenant_id))
+        .read(&admin, move |tx| {
+            wechat_apps::list(tx.conn, &tx.actor.tenant_id)
+        })
         .await?;
     Ok(web::Json(apps.into_iter().map(Into::into).collect()))
 }
@@ -126,12 +127,10 @@ pub async fn bind_wechat_app(
                 }
             })?;
     }
-    let actor = admin.0.actor();
     let key = state.secrets_key.clone();
-    let now = state.now();
     let app = state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            wechat_apps::bind(conn, &actor, &key, input, platform_app_id.as_deref(), now)
+        .change(&admin, move |tx| {
+            wechat_apps::bind(tx, &key, input, platform_app_id.as_deref())
         })
         .await?;
     Ok(HttpResponse::Created().json(WechatAppResponse::from(app)))
@@ -147,12 +146,8 @@ pub async fn unbind_wechat_app(
     admin: AdminCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = admin.0.actor();
-    let now = state.now();
     state
-        .write_in_tenant(admin.0.tenant_id(), move |conn| {
-            wechat_apps::unbind(conn, &actor, &id, now)
-        })
+        .change(&admin, move |tx| wechat_apps::unbind(tx, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ mod support;
 
 mod audit;
 mod cors;
+mod deadlocks;
 mod demo;
 mod device_files;
 mod devices;

@@ -50,13 +50,15 @@ backend_tests! {
         app.login("acme", "13900139000", PASSWORD).await.problem(401, "invalid-credentials");
 
         // The last admin can be neither demoted, disabled nor deleted; nor can one delete oneself.
-        app.patch(&format!("/api/v1/admin/staff/{}", provider.admin_id), &json!({ "role": "engineer" }), admin.clone())
-            .await
-            .problem(409, "conflict");
+        let demoted = app.patch(&format!("/api/v1/admin/staff/{}", provider.admin_id), &json!({ "role": "engineer" }), admin.clone())
+            .await;
+        // The type says what kind of problem; the code says which conflict, for a client to branch on.
+        assert_eq!(demoted.problem(409, "conflict")["code"], "last-admin", "{}", demoted.text);
         app.patch(&format!("/api/v1/admin/staff/{}", provider.admin_id), &json!({ "disabled": true }), admin.clone())
             .await
             .problem(409, "conflict");
-        app.delete(&format!("/api/v1/admin/staff/{}", provider.admin_id), admin.clone()).await.problem(409, "conflict");
+        let deleted = app.delete(&format!("/api/v1/admin/staff/{}", provider.admin_id), admin.clone()).await;
+        assert_eq!(deleted.problem(409, "conflict")["code"], "self-delete", "{}", deleted.text);
 
         // Delete the other one: gone from reads and lists, and its mobile is free again.
         assert_eq!(app.delete(&format!("/api/v1/admin/staff/{engineer_id}"), admin.clone()).await.status, StatusCode::NO_CONTENT);
