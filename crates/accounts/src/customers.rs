@@ -1,11 +1,10 @@
 //! Customer accounts (the tenant's CRM records of customer companies) and their contacts.
 //! Account names are stored with an exact and a fuzzy key for the duplicate check.
 
-use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, Page, PageRequest, TenantId, Validator, new_id};
 use baoxiu_store::Change;
 use baoxiu_store::schema::{accounts, contacts};
-use baoxiu_store::{DbConn, Tx};
+use baoxiu_store::{DbConn, Tx, Versioned};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -209,50 +208,51 @@ pub fn update_account(
     changes: AccountChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Account> {
-    let before = get_account(tx.conn, &tx.actor.tenant_id, id)?;
-    version::check(before.version, expected_version)?;
-    let name = match &changes.name {
-        Some(name) => {
-            fields::text("name", name, 128).map_err(|e| DomainError::Validation(vec![e]))?
-        }
-        None => before.name.clone(),
-    };
-    if let Some(Some(owner)) = &changes.owner_staff_id {
-        crate::staff::get(tx.conn, &tx.actor.tenant_id, owner).map_err(|_| {
-            DomainError::invalid("owner_staff_id", "not_found", "no such staff user")
-        })?;
-    }
-    let updated = diesel::update(
-        accounts::table
-            .filter(accounts::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(accounts::id.eq(id))
-            .filter(accounts::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "account.update",
+            object_type: "account",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get_account(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            let name = match &changes.name {
+                Some(name) => {
+                    fields::text("name", name, 128).map_err(|e| DomainError::Validation(vec![e]))?
+                }
+                None => before.name.clone(),
+            };
+            if let Some(Some(owner)) = &changes.owner_staff_id {
+                crate::staff::get(tx.conn, &tx.actor.tenant_id, owner).map_err(|_| {
+                    DomainError::invalid("owner_staff_id", "not_found", "no such staff user")
+                })?;
+            }
+            let rows = diesel::update(
+                accounts::table
+                    .filter(accounts::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(accounts::id.eq(id))
+                    .filter(accounts::version.eq(before.version)),
+            )
+            .set((
+                accounts::exact_key.eq(exact_key(&name)),
+                accounts::fuzzy_key.eq(fuzzy_key(&name)),
+                accounts::name.eq(&name),
+                accounts::fields_json.eq(serde_json::Value::Object(
+                    changes.fields.unwrap_or(before.fields.clone()),
+                )
+                .to_string()),
+                accounts::owner_staff_id.eq(changes
+                    .owner_staff_id
+                    .unwrap_or(before.owner_staff_id.clone())),
+                accounts::version.eq(before.version + 1),
+                accounts::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)?;
+            Ok(rows)
+        },
     )
-    .set((
-        accounts::exact_key.eq(exact_key(&name)),
-        accounts::fuzzy_key.eq(fuzzy_key(&name)),
-        accounts::name.eq(&name),
-        accounts::fields_json.eq(serde_json::Value::Object(
-            changes.fields.unwrap_or(before.fields.clone()),
-        )
-        .to_string()),
-        accounts::owner_staff_id.eq(changes
-            .owner_staff_id
-            .unwrap_or(before.owner_staff_id.clone())),
-        accounts::version.eq(before.version + 1),
-        accounts::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    let after = get_account(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "account.update",
-        object_type: "account",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }
 
 pub fn mark_activated(
@@ -424,52 +424,53 @@ pub fn update_contact(
     changes: ContactChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Contact> {
-    let before = get_contact(tx.conn, &tx.actor.tenant_id, id)?;
-    version::check(before.version, expected_version)?;
-    let mut errors = Validator::new();
-    let name = changes
-        .name
-        .as_deref()
-        .map(|n| fields::text("name", n, 64))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let mobile = match &changes.mobile {
-        Some(Some(m)) => fields::normalise_mobile("mobile", m)
-            .map(|m| Some(Some(m)))
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten(),
-        Some(None) => Some(None),
-        None => None,
-    };
-    errors.finish()?;
-    let updated = diesel::update(
-        contacts::table
-            .filter(contacts::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(contacts::id.eq(id))
-            .filter(contacts::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "contact.update",
+            object_type: "contact",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get_contact(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            let mut errors = Validator::new();
+            let name = changes
+                .name
+                .as_deref()
+                .map(|n| fields::text("name", n, 64))
+                .transpose()
+                .map_err(|e| errors.push(e))
+                .ok()
+                .flatten();
+            let mobile = match &changes.mobile {
+                Some(Some(m)) => fields::normalise_mobile("mobile", m)
+                    .map(|m| Some(Some(m)))
+                    .map_err(|e| errors.push(e))
+                    .ok()
+                    .flatten(),
+                Some(None) => Some(None),
+                None => None,
+            };
+            errors.finish()?;
+            let rows = diesel::update(
+                contacts::table
+                    .filter(contacts::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(contacts::id.eq(id))
+                    .filter(contacts::version.eq(before.version)),
+            )
+            .set((
+                contacts::name.eq(name.unwrap_or(before.name.clone())),
+                contacts::mobile.eq(mobile.unwrap_or(before.mobile.clone())),
+                contacts::fields_json.eq(serde_json::Value::Object(
+                    changes.fields.unwrap_or(before.fields.clone()),
+                )
+                .to_string()),
+                contacts::version.eq(before.version + 1),
+                contacts::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)?;
+            Ok(rows)
+        },
     )
-    .set((
-        contacts::name.eq(name.unwrap_or(before.name.clone())),
-        contacts::mobile.eq(mobile.unwrap_or(before.mobile.clone())),
-        contacts::fields_json.eq(serde_json::Value::Object(
-            changes.fields.unwrap_or(before.fields.clone()),
-        )
-        .to_string()),
-        contacts::version.eq(before.version + 1),
-        contacts::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    let after = get_contact(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "contact.update",
-        object_type: "contact",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }
