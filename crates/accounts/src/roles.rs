@@ -4,7 +4,9 @@
 use baoxiu_audit::Change;
 use baoxiu_core::version;
 use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
-use baoxiu_store::schema::{terminal_roles, terminal_user_roles};
+use baoxiu_store::schema::{
+    registration_method_roles, registration_methods, terminal_roles, terminal_user_roles,
+};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -370,6 +372,28 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
         return Err(DomainError::Conflict(format!(
             "the built-in role `{}` cannot be removed",
             before.key
+        )));
+    }
+    // Registration methods that give the role keep it (409 naming them): their next login
+    // would otherwise hand out a role that is gone. Users merely holding it lose it, as
+    // they would if an admin took it from each of them.
+    let methods: Vec<String> = registration_method_roles::table
+        .inner_join(
+            registration_methods::table.on(registration_methods::tenant_id
+                .eq(registration_method_roles::tenant_id)
+                .and(registration_methods::id.eq(registration_method_roles::method_id))),
+        )
+        .filter(registration_method_roles::tenant_id.eq(actor.tenant_id.as_str()))
+        .filter(registration_method_roles::role_id.eq(id))
+        .order(registration_methods::name.asc())
+        .select(registration_methods::name)
+        .load(conn)?;
+    if !methods.is_empty() {
+        let names: Vec<String> = methods.iter().map(|n| format!("\"{n}\"")).collect();
+        return Err(DomainError::InUse(format!(
+            "the role is given by the registration method{} {}; take it off there first",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
         )));
     }
     diesel::delete(

@@ -171,6 +171,7 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(why) => (S::FORBIDDEN, "Forbidden", (*why).to_owned()),
             DomainError::NotFound(what) => (S::NOT_FOUND, "Not found", format!("no such {what}")),
             DomainError::Conflict(why) => (S::CONFLICT, "Conflict", why.clone()),
+            DomainError::InUse(why) => (S::CONFLICT, "In use", why.clone()),
             DomainError::TenantInactive => (
                 S::FORBIDDEN,
                 "Tenant inactive",

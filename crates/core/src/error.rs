@@ -52,6 +52,10 @@ pub enum DomainError {
     /// The object exists in a state that does not allow this.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The object is still referred to (the message names by what): remove the references
+    /// first, or retire the object where that exists.
+    #[error("in use: {0}")]
+    InUse(String),
     /// The tenant's trial or subscription has ended: read-only.
     #[error("tenant inactive")]
     TenantInactive,
@@ -97,6 +101,7 @@ impl DomainError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
+            Self::InUse(_) => "in-use",
             Self::TenantInactive => "tenant-inactive",
             Self::TenantRequired => "tenant-required",
             Self::RegistrationRequired(_) => "registration-required",
