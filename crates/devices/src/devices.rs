@@ -76,6 +76,9 @@ pub struct Device {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the device was retired: deleted while something referred to it, so kept for
+    /// that and hidden from lists and terminals.
+    pub retired_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -99,6 +102,7 @@ struct DeviceRow {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    retired_at: Option<NaiveDateTime>,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -124,6 +128,7 @@ impl TryFrom<DeviceRow> for Device {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            retired_at: r.retired_at,
         })
     }
 }
@@ -149,6 +154,8 @@ impl Viewer {
     pub fn may_see(&self, device: &Device) -> bool {
         match self {
             Self::Staff => true,
+            // Retired devices are gone for terminals, whatever their visibility.
+            _ if device.retired_at.is_some() => false,
             _ if device.visibility == Visibility::Public => true,
             Self::Customer {
                 account_id: Some(mine),
@@ -405,11 +412,13 @@ pub fn lookup(
     machine_no: Option<&str>,
     viewer: &Viewer,
 ) -> DomainResult<Vec<Device>> {
-    // Filtered in the query, so the limit counts only devices the caller may see.
+    // Filtered in the query, so the limit counts only devices the caller may see; a
+    // retired device is found by nobody (registration by serial looks up as staff).
     let mut query = visible_to(
         viewer,
         devices::table
             .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .filter(devices::retired_at.is_null())
             .into_boxed(),
     );
     match (
@@ -443,12 +452,14 @@ fn visible_to<'a>(
         Viewer::Staff => query,
         Viewer::Customer {
             account_id: Some(mine),
-        } => query.filter(
+        } => query.filter(devices::retired_at.is_null()).filter(
             devices::visibility
                 .eq("public")
                 .or(devices::account_id.eq(mine.clone())),
         ),
-        _ => query.filter(devices::visibility.eq("public")),
+        _ => query
+            .filter(devices::retired_at.is_null())
+            .filter(devices::visibility.eq("public")),
     }
 }
 
@@ -459,6 +470,8 @@ pub struct DeviceFilter {
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
     pub q: Option<String>,
+    /// Retired devices instead of the others (staff; terminals never see retired ones).
+    pub retired: bool,
 }
 
 fn like(text: &str) -> String {
@@ -483,6 +496,11 @@ pub fn list(
             .filter(devices::tenant_id.eq(tenant_id.as_str()))
             .into_boxed(),
     );
+    query = if filter.retired {
+        query.filter(devices::retired_at.is_not_null())
+    } else {
+        query.filter(devices::retired_at.is_null())
+    };
     if let Some(account_id) = &filter.account_id {
         query = query.filter(devices::account_id.eq(account_id.clone()));
     }
@@ -609,20 +627,64 @@ impl From<&Device> for DeviceInput {
     }
 }
 
-/// Removes a device; its QR codes become blank again (codes themselves are never reissued).
-pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
+/// What became of a deleted device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Nothing referred to it: it is gone.
+    Deleted,
+    /// QR codes are bound to it: it is kept, retired (hidden from lists and terminals).
+    Retired,
+}
+
+/// Deletes a device nothing refers to; one that QR codes are bound to is retired instead
+/// (its codes stay bound to it, and scanning them answers not-found to terminals).
+/// Retiring a retired device changes nothing.
+pub fn delete(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: &str,
+    now: NaiveDateTime,
+) -> DomainResult<Removal> {
     let before = get(conn, &actor.tenant_id, id)?;
-    diesel::update(
-        qr_codes::table
-            .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(qr_codes::device_id.eq(id)),
-    )
-    .set((
-        qr_codes::device_id.eq(None::<String>),
-        qr_codes::bound_at.eq(None::<NaiveDateTime>),
-        qr_codes::bound_by.eq(None::<String>),
-    ))
-    .execute(conn)?;
+    let codes: i64 = qr_codes::table
+        .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))
+        .filter(qr_codes::device_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if codes > 0 {
+        if before.retired_at.is_some() {
+            return Ok(Removal::Retired);
+        }
+        let updated = diesel::update(
+            devices::table
+                .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
+                .filter(devices::id.eq(id))
+                .filter(devices::retired_at.is_null()),
+        )
+        .set((
+            devices::retired_at.eq(now),
+            devices::version.eq(before.version + 1),
+            devices::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(Removal::Retired);
+        }
+        let after = get(conn, &actor.tenant_id, id)?;
+        baoxiu_audit::record(
+            conn,
+            actor,
+            Change {
+                action: "device.retire",
+                object_type: "device",
+                object_id: id,
+                before: Some(&before),
+                after: Some(&after),
+            },
+            now,
+        )?;
+        return Ok(Removal::Retired);
+    }
     diesel::delete(
         devices::table
             .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
@@ -641,7 +703,7 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
         },
         now,
     )?;
-    Ok(())
+    Ok(Removal::Deleted)
 }
 
 /// The longest install address a customer may give with a location.

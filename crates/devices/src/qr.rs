@@ -551,9 +551,16 @@ pub fn generate(
                 ));
             }
             for (i, id) in device_ids.iter().enumerate() {
-                let device = devices::get(conn, &actor.tenant_id, id).map_err(|_| {
-                    DomainError::invalid(&format!("device_ids.{i}"), "not_found", "no such device")
-                })?;
+                let device = devices::get(conn, &actor.tenant_id, id)
+                    .ok()
+                    .filter(|d| d.retired_at.is_none())
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            &format!("device_ids.{i}"),
+                            "not_found",
+                            "no such device",
+                        )
+                    })?;
                 created.push(insert_code(
                     conn,
                     &actor.tenant_id,
@@ -691,7 +698,9 @@ pub fn bind(
         ));
     }
     let device = devices::get_for(conn, &actor.tenant_id, device_id, viewer)
-        .map_err(|_| DomainError::invalid("device_id", "not_found", "no such device"))?;
+        .ok()
+        .filter(|d| d.retired_at.is_none())
+        .ok_or_else(|| DomainError::invalid("device_id", "not_found", "no such device"))?;
     let updated = diesel::update(
         qr_codes::table
             .filter(qr_codes::tenant_id.eq(actor.tenant_id.as_str()))

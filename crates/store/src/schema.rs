@@ -340,6 +340,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 
