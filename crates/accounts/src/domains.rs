@@ -4,9 +4,8 @@
 use baoxiu_core::{
     Actor, DomainError, DomainResult, Page, PageRequest, TenantId, Transition, new_id,
 };
-use baoxiu_store::Change;
-use baoxiu_store::Tx;
-use baoxiu_store::schema::tenant_domains;
+use baoxiu_store::schema::{tenant_domains, tenant_hosts};
+use baoxiu_store::{Change, Tx};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -92,7 +91,17 @@ pub fn request(
                 hex::encode(token)
             })),
         ))
-        .execute(tx.conn);
+        .execute(tx.conn)
+        .and_then(|_| {
+            // The global lookup holds the host while the request is pending or approved.
+            diesel::insert_into(tenant_hosts::table)
+                .values((
+                    tenant_hosts::host.eq(&host),
+                    tenant_hosts::tenant_id.eq(tx.actor.tenant_id.as_str()),
+                    tenant_hosts::domain_id.eq(&id),
+                ))
+                .execute(tx.conn)
+        });
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(DomainError::invalid(
@@ -189,6 +198,15 @@ fn decide(
     ))
     .execute(conn)?;
     transition.applied(rows)?;
+    if transition.to == "rejected" {
+        // A rejected request frees its host for whoever asks next.
+        diesel::delete(
+            tenant_hosts::table
+                .filter(tenant_hosts::tenant_id.eq(tenant_id.as_str()))
+                .filter(tenant_hosts::domain_id.eq(id)),
+        )
+        .execute(conn)?;
+    }
     let after = get(conn, &tenant_id, id)?;
     let actor = Actor {
         tenant_id,
@@ -247,10 +265,15 @@ pub fn reject(
 /// The tenant an approved host belongs to.
 pub fn tenant_for_host(conn: &mut DbConn, host: &str) -> DomainResult<Option<TenantId>> {
     let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    Ok(tenant_domains::table
-        .filter(tenant_domains::host.eq(host))
+    Ok(tenant_hosts::table
+        .inner_join(
+            tenant_domains::table.on(tenant_domains::tenant_id
+                .eq(tenant_hosts::tenant_id)
+                .and(tenant_domains::id.eq(tenant_hosts::domain_id))),
+        )
+        .filter(tenant_hosts::host.eq(host))
         .filter(tenant_domains::status.eq("approved"))
-        .select(tenant_domains::tenant_id)
+        .select(tenant_hosts::tenant_id)
         .first::<String>(conn)
         .optional()?
         .map(TenantId))

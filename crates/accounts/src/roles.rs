@@ -3,9 +3,10 @@
 
 use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
-use baoxiu_store::Change;
-use baoxiu_store::Tx;
-use baoxiu_store::schema::{terminal_roles, terminal_user_roles};
+use baoxiu_store::schema::{
+    registration_method_roles, registration_methods, terminal_roles, terminal_user_roles,
+};
+use baoxiu_store::{Change, Tx};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -355,6 +356,31 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
         return Err(DomainError::conflict(
             "built-in-role",
             format!("the built-in role `{}` cannot be removed", before.key),
+        ));
+    }
+    // Registration methods that give the role keep it (409 naming them): their next login
+    // would otherwise hand out a role that is gone. Users merely holding it lose it, as
+    // they would if an admin took it from each of them.
+    let methods: Vec<String> = registration_method_roles::table
+        .inner_join(
+            registration_methods::table.on(registration_methods::tenant_id
+                .eq(registration_method_roles::tenant_id)
+                .and(registration_methods::id.eq(registration_method_roles::method_id))),
+        )
+        .filter(registration_method_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
+        .filter(registration_method_roles::role_id.eq(id))
+        .order(registration_methods::name.asc())
+        .select(registration_methods::name)
+        .load(tx.conn)?;
+    if !methods.is_empty() {
+        let names: Vec<String> = methods.iter().map(|n| format!("\"{n}\"")).collect();
+        return Err(DomainError::conflict(
+            "in-use",
+            format!(
+                "the role is given by the registration method{} {}; take it off there first",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
         ));
     }
     diesel::delete(

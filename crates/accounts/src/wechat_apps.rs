@@ -6,7 +6,7 @@
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::Change;
 use baoxiu_store::Tx;
-use baoxiu_store::schema::wechat_apps;
+use baoxiu_store::schema::{wechat_app_ids, wechat_apps};
 use baoxiu_store::{DbConn, is_unique_violation};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -186,7 +186,17 @@ pub fn bind(
             wechat_apps::secret_sealed.eq(key.seal(input.secret.trim())?),
             wechat_apps::created_at.eq(tx.now),
         ))
-        .execute(tx.conn);
+        .execute(tx.conn)
+        .and_then(|_| {
+            // The global lookup: one app id, one tenant, whichever tenant asks.
+            diesel::insert_into(wechat_app_ids::table)
+                .values((
+                    wechat_app_ids::app_id.eq(&app_id),
+                    wechat_app_ids::tenant_id.eq(tx.actor.tenant_id.as_str()),
+                    wechat_app_ids::wechat_app_id.eq(&id),
+                ))
+                .execute(tx.conn)
+        });
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(DomainError::invalid(
@@ -267,8 +277,13 @@ pub fn for_login(
     key: &SecretsKey,
     app_id: &str,
 ) -> DomainResult<Option<AppForLogin>> {
-    let row: Option<AppRow> = wechat_apps::table
-        .filter(wechat_apps::app_id.eq(app_id))
+    let row: Option<AppRow> = wechat_app_ids::table
+        .inner_join(
+            wechat_apps::table.on(wechat_apps::tenant_id
+                .eq(wechat_app_ids::tenant_id)
+                .and(wechat_apps::id.eq(wechat_app_ids::wechat_app_id))),
+        )
+        .filter(wechat_app_ids::app_id.eq(app_id))
         .select(AppRow::as_select())
         .first(conn)
         .optional()?;

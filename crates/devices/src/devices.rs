@@ -77,6 +77,9 @@ pub struct Device {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the device was retired: deleted while something referred to it, so kept for
+    /// that and hidden from lists and terminals.
+    pub retired_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -100,6 +103,7 @@ struct DeviceRow {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    retired_at: Option<NaiveDateTime>,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -125,6 +129,7 @@ impl TryFrom<DeviceRow> for Device {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            retired_at: r.retired_at,
         })
     }
 }
@@ -150,6 +155,8 @@ impl Viewer {
     pub fn may_see(&self, device: &Device) -> bool {
         match self {
             Self::Staff => true,
+            // Retired devices are gone for terminals, whatever their visibility.
+            _ if device.retired_at.is_some() => false,
             _ if device.visibility == Visibility::Public => true,
             Self::Customer {
                 account_id: Some(mine),
@@ -396,11 +403,13 @@ pub fn lookup(
     machine_no: Option<&str>,
     viewer: &Viewer,
 ) -> DomainResult<Vec<Device>> {
-    // Filtered in the query, so the limit counts only devices the caller may see.
+    // Filtered in the query, so the limit counts only devices the caller may see; a
+    // retired device is found by nobody (registration by serial looks up as staff).
     let mut query = visible_to(
         viewer,
         devices::table
             .filter(devices::tenant_id.eq(tenant_id.as_str()))
+            .filter(devices::retired_at.is_null())
             .into_boxed(),
     );
     match (
@@ -434,12 +443,14 @@ fn visible_to<'a>(
         Viewer::Staff => query,
         Viewer::Customer {
             account_id: Some(mine),
-        } => query.filter(
+        } => query.filter(devices::retired_at.is_null()).filter(
             devices::visibility
                 .eq("public")
                 .or(devices::account_id.eq(mine.clone())),
         ),
-        _ => query.filter(devices::visibility.eq("public")),
+        _ => query
+            .filter(devices::retired_at.is_null())
+            .filter(devices::visibility.eq("public")),
     }
 }
 
@@ -450,6 +461,8 @@ pub struct DeviceFilter {
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
     pub q: Option<String>,
+    /// Retired devices instead of the others (staff; terminals never see retired ones).
+    pub retired: bool,
 }
 
 fn like(text: &str) -> String {
@@ -474,6 +487,11 @@ pub fn list(
             .filter(devices::tenant_id.eq(tenant_id.as_str()))
             .into_boxed(),
     );
+    query = if filter.retired {
+        query.filter(devices::retired_at.is_not_null())
+    } else {
+        query.filter(devices::retired_at.is_null())
+    };
     if let Some(account_id) = &filter.account_id {
         query = query.filter(devices::account_id.eq(account_id.clone()));
     }
@@ -593,20 +611,54 @@ impl From<&Device> for DeviceInput {
     }
 }
 
-/// Removes a device; its QR codes become blank again (codes themselves are never reissued).
-pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
+/// What became of a deleted device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Nothing referred to it: it is gone.
+    Deleted,
+    /// QR codes are bound to it: it is kept, retired (hidden from lists and terminals).
+    Retired,
+}
+
+/// Deletes a device nothing refers to; one that QR codes are bound to is retired instead
+/// (its codes stay bound to it, and scanning them answers not-found to terminals).
+/// Retiring a retired device changes nothing.
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<Removal> {
     let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    diesel::update(
-        qr_codes::table
-            .filter(qr_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(qr_codes::device_id.eq(id)),
-    )
-    .set((
-        qr_codes::device_id.eq(None::<String>),
-        qr_codes::bound_at.eq(None::<NaiveDateTime>),
-        qr_codes::bound_by.eq(None::<String>),
-    ))
-    .execute(tx.conn)?;
+    let codes: i64 = qr_codes::table
+        .filter(qr_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))
+        .filter(qr_codes::device_id.eq(id))
+        .count()
+        .get_result(tx.conn)?;
+    if codes > 0 {
+        if before.retired_at.is_some() {
+            return Ok(Removal::Retired);
+        }
+        let updated = diesel::update(
+            devices::table
+                .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                .filter(devices::id.eq(id))
+                .filter(devices::retired_at.is_null()),
+        )
+        .set((
+            devices::retired_at.eq(tx.now),
+            devices::version.eq(before.version + 1),
+            devices::updated_at.eq(tx.now),
+        ))
+        .execute(tx.conn)?;
+        if updated == 0 {
+            return Ok(Removal::Retired);
+        }
+        let after = get(tx.conn, &tx.actor.tenant_id, id)?;
+        tx.audit(Change {
+            action: "device.retire",
+            object_type: "device",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        })?;
+        return Ok(Removal::Retired);
+    }
     diesel::delete(
         devices::table
             .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
@@ -620,7 +672,7 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
         before: Some(&before),
         after: None,
     })?;
-    Ok(())
+    Ok(Removal::Deleted)
 }
 
 /// The longest install address a customer may give with a location.

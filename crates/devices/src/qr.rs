@@ -545,9 +545,16 @@ pub fn generate(
                 ));
             }
             for (i, id) in device_ids.iter().enumerate() {
-                let device = devices::get(tx.conn, &tx.actor.tenant_id, id).map_err(|_| {
-                    DomainError::invalid(&format!("device_ids.{i}"), "not_found", "no such device")
-                })?;
+                let device = devices::get(tx.conn, &tx.actor.tenant_id, id)
+                    .ok()
+                    .filter(|d| d.retired_at.is_none())
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            &format!("device_ids.{i}"),
+                            "not_found",
+                            "no such device",
+                        )
+                    })?;
                 created.push(insert_code(
                     tx.conn,
                     &tx.actor.tenant_id,
@@ -674,7 +681,9 @@ pub fn bind(tx: &mut Tx<'_>, code: &str, device_id: &str, viewer: &Viewer) -> Do
         ));
     }
     let device = devices::get_for(tx.conn, &tx.actor.tenant_id, device_id, viewer)
-        .map_err(|_| DomainError::invalid("device_id", "not_found", "no such device"))?;
+        .ok()
+        .filter(|d| d.retired_at.is_none())
+        .ok_or_else(|| DomainError::invalid("device_id", "not_found", "no such device"))?;
     let updated = diesel::update(
         qr_codes::table
             .filter(qr_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))

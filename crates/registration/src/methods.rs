@@ -7,7 +7,10 @@ use baoxiu_accounts::{roles, staff};
 use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::Change;
-use baoxiu_store::schema::registration_methods;
+use baoxiu_store::schema::{
+    registration_method_owners, registration_method_roles, registration_methods, registrations,
+    terminal_users,
+};
 use baoxiu_store::{DbConn, Tx};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -118,6 +121,133 @@ impl Method {
     }
 }
 
+/// The settings as stored: everything but the references, which are rows of
+/// `registration_method_roles` and `registration_method_owners` (foreign keys, so a role a
+/// method gives cannot vanish under it). Read leniently: no `deny_unknown_fields`.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredSettings {
+    channels: Vec<Channel>,
+    mode: Mode,
+    requires_approval: bool,
+    account: StoredAccountForm,
+    contact: StoredContactForm,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredAccountForm {
+    record_type: String,
+    fields: Vec<StoredField>,
+    show_only_required: bool,
+    owner: StoredOwner,
+    duplicate_check: DuplicateCheck,
+    new_account_rule: NewAccountRule,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredContactForm {
+    record_type: String,
+    fields: Vec<StoredField>,
+    show_only_required: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredField {
+    key: String,
+    label: String,
+    required: bool,
+}
+
+/// How owners are chosen; who they are is in `registration_method_owners`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StoredOwner {
+    None,
+    Fixed,
+    RoundRobin,
+}
+
+fn stored_fields(fields: &[FormField]) -> Vec<StoredField> {
+    fields
+        .iter()
+        .map(|f| StoredField {
+            key: f.key.clone(),
+            label: f.label.clone(),
+            required: f.required,
+        })
+        .collect()
+}
+
+fn form_fields(fields: Vec<StoredField>) -> Vec<FormField> {
+    fields
+        .into_iter()
+        .map(|f| FormField {
+            key: f.key,
+            label: f.label,
+            required: f.required,
+        })
+        .collect()
+}
+
+impl StoredSettings {
+    fn of(settings: &MethodSettings) -> Self {
+        Self {
+            channels: settings.channels.clone(),
+            mode: settings.mode,
+            requires_approval: settings.requires_approval,
+            account: StoredAccountForm {
+                record_type: settings.account.record_type.clone(),
+                fields: stored_fields(&settings.account.fields),
+                show_only_required: settings.account.show_only_required,
+                owner: match settings.account.owner {
+                    OwnerAssignment::None => StoredOwner::None,
+                    OwnerAssignment::Fixed { .. } => StoredOwner::Fixed,
+                    OwnerAssignment::RoundRobin { .. } => StoredOwner::RoundRobin,
+                },
+                duplicate_check: settings.account.duplicate_check,
+                new_account_rule: settings.account.new_account_rule,
+            },
+            contact: StoredContactForm {
+                record_type: settings.contact.record_type.clone(),
+                fields: stored_fields(&settings.contact.fields),
+                show_only_required: settings.contact.show_only_required,
+            },
+        }
+    }
+
+    fn into_settings(self, role_ids: Vec<String>, mut staff_ids: Vec<String>) -> MethodSettings {
+        let owner = match self.account.owner {
+            StoredOwner::None => OwnerAssignment::None,
+            StoredOwner::Fixed => OwnerAssignment::Fixed {
+                staff_id: if staff_ids.is_empty() {
+                    String::new()
+                } else {
+                    staff_ids.swap_remove(0)
+                },
+            },
+            StoredOwner::RoundRobin => OwnerAssignment::RoundRobin { staff_ids },
+        };
+        MethodSettings {
+            channels: self.channels,
+            mode: self.mode,
+            requires_approval: self.requires_approval,
+            account: AccountForm {
+                record_type: self.account.record_type,
+                fields: form_fields(self.account.fields),
+                show_only_required: self.account.show_only_required,
+                owner,
+                duplicate_check: self.account.duplicate_check,
+                new_account_rule: self.account.new_account_rule,
+            },
+            contact: ContactForm {
+                record_type: self.contact.record_type,
+                fields: form_fields(self.contact.fields),
+                show_only_required: self.contact.show_only_required,
+            },
+            role_ids,
+        }
+    }
+}
+
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = registration_methods)]
 struct MethodRow {
@@ -130,21 +260,143 @@ struct MethodRow {
     updated_at: NaiveDateTime,
 }
 
-impl TryFrom<MethodRow> for Method {
-    type Error = DomainError;
+/// Where a method's references are kept, by method id, in order.
+type References = std::collections::HashMap<String, Vec<String>>;
 
-    fn try_from(row: MethodRow) -> DomainResult<Self> {
-        Ok(Self {
-            settings: serde_json::from_str(&row.settings_json)
-                .map_err(|e| DomainError::Internal(format!("stored method: {e}")))?,
-            id: row.id,
-            name: row.name,
-            enabled: row.enabled,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+impl MethodRow {
+    fn into_method(self, roles: &mut References, owners: &mut References) -> DomainResult<Method> {
+        let stored: StoredSettings = serde_json::from_str(&self.settings_json)
+            .map_err(|e| DomainError::Internal(format!("stored method: {e}")))?;
+        Ok(Method {
+            settings: stored.into_settings(
+                roles.remove(&self.id).unwrap_or_default(),
+                owners.remove(&self.id).unwrap_or_default(),
+            ),
+            id: self.id,
+            name: self.name,
+            enabled: self.enabled,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         })
     }
+}
+
+/// The roles and owner staff of the tenant's methods (of one method when `method` names it).
+fn references(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    method: Option<&str>,
+) -> DomainResult<(References, References)> {
+    let mut roles_query = registration_method_roles::table
+        .filter(registration_method_roles::tenant_id.eq(tenant_id.as_str()))
+        .select((
+            registration_method_roles::method_id,
+            registration_method_roles::role_id,
+        ))
+        .order((
+            registration_method_roles::method_id.asc(),
+            registration_method_roles::position.asc(),
+        ))
+        .into_boxed();
+    let mut owners_query = registration_method_owners::table
+        .filter(registration_method_owners::tenant_id.eq(tenant_id.as_str()))
+        .select((
+            registration_method_owners::method_id,
+            registration_method_owners::staff_id,
+        ))
+        .order((
+            registration_method_owners::method_id.asc(),
+            registration_method_owners::position.asc(),
+        ))
+        .into_boxed();
+    if let Some(id) = method {
+        roles_query = roles_query.filter(registration_method_roles::method_id.eq(id.to_owned()));
+        owners_query = owners_query.filter(registration_method_owners::method_id.eq(id.to_owned()));
+    }
+    let group = |rows: Vec<(String, String)>| {
+        let mut map = References::new();
+        for (method, id) in rows {
+            map.entry(method).or_default().push(id);
+        }
+        map
+    };
+    Ok((
+        group(roles_query.load(conn)?),
+        group(owners_query.load(conn)?),
+    ))
+}
+
+/// Writes the method's references: its roles and owner staff, in the settings' order.
+fn save_references(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    method_id: &str,
+    settings: &MethodSettings,
+) -> DomainResult<()> {
+    diesel::delete(
+        registration_method_roles::table
+            .filter(registration_method_roles::tenant_id.eq(tenant_id.as_str()))
+            .filter(registration_method_roles::method_id.eq(method_id)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        registration_method_owners::table
+            .filter(registration_method_owners::tenant_id.eq(tenant_id.as_str()))
+            .filter(registration_method_owners::method_id.eq(method_id)),
+    )
+    .execute(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    let roles: Vec<_> = settings
+        .role_ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .zip(0..)
+        .map(|(id, position)| {
+            (
+                registration_method_roles::tenant_id.eq(tenant_id.as_str()),
+                registration_method_roles::method_id.eq(method_id),
+                registration_method_roles::role_id.eq(id.as_str()),
+                registration_method_roles::position.eq(position),
+            )
+        })
+        .collect();
+    // One statement per row: batch inserts do not go through MultiConnection.
+    for row in roles {
+        diesel::insert_into(registration_method_roles::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    let staff: &[String] = match &settings.account.owner {
+        OwnerAssignment::None => &[],
+        OwnerAssignment::Fixed { staff_id } => std::slice::from_ref(staff_id),
+        OwnerAssignment::RoundRobin { staff_ids } => staff_ids,
+    };
+    let mut seen = std::collections::HashSet::new();
+    let owners: Vec<_> = staff
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .zip(0..)
+        .map(|(id, position)| {
+            (
+                registration_method_owners::tenant_id.eq(tenant_id.as_str()),
+                registration_method_owners::method_id.eq(method_id),
+                registration_method_owners::staff_id.eq(id.as_str()),
+                registration_method_owners::position.eq(position),
+            )
+        })
+        .collect();
+    // One statement per row: batch inserts do not go through MultiConnection.
+    for row in owners {
+        diesel::insert_into(registration_method_owners::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn stored_json(settings: &MethodSettings) -> String {
+    serde_json::to_string(&StoredSettings::of(settings)).unwrap_or_default()
 }
 
 fn check(
@@ -242,14 +494,14 @@ pub fn create(
             registration_methods::id.eq(&id),
             registration_methods::name.eq(name.trim()),
             registration_methods::enabled.eq(enabled),
-            registration_methods::settings_json
-                .eq(serde_json::to_string(&settings).unwrap_or_default()),
+            registration_methods::settings_json.eq(stored_json(&settings)),
             registration_methods::owner_cursor.eq(0),
             registration_methods::version.eq(1),
             registration_methods::created_at.eq(tx.now),
             registration_methods::updated_at.eq(tx.now),
         ))
         .execute(tx.conn)?;
+    save_references(tx.conn, &tx.actor.tenant_id, &id, &settings)?;
     let method = get(tx.conn, &tx.actor.tenant_id, &id)?;
     tx.audit(Change::<(), _> {
         action: "registration_method.create",
@@ -262,27 +514,29 @@ pub fn create(
 }
 
 pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Method> {
-    registration_methods::table
+    let row = registration_methods::table
         .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
         .filter(registration_methods::id.eq(id))
         .select(MethodRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(DomainError::NotFound("registration method"))?
-        .try_into()
+        .ok_or(DomainError::NotFound("registration method"))?;
+    let (mut roles, mut owners) = references(conn, tenant_id, Some(id))?;
+    row.into_method(&mut roles, &mut owners)
 }
 
 pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Method>> {
-    registration_methods::table
+    let rows = registration_methods::table
         .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
         .order((
             registration_methods::created_at.asc(),
             registration_methods::id.asc(),
         ))
         .select(MethodRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Method::try_from)
+        .load(conn)?;
+    let (mut roles, mut owners) = references(conn, tenant_id, None)?;
+    rows.into_iter()
+        .map(|row| row.into_method(&mut roles, &mut owners))
         .collect()
 }
 
@@ -325,13 +579,13 @@ pub fn update(
     .set((
         registration_methods::name.eq(name.trim()),
         registration_methods::enabled.eq(changes.enabled.unwrap_or(before.enabled)),
-        registration_methods::settings_json
-            .eq(serde_json::to_string(&settings).unwrap_or_default()),
+        registration_methods::settings_json.eq(stored_json(&settings)),
         registration_methods::version.eq(before.version + 1),
         registration_methods::updated_at.eq(tx.now),
     ))
     .execute(tx.conn)?;
     version::updated(updated, expected_version)?;
+    save_references(tx.conn, &tx.actor.tenant_id, id, &settings)?;
     let after = get(tx.conn, &tx.actor.tenant_id, id)?;
     tx.audit(Change {
         action: "registration_method.update",
@@ -343,8 +597,30 @@ pub fn update(
     Ok(after)
 }
 
+/// Deletes a method nobody came through; one that registrations or users refer to stays
+/// (409 `in-use`): disabling it stops new logins through it and keeps the history.
 pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
     let before = get(tx.conn, &tx.actor.tenant_id, id)?;
+    let registrations: i64 = registrations::table
+        .filter(registrations::tenant_id.eq(tx.actor.tenant_id.as_str()))
+        .filter(registrations::method_id.eq(id))
+        .count()
+        .get_result(tx.conn)?;
+    let users: i64 = terminal_users::table
+        .filter(terminal_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
+        .filter(terminal_users::method_id.eq(id))
+        .count()
+        .get_result(tx.conn)?;
+    if registrations + users > 0 {
+        return Err(DomainError::conflict(
+            "in-use",
+            format!(
+                "{users} terminal user(s) and {registrations} registration(s) came through the \
+             method \"{}\"; disable it instead",
+                before.name
+            ),
+        ));
+    }
     diesel::delete(
         registration_methods::table
             .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))

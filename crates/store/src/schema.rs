@@ -248,6 +248,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    registration_method_roles (tenant_id, method_id, role_id) {
+        tenant_id -> Text,
+        method_id -> Text,
+        role_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    registration_method_owners (tenant_id, method_id, staff_id) {
+        tenant_id -> Text,
+        method_id -> Text,
+        staff_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
     registrations (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
@@ -322,6 +340,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 
@@ -376,6 +395,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Global lookup: which tenant a WeChat app id is bound to (a login names no tenant).
+    wechat_app_ids (app_id) {
+        app_id -> Text,
+        tenant_id -> Text,
+        wechat_app_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Global lookup: which tenant holds a host (pending or approved; a request names no
+    /// tenant).
+    tenant_hosts (host) {
+        host -> Text,
+        tenant_id -> Text,
+        domain_id -> Text,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -396,6 +434,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     wechat_identities,
     registration_policies,
     registration_methods,
+    registration_method_roles,
+    registration_method_owners,
     registrations,
     registration_attempts,
     invitation_codes,
@@ -405,4 +445,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     qr_codes,
     jobs,
     job_schedules,
+    wechat_app_ids,
+    tenant_hosts,
 );

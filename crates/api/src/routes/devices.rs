@@ -47,6 +47,9 @@ pub struct DeviceResponse {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set once the device was deleted while QR codes were bound to it: it is kept for
+    /// them, hidden from lists (`?retired=true` lists these) and from terminals.
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 impl From<Device> for DeviceResponse {
@@ -70,6 +73,7 @@ impl From<Device> for DeviceResponse {
             version: d.version,
             created_at: utc(d.created_at),
             updated_at: utc(d.updated_at),
+            retired_at: d.retired_at.map(utc),
         }
     }
 }
@@ -185,6 +189,9 @@ pub struct DeviceQuery {
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
     pub q: Option<String>,
+    /// `true`: the retired devices instead of the others (staff only; terminals never see
+    /// retired devices).
+    pub retired: Option<bool>,
 }
 
 impl From<DeviceQuery> for DeviceFilter {
@@ -194,6 +201,7 @@ impl From<DeviceQuery> for DeviceFilter {
             status: q.status,
             visibility: q.visibility,
             q: q.q,
+            retired: q.retired.unwrap_or(false),
         }
     }
 }
@@ -385,9 +393,11 @@ pub async fn update_device(
 
 /// Delete a device.
 ///
-/// Its QR codes become blank again; codes are never reissued.
+/// A device no QR code is bound to is deleted. One that codes are bound to is retired
+/// instead: kept (its codes stay bound), hidden from lists and terminals (404), listed for
+/// staff with `?retired=true`. Either way the answer is 204.
 #[utoipa::path(tag = "devices", operation_id = "delete_device", params(("id" = String, Path, description = "Device id")),
-    responses((status = 204, description = "Deleted"),
+    responses((status = 204, description = "Deleted, or retired when QR codes are bound to it"),
         (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json")))]
 #[delete("/admin/devices/{id}")]
 pub async fn delete_device(
@@ -396,7 +406,7 @@ pub async fn delete_device(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .change(&staff, move |tx| devices::delete(tx, &id))
+        .change(&staff, move |tx| devices::delete(tx, &id).map(|_| ()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -418,6 +428,7 @@ pub async fn list_devices(
     let request = page.request()?;
     let filter = DeviceFilter {
         account_id: None,
+        retired: false,
         ..DeviceFilter::from(query.into_inner())
     };
     let page = state

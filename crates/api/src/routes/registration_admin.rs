@@ -240,9 +240,13 @@ pub async fn update_registration_method(
 }
 
 /// Remove a self-registration method.
+///
+/// A method that terminal users or registrations came through stays: 409 `in-use`
+/// (disable it instead, which stops new logins through it).
 #[utoipa::path(tag = "registration-admin", operation_id = "delete_registration_method", params(("id" = String, Path, description = "Method id")),
     responses((status = 204, description = "Removed"),
-        (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
+        (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`in-use`: users or registrations came through it", body = Problem, content_type = "application/problem+json")))]
 #[delete("/admin/registration-methods/{id}")]
 pub async fn delete_registration_method(
     state: web::Data<AppState>,

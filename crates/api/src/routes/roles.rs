@@ -174,11 +174,13 @@ pub async fn update_role(
 
 /// Remove a terminal role.
 ///
-/// Built-in roles answer 409. Users holding the role lose it.
+/// Built-in roles answer 409 `conflict`. A role that registration methods give answers
+/// 409 `in-use` naming the methods: take it off them first. Users merely holding the role
+/// lose it.
 #[utoipa::path(tag = "roles", operation_id = "delete_role", params(("id" = String, Path, description = "Role id")),
     responses((status = 204, description = "Removed"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Built-in roles stay", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "`conflict`: built-in roles stay; `in-use`: registration methods give it (named in `detail`)", body = Problem, content_type = "application/problem+json")))]
 #[delete("/admin/roles/{id}")]
 pub async fn delete_role(
     state: web::Data<AppState>,

@@ -22,6 +22,7 @@ mod openapi;
 mod providers;
 mod qr;
 mod registration_proof;
+mod relations;
 mod sms;
 mod sms_gateway;
 mod staff;
