@@ -1,12 +1,11 @@
 //! Terminal roles: named sets of permissions for terminal users. `guest` and
 //! `end_customer` are built in; the guest role cannot be changed or removed.
 
-use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::schema::{
     registration_method_roles, registration_methods, terminal_roles, terminal_user_roles,
 };
-use baoxiu_store::{Change, Tx};
+use baoxiu_store::{Change, Tx, Versioned};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -307,47 +306,48 @@ pub fn update(
     changes: RoleChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Role> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    if before.key == GUEST {
-        return Err(DomainError::conflict(
-            "guest-role-fixed",
-            "the guest role's permissions cannot be changed",
-        ));
-    }
-    version::check(before.version, expected_version)?;
-    let mut errors = Validator::new();
-    check_key_and_name(&mut errors, None, changes.name.as_deref());
-    errors.finish()?;
-    let mut permissions = changes.permissions.unwrap_or(before.permissions.clone());
-    permissions.sort();
-    permissions.dedup();
-    let updated = diesel::update(
-        terminal_roles::table
-            .filter(terminal_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(terminal_roles::id.eq(id))
-            .filter(terminal_roles::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "role.update",
+            object_type: "role",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            if before.key == GUEST {
+                return Err(DomainError::conflict(
+                    "guest-role-fixed",
+                    "the guest role's permissions cannot be changed",
+                ));
+            }
+            let mut errors = Validator::new();
+            check_key_and_name(&mut errors, None, changes.name.as_deref());
+            errors.finish()?;
+            let mut permissions = changes.permissions.unwrap_or(before.permissions.clone());
+            permissions.sort();
+            permissions.dedup();
+            let rows = diesel::update(
+                terminal_roles::table
+                    .filter(terminal_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(terminal_roles::id.eq(id))
+                    .filter(terminal_roles::version.eq(before.version)),
+            )
+            .set((
+                terminal_roles::name.eq(changes
+                    .name
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or(before.name.clone())),
+                terminal_roles::permissions_json
+                    .eq(serde_json::to_string(&permissions).unwrap_or_else(|_| "[]".into())),
+                terminal_roles::version.eq(before.version + 1),
+                terminal_roles::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)?;
+            Ok(rows)
+        },
     )
-    .set((
-        terminal_roles::name.eq(changes
-            .name
-            .map(|n| n.trim().to_owned())
-            .unwrap_or(before.name.clone())),
-        terminal_roles::permissions_json
-            .eq(serde_json::to_string(&permissions).unwrap_or_else(|_| "[]".into())),
-        terminal_roles::version.eq(before.version + 1),
-        terminal_roles::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "role.update",
-        object_type: "role",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }
 
 pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {

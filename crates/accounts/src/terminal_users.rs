@@ -3,12 +3,10 @@
 //! holds roles, and has WeChat identities (one per WeChat app) and/or a mobile. One shared
 //! user per tenant is the guest.
 
-use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
-use baoxiu_store::Change;
-use baoxiu_store::Tx;
 use baoxiu_store::schema::{terminal_user_roles, terminal_users, wechat_identities};
 use baoxiu_store::{DbConn, is_unique_violation};
+use baoxiu_store::{Tx, Versioned};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -461,44 +459,45 @@ pub fn update(
     changes: TerminalUserChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<TerminalUser> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    if before.is_guest {
-        return Err(DomainError::NotFound("terminal user"));
-    }
-    version::check(before.version, expected_version)?;
-    if let Some(role_ids) = &changes.role_ids {
-        roles::check_assignable(tx.conn, &tx.actor.tenant_id, "role_ids", role_ids)?;
-        set_roles(tx.conn, &tx.actor.tenant_id, id, role_ids)?;
-    }
-    let status = match changes.disabled {
-        Some(true) => TerminalStatus::Disabled,
-        // Re-enabling takes a seat again.
-        Some(false) if before.status == TerminalStatus::Disabled => TerminalStatus::Active,
-        _ => before.status,
-    };
-    let updated = diesel::update(
-        terminal_users::table
-            .filter(terminal_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(terminal_users::id.eq(id))
-            .filter(terminal_users::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "terminal_user.update",
+            object_type: "terminal_user",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            if before.is_guest {
+                return Err(DomainError::NotFound("terminal user"));
+            }
+            if let Some(role_ids) = &changes.role_ids {
+                roles::check_assignable(tx.conn, &tx.actor.tenant_id, "role_ids", role_ids)?;
+                set_roles(tx.conn, &tx.actor.tenant_id, id, role_ids)?;
+            }
+            let status = match changes.disabled {
+                Some(true) => TerminalStatus::Disabled,
+                // Re-enabling takes a seat again.
+                Some(false) if before.status == TerminalStatus::Disabled => TerminalStatus::Active,
+                _ => before.status,
+            };
+            let rows = diesel::update(
+                terminal_users::table
+                    .filter(terminal_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(terminal_users::id.eq(id))
+                    .filter(terminal_users::version.eq(before.version)),
+            )
+            .set((
+                terminal_users::status.eq(status.as_str()),
+                terminal_users::version.eq(before.version + 1),
+                terminal_users::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)?;
+            if status == TerminalStatus::Disabled && before.status != TerminalStatus::Disabled {
+                crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
+            }
+            Ok(rows)
+        },
     )
-    .set((
-        terminal_users::status.eq(status.as_str()),
-        terminal_users::version.eq(before.version + 1),
-        terminal_users::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    if status == TerminalStatus::Disabled && before.status != TerminalStatus::Disabled {
-        crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
-    }
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "terminal_user.update",
-        object_type: "terminal_user",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }

@@ -4,14 +4,13 @@
 
 use baoxiu_accounts::customers::DuplicateCheck;
 use baoxiu_accounts::{roles, staff};
-use baoxiu_core::version;
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
 use baoxiu_store::Change;
 use baoxiu_store::schema::{
     registration_method_owners, registration_method_roles, registration_methods, registrations,
     terminal_users,
 };
-use baoxiu_store::{DbConn, Tx};
+use baoxiu_store::{DbConn, Tx, Versioned};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -565,36 +564,37 @@ pub fn update(
     changes: MethodChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Method> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    version::check(before.version, expected_version)?;
-    let name = changes.name.unwrap_or(before.name.clone());
-    let settings = changes.settings.unwrap_or(before.settings.clone());
-    check(tx.conn, &tx.actor.tenant_id, &name, &settings)?;
-    let updated = diesel::update(
-        registration_methods::table
-            .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(registration_methods::id.eq(id))
-            .filter(registration_methods::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "registration_method.update",
+            object_type: "registration_method",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            let name = changes.name.unwrap_or(before.name.clone());
+            let settings = changes.settings.unwrap_or(before.settings.clone());
+            check(tx.conn, &tx.actor.tenant_id, &name, &settings)?;
+            let rows = diesel::update(
+                registration_methods::table
+                    .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(registration_methods::id.eq(id))
+                    .filter(registration_methods::version.eq(before.version)),
+            )
+            .set((
+                registration_methods::name.eq(name.trim()),
+                registration_methods::enabled.eq(changes.enabled.unwrap_or(before.enabled)),
+                registration_methods::settings_json.eq(stored_json(&settings)),
+                registration_methods::version.eq(before.version + 1),
+                registration_methods::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)?;
+            save_references(tx.conn, &tx.actor.tenant_id, id, &settings)?;
+            Ok(rows)
+        },
     )
-    .set((
-        registration_methods::name.eq(name.trim()),
-        registration_methods::enabled.eq(changes.enabled.unwrap_or(before.enabled)),
-        registration_methods::settings_json.eq(stored_json(&settings)),
-        registration_methods::version.eq(before.version + 1),
-        registration_methods::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    save_references(tx.conn, &tx.actor.tenant_id, id, &settings)?;
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "registration_method.update",
-        object_type: "registration_method",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }
 
 /// Deletes a method nobody came through; one that registrations or users refer to stays

@@ -760,3 +760,69 @@ fn method_references_move_out_of_json_on_sqlite() {
 fn method_references_move_out_of_json_on_postgres() {
     method_references_move_out_of_json(Backend::Postgres);
 }
+
+/// Two units of work of one tenant, each inserting a row that references the tenant (a
+/// key-share lock on its row) and then taking the tenant lock: with `FOR UPDATE` the
+/// second waits for the first's key-share lock and the first for the second's, and
+/// PostgreSQL kills one (`deadlock detected`). The tenant lock is `FOR NO KEY UPDATE`,
+/// which key-share locks do not block: both commit, one after the other.
+#[test]
+fn the_tenant_lock_never_deadlocks_with_inserts_on_postgres() {
+    use baoxiu_core::{Actor, ActorKind, TenantId};
+    use baoxiu_store::Work;
+    use std::sync::{Arc, Barrier};
+
+    let database = TestDatabase::new(Backend::Postgres);
+    let db = Db::open(&database.url, 4).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    db.write(|conn| -> Result<(), baoxiu_core::DomainError> {
+        diesel::sql_query(
+            "INSERT INTO tenants (id, slug, name, display_name, trial_ends_at, version, \
+             created_at, updated_at) VALUES ('t1', 't1', 'T', 'T', $1, 1, $1, $1)",
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .execute(conn)?;
+        Ok(())
+    })
+    .unwrap();
+    let actor = Actor {
+        tenant_id: TenantId("t1".into()),
+        kind: ActorKind::System,
+        id: "test".into(),
+        request_id: None,
+    };
+    let both_inserted = Arc::new(Barrier::new(2));
+    let units: Vec<_> = (0..2)
+        .map(|i| {
+            let (db, actor, both_inserted) = (db.clone(), actor.clone(), both_inserted.clone());
+            std::thread::spawn(move || {
+                db.run(Work::Write, actor, now, |tx| {
+                    diesel::insert_into(terminal_roles::table)
+                        .values((
+                            terminal_roles::tenant_id.eq("t1"),
+                            terminal_roles::id.eq(format!("r{i}")),
+                            terminal_roles::key.eq(format!("k{i}")),
+                            terminal_roles::name.eq("role"),
+                            terminal_roles::permissions_json.eq("[]"),
+                            terminal_roles::built_in.eq(false),
+                            terminal_roles::version.eq(1),
+                            terminal_roles::created_at.eq(now),
+                            terminal_roles::updated_at.eq(now),
+                        ))
+                        .execute(tx.conn)?;
+                    both_inserted.wait();
+                    tx.lock_tenant()
+                })
+            })
+        })
+        .collect();
+    for unit in units {
+        unit.join().unwrap().unwrap();
+    }
+    let roles: i64 = db
+        .read(|conn| -> Result<i64, baoxiu_core::DomainError> {
+            Ok(terminal_roles::table.count().get_result(conn)?)
+        })
+        .unwrap();
+    assert_eq!(roles, 2);
+}
