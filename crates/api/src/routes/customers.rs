@@ -15,6 +15,7 @@ use crate::dto::{PageQuery, PageResponse, double_option, utc};
 use crate::extract::{IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,8 +72,8 @@ pub struct AccountQuery {
 pub async fn list_accounts(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<AccountQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<AccountQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<AccountResponse>>, ApiError> {
     let request = page.request()?;
     let filter = AccountFilter {

@@ -21,6 +21,7 @@ use crate::dto::{PageQuery, PageResponse, double_option, utc};
 use crate::extract::{Caller, IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 use crate::upload::CsvUpload;
@@ -205,8 +206,8 @@ impl From<DeviceQuery> for DeviceFilter {
 pub async fn list_admin_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<DeviceQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<DeviceQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
     let request = page.request()?;
     let filter = DeviceFilter::from(query.into_inner());
@@ -413,8 +414,8 @@ pub async fn delete_device(
 pub async fn list_devices(
     state: web::Data<AppState>,
     caller: TerminalCaller,
-    query: web::Query<DeviceQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<DeviceQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let request = page.request()?;
@@ -450,7 +451,7 @@ pub struct LookupQuery {
 pub async fn lookup_devices(
     state: web::Data<AppState>,
     caller: TerminalCaller,
-    query: web::Query<LookupQuery>,
+    query: ApiQuery<LookupQuery>,
 ) -> Result<web::Json<Vec<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let query = query.into_inner();
@@ -529,7 +530,7 @@ pub struct ImportQuery {
 pub async fn import_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<ImportQuery>,
+    query: ApiQuery<ImportQuery>,
     file: CsvUpload,
 ) -> Result<web::Json<ImportReport>, ApiError> {
     let options = ImportOptions {
@@ -553,7 +554,7 @@ pub async fn import_devices(
 pub async fn export_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<DeviceQuery>,
+    query: ApiQuery<DeviceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = DeviceFilter::from(query.into_inner());
     let tenant_id = staff.tenant_id().clone();

@@ -11,6 +11,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, PlatformCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +68,7 @@ pub enum CreateDomainRequest {
 pub async fn list_domains(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    page: web::Query<PageQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<DomainResponse>>, ApiError> {
     let request = page.request()?;
     let tenant_id = admin.0.tenant_id().clone();

@@ -23,6 +23,7 @@ use crate::extract::{
 };
 use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::renders;
 use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
 use crate::state::AppState;
@@ -117,8 +118,8 @@ pub struct QrCodeQuery {
 pub async fn list_qr_codes(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<QrCodeQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<QrCodeQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<QrCodeResponse>>, ApiError> {
     let request = page.request()?;
     let bound = query.bound;
@@ -229,7 +230,7 @@ pub async fn get_qr_code_image(
     state: web::Data<AppState>,
     staff: StaffCaller,
     code: web::Path<String>,
-    query: web::Query<ImageQuery>,
+    query: ApiQuery<ImageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slot = renders::slot(&state)?;
     let tenant_id = staff.tenant_id().clone();
@@ -678,7 +679,7 @@ pub async fn open_qr_code(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     code: web::Path<String>,
-    query: web::Query<QQuery>,
+    query: ApiQuery<QQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let host = request_host(&req);
     let named = query

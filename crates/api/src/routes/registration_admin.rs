@@ -15,6 +15,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::routes::me::{TerminalView, terminal_view};
 use crate::state::AppState;
 
@@ -421,8 +422,8 @@ pub struct RegistrationQuery {
 pub async fn list_registrations(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<RegistrationQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<RegistrationQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<RegistrationResponse>>, ApiError> {
     let request = page.request()?;
     let status = match query.into_inner().status.as_deref() {

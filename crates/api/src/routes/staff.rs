@@ -10,6 +10,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -95,8 +96,8 @@ pub struct StaffListQuery {
 pub async fn list_staff(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    filter: web::Query<StaffListQuery>,
-    page: web::Query<PageQuery>,
+    filter: ApiQuery<StaffListQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<StaffResponse>>, ApiError> {
     let request = page.request()?;
     let filter = StaffFilter {

@@ -14,6 +14,7 @@ use crate::dto::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,8 +70,8 @@ pub struct TerminalUserQuery {
 pub async fn list_terminal_users(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<TerminalUserQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<TerminalUserQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<TerminalUserResponse>>, ApiError> {
     let request = page.request()?;
     let query = query.into_inner();
