@@ -144,8 +144,8 @@ fn steps(path: &serde_path_to_error::Path) -> Vec<Step> {
         .filter_map(|segment| match segment {
             Segment::Seq { index } => Some(Step::Index(*index)),
             Segment::Map { key } => Some(Step::Key(key.clone())),
-            Segment::Enum { variant } => Some(Step::Key(variant.clone())),
-            Segment::Unknown => None,
+            // Our enums are unit variants or internally tagged: a variant is not a key.
+            Segment::Enum { .. } | Segment::Unknown => None,
         })
         .collect()
 }
@@ -209,6 +209,8 @@ fn describe<T: DeserializeOwned>(
     if let Some(value) = at(body, &path)
         && let Some(unexpected) = unexpected_of(&message)
         && (value.is_object() || value.is_array())
+        // A unit variant given content: the object is the bad value itself.
+        && !message.ends_with(", expected unit")
         && !matches!(unexpected, Unexpected::Map | Unexpected::Seq)
         && let Some(inner) = locate(value, &unexpected)
     {
@@ -343,6 +345,10 @@ fn human(message: &str, variants: impl FnOnce() -> Option<String>) -> String {
     }
     if let Some(rest) = message.strip_prefix("invalid length ") {
         let (length, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        if expected.starts_with("struct ") || expected.starts_with("tuple struct") {
+            // serde reads a struct from an array too, but the document says object.
+            return "must be an object, not an array".to_owned();
+        }
         return format!(
             "has {length} items; it must have {}",
             expected.trim_start_matches("a ").trim_start_matches("an ")
@@ -394,7 +400,8 @@ fn expected_words(expected: &str) -> Expected {
         "i64" | "isize" | "i128" => words("a whole number"),
         "f32" | "f64" => words("a number"),
         "a sequence" | "sequence" | "a tuple" => words("an array"),
-        "unit" => words("null"),
+        // A unit variant given content (`{"admin": 1}`).
+        "unit" => Expected::Choice,
         "string or map" | "variant identifier" | "unit variant" => Expected::Choice,
         "map with a single key" => Expected::Choice,
         e if e.starts_with("enum ") => Expected::Choice,

@@ -16,7 +16,7 @@ use crate::terminal::{
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Access {
+pub(crate) enum Access {
     /// Anyone, without a token (logins, sign-up, health, the printed QR URL). What a
     /// token adds there is the tenant, whose settings may refuse (guest access off: 403).
     Public,
@@ -36,7 +36,7 @@ enum Access {
     Platform,
 }
 
-const ACCESS: &[(&str, Access)] = &[
+pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("activate_terminal_users", Access::Admin),
     ("approve_domain", Access::Platform),
     ("reject_domain", Access::Platform),
