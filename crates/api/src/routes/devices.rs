@@ -200,6 +200,8 @@ impl From<DeviceQuery> for DeviceFilter {
 }
 
 /// List devices (staff).
+///
+/// Every device of the tenant, filtered by account, status, visibility or text (`q`: serial, machine number or name), one page at a time.
 #[utoipa::path(tag = "devices", operation_id = "list_admin_devices", params(DeviceQuery, PageQuery),
     responses((status = 200, description = "One page of devices", body = PageResponse<DeviceResponse>)))]
 #[get("/admin/devices")]
@@ -272,6 +274,8 @@ impl From<CreateDeviceRequest> for DeviceInput {
 }
 
 /// Create a device.
+///
+/// A device of the tenant, optionally of a customer account; serial and machine numbers are unique within the tenant. Answers the device with its version as `ETag`.
 #[utoipa::path(tag = "devices", operation_id = "create_device", request_body = CreateDeviceRequest,
     responses((status = 201, description = "Created", body = DeviceResponse)))]
 #[post("/admin/devices")]
@@ -292,6 +296,8 @@ pub async fn create_device(
 }
 
 /// Get a device (staff).
+///
+/// One device of the tenant, whole, with its version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(tag = "devices", operation_id = "get_admin_device", params(("id" = String, Path, description = "Device id")),
     responses((status = 200, description = "The device", body = DeviceResponse),
         (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json")))]
@@ -342,6 +348,8 @@ pub struct UpdateDeviceRequest {
 }
 
 /// Change a device.
+///
+/// Changes only the fields sent (`null` clears an optional one); `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "devices", operation_id = "update_device", request_body = UpdateDeviceRequest,
     params(("id" = String, Path, description = "Device id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = DeviceResponse),
@@ -445,6 +453,8 @@ pub struct LookupQuery {
 }
 
 /// Look a device up by serial or machine number ("quick repair").
+///
+/// For "quick repair": the devices the caller may see whose serial or machine number is the one given (exactly, ignoring case).
 #[utoipa::path(tag = "devices", operation_id = "lookup_devices", params(LookupQuery),
     responses((status = 200, description = "Matching devices the caller may see (possibly none)", body = Vec<CustomerDeviceResponse>)))]
 #[get("/devices/lookup")]
@@ -475,6 +485,8 @@ pub async fn lookup_devices(
 }
 
 /// Get one of my devices.
+///
+/// One device as the caller's audience sees it; a device the caller may not see answers 404.
 #[utoipa::path(tag = "devices", operation_id = "get_device", params(("id" = String, Path, description = "Device id")),
     responses((status = 200, description = "The device", body = CustomerDeviceResponse),
         (status = 404, description = "No such device, or not one the caller may see", body = Problem, content_type = "application/problem+json")))]

@@ -58,6 +58,8 @@ pub enum CreateDomainRequest {
 }
 
 /// List domain requests.
+///
+/// The tenant's requests for portal domains, pending and decided, one page at a time.
 #[utoipa::path(
     tag = "domains",
     operation_id = "list_domains",

@@ -38,6 +38,8 @@ fn url_rules(state: &AppState) -> UrlRules {
 }
 
 /// Get the QR code settings.
+///
+/// How codes are made and printed (rule, URL templates, style), with their version as `ETag`; the defaults until an admin saves them.
 #[utoipa::path(tag = "qr-codes", operation_id = "get_qr_settings",
     responses((status = 200, description = "The settings (defaults until saved; `enabled` false)", body = QrSettings)))]
 #[get("/admin/qr-settings")]
@@ -112,6 +114,8 @@ pub struct QrCodeQuery {
 }
 
 /// List QR codes.
+///
+/// The tenant's QR codes, bound to devices or blank (`bound`), one page at a time.
 #[utoipa::path(tag = "qr-codes", operation_id = "list_qr_codes", params(QrCodeQuery, PageQuery),
     responses((status = 200, description = "One page of codes", body = PageResponse<QrCodeResponse>)))]
 #[get("/admin/qr-codes")]

@@ -65,6 +65,8 @@ fn policy_response(policy: Policy) -> HttpResponse {
 }
 
 /// Get the registration policy.
+///
+/// Guest access, the guest's account and contact, invitation codes and work-order rules that apply to every registration, with their version as `ETag`.
 #[utoipa::path(tag = "registration-admin", operation_id = "get_registration_policy",
     responses((status = 200, description = "The policy", body = PolicyResponse, headers(("ETag" = String, description = "Version")))))]
 #[get("/admin/registration-policy")]
@@ -81,6 +83,8 @@ pub async fn get_registration_policy(
 }
 
 /// Replace the registration policy.
+///
+/// Replaces the whole policy; `If-Match` makes the change conditional (412 when stale). The guest account and contact must be the tenant's.
 #[utoipa::path(tag = "registration-admin", operation_id = "put_registration_policy", request_body = PolicyBody,
     params(("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Saved", body = PolicyResponse),
@@ -142,6 +146,8 @@ fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpR
 }
 
 /// List self-registration methods.
+///
+/// Every self-registration method of the tenant, enabled or not.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods",
     responses((status = 200, description = "Every method", body = Vec<MethodResponse>)))]
 #[get("/admin/registration-methods")]
@@ -169,6 +175,8 @@ pub struct CreateMethodRequest {
 }
 
 /// Create a self-registration method.
+///
+/// A way for terminal users to register: channels, mode, approval, the account and contact forms and the roles given. Answers the method with its version as `ETag`.
 #[utoipa::path(tag = "registration-admin", operation_id = "create_registration_method", request_body = CreateMethodRequest,
     responses((status = 201, description = "Created", body = MethodResponse)))]
 #[post("/admin/registration-methods")]
@@ -192,6 +200,8 @@ pub async fn create_registration_method(
 }
 
 /// Get a self-registration method.
+///
+/// One self-registration method of the tenant, with its version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(tag = "registration-admin", operation_id = "get_registration_method", params(("id" = String, Path, description = "Method id")),
     responses((status = 200, description = "The method", body = MethodResponse),
         (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
@@ -218,6 +228,8 @@ pub struct UpdateMethodRequest {
 }
 
 /// Change a self-registration method.
+///
+/// Changes only the fields sent; `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "registration-admin", operation_id = "update_registration_method", request_body = UpdateMethodRequest,
     params(("id" = String, Path, description = "Method id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = MethodResponse),
@@ -248,6 +260,8 @@ pub async fn update_registration_method(
 }
 
 /// Remove a self-registration method.
+///
+/// Removes a self-registration method of the tenant; users who registered through it keep their registration.
 #[utoipa::path(tag = "registration-admin", operation_id = "delete_registration_method", params(("id" = String, Path, description = "Method id")),
     responses((status = 204, description = "Removed"),
         (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
@@ -294,6 +308,8 @@ impl From<InvitationCode> for InvitationCodeResponse {
 }
 
 /// List invitation codes.
+///
+/// The tenant's invitation codes, with their uses and expiry.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes",
     responses((status = 200, description = "Every code", body = Vec<InvitationCodeResponse>)))]
 #[get("/admin/invitation-codes")]
@@ -323,6 +339,8 @@ pub struct CreateInvitationCodeRequest {
 }
 
 /// Create an invitation code.
+///
+/// A code that registrants type when the policy requires one; it may tie the registrant to an account, expire, or be limited to a number of uses.
 #[utoipa::path(tag = "registration-admin", operation_id = "create_invitation_code", request_body = CreateInvitationCodeRequest,
     responses((status = 201, description = "Created", body = InvitationCodeResponse)))]
 #[post("/admin/invitation-codes")]
@@ -416,6 +434,8 @@ pub struct RegistrationQuery {
 }
 
 /// List registrations awaiting approval.
+///
+/// Registrations by status (`pending` by default), oldest first, one page at a time.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_registrations", params(RegistrationQuery, PageQuery),
     responses((status = 200, description = "One page of registrations", body = PageResponse<RegistrationResponse>)))]
 #[get("/admin/registrations")]
@@ -493,6 +513,8 @@ pub struct RejectRequest {
 }
 
 /// Reject a registration.
+///
+/// Rejects a pending registration with a reason the registrant sees; a decided one answers 409.
 #[utoipa::path(tag = "registration-admin", operation_id = "reject_registration", request_body = RejectRequest,
     params(("id" = String, Path, description = "Registration id")),
     responses((status = 204, description = "Rejected; the reason reaches the user through GET /me"),

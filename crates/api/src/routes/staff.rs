@@ -86,6 +86,8 @@ pub struct StaffListQuery {
 }
 
 /// List staff users.
+///
+/// The tenant's staff users, optionally of one role, one page at a time.
 #[utoipa::path(
     tag = "staff",
     operation_id = "list_staff",
@@ -127,6 +129,8 @@ pub struct CreateStaffRequest {
 }
 
 /// Add a staff user.
+///
+/// A staff user of the tenant (admin, dispatcher or engineer); the mobile is unique within the tenant. Without a password the user logs in by SMS code.
 #[utoipa::path(
     tag = "staff",
     operation_id = "create_staff",
@@ -161,6 +165,8 @@ pub async fn create_staff(
 }
 
 /// Get a staff user.
+///
+/// One staff user of the tenant, with their version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(
     tag = "staff",
     operation_id = "get_staff",

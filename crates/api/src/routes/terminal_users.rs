@@ -64,6 +64,8 @@ pub struct TerminalUserQuery {
 }
 
 /// List terminal users.
+///
+/// The tenant's terminal users by status or account, one page at a time; the guest is not listed.
 #[utoipa::path(tag = "terminal-users", operation_id = "list_terminal_users", params(TerminalUserQuery, PageQuery),
     responses((status = 200, description = "One page of users (the guest is not listed)", body = PageResponse<TerminalUserResponse>)))]
 #[get("/admin/terminal-users")]
@@ -140,6 +142,8 @@ pub struct UpdateTerminalUserRequest {
 }
 
 /// Change a terminal user.
+///
+/// Disables or enables a terminal user, or replaces their roles; `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "terminal-users", operation_id = "update_terminal_user", request_body = UpdateTerminalUserRequest,
     params(("id" = String, Path, description = "Terminal user id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = TerminalUserResponse),
