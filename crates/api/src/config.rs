@@ -572,10 +572,12 @@ mod tests {
 
     #[test]
     fn debug_shows_no_secret() {
-        let mut config = Config::default();
-        config.jwt_secret = "jwt-secret-text-0123456789abcdef0123456789".into();
-        config.secrets_key = "ab".repeat(32);
-        config.database_url = "postgres://baoxiu:db-password-text@db.internal:5432/baoxiu".into();
+        let mut config = Config {
+            jwt_secret: "jwt-secret-text-0123456789abcdef0123456789".into(),
+            secrets_key: "ab".repeat(32),
+            database_url: "postgres://baoxiu:db-password-text@db.internal:5432/baoxiu".into(),
+            ..Config::default()
+        };
         config.sms.api_key = Some("sms-key-text".into());
         config.sms.base_url = Some("https://gw:gw-password-text@sms.example.com/send".into());
         config.wechat.public_app_id = Some("wxpublic".into());

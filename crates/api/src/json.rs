@@ -432,7 +432,7 @@ fn given_words(given: &str) -> String {
     if given == "null" || given == "unit value" {
         "null".to_owned()
     } else if given.starts_with("boolean") {
-        format!("{}", given.replace("boolean ", "").replace('`', ""))
+        given.replace("boolean ", "").replace('`', "")
     } else if given.starts_with("integer") || given.starts_with("floating point") {
         let n = given.split('`').nth(1).unwrap_or_default();
         format!("the number {n}")

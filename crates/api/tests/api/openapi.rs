@@ -167,7 +167,7 @@ backend_tests! {
         for (method, template, operation) in operations(&doc) {
             let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
             for part in ["operationId", "summary", "description"] {
-                if !operation[part].as_str().is_some_and(|s| !s.trim().is_empty()) {
+                if operation[part].as_str().is_none_or(|s| s.trim().is_empty()) {
                     wrong.push(format!("{method} {template}: no {part}"));
                 }
             }
