@@ -19,6 +19,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
 `cursor` and answer `{items, next_cursor}`. Callers without a token name their tenant with the `X-Tenant` header \
 (the tenant's slug) or through an approved portal host; with a token, the token's tenant applies.",
     ),
+    servers((url = "/", description = "The server that serves this document: every path below is absolute (`/api/v1/...`, `/healthz/...`, `/q/{code}`)")),
     components(schemas(Problem, baoxiu_core::FieldError)),
     tags(
         (name = "health", description = "Probes"),
@@ -177,7 +178,51 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
+    drop_unused_schemas(&mut api);
     api
+}
+
+/// Removes the schemas nothing refers to: utoipa registers the item types of generic pages
+/// (`PageResponse<T>`) although the pages inline them.
+fn drop_unused_schemas(api: &mut utoipa::openapi::OpenApi) {
+    fn refs(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "$ref"
+                        && let Some(name) = inner
+                            .as_str()
+                            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
+                        found.push(name.to_owned());
+                    }
+                    refs(inner, found);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| refs(i, found)),
+            _ => {}
+        }
+    }
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let mut pending = Vec::new();
+    refs(
+        &serde_json::to_value(&api.paths).unwrap_or_default(),
+        &mut pending,
+    );
+    let mut used = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone())
+            && let Some(schema) = components.schemas.get(&name)
+        {
+            refs(
+                &serde_json::to_value(schema).unwrap_or_default(),
+                &mut pending,
+            );
+        }
+    }
+    components.schemas.retain(|name, _| used.contains(name));
 }
 
 /// Our tagged unions (`#[serde(tag = "kind", deny_unknown_fields)]`) refuse unknown fields

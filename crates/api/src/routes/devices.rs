@@ -180,9 +180,9 @@ pub fn viewer_of(conn: &mut DbConn, caller: &Caller) -> DomainResult<Viewer> {
 #[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     pub account_id: Option<String>,
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<DeviceStatus>,
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
     pub q: Option<String>,

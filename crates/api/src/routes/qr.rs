@@ -193,7 +193,7 @@ pub async fn generate_qr_codes(
 #[into_params(parameter_in = Query)]
 pub struct ImageQuery {
     /// `svg` (default, with the caption) or `png`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub format: Option<ImageFormat>,
 }
 

@@ -57,7 +57,7 @@ pub struct RegistrationFormResponse {
 #[into_params(parameter_in = Query)]
 pub struct ChannelQuery {
     /// Where the user is; default `h5`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub channel: Option<Channel>,
 }
 

@@ -430,7 +430,19 @@ impl From<Registration> for RegistrationResponse {
 #[into_params(parameter_in = Query)]
 pub struct RegistrationQuery {
     /// `pending` (default), `approved`, `rejected` or `all`.
+    #[param(value_type = Option<RegistrationStatusFilter>, inline)]
     pub status: Option<String>,
+}
+
+/// The statuses `list_registrations` filters on (the document's enum; read as text).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RegistrationStatusFilter {
+    Pending,
+    Approved,
+    Rejected,
+    All,
 }
 
 /// List registrations awaiting approval.

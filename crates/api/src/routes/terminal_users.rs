@@ -58,7 +58,7 @@ impl From<TerminalUser> for TerminalUserResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TerminalUserQuery {
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<TerminalStatus>,
     pub account_id: Option<String>,
 }

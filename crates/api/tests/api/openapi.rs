@@ -86,6 +86,32 @@ fn every_operation_is_documented_once() {
             "{method} {path}: admin route without security"
         );
     }
+    // Every schema is used, by a path or by another schema used.
+    let text = doc["paths"].to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut pending: Vec<String> = text
+        .split("#/components/schemas/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect();
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone()) {
+            let inner = schemas[&name].to_string();
+            pending.extend(
+                inner
+                    .split("#/components/schemas/")
+                    .skip(1)
+                    .map(|rest| rest.split('"').next().unwrap().to_owned()),
+            );
+        }
+    }
+    let unused: Vec<&String> = schemas.keys().filter(|n| !used.contains(*n)).collect();
+    assert!(unused.is_empty(), "schemas nothing refers to: {unused:?}");
+    assert!(
+        doc["servers"].as_array().is_some_and(|s| !s.is_empty()),
+        "no servers"
+    );
     // The global scheme is bearer JWT.
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer_auth"]["scheme"],
