@@ -69,6 +69,36 @@ fn problem(description: &str) -> Response {
         .build()
 }
 
+/// The operations whose success answers carry the object's version as `ETag` (the
+/// authorisation matrix checks this list against what the server sends).
+const ANSWERS_ETAG: &[&str] = &[
+    "create_account",
+    "get_account",
+    "update_account",
+    "create_contact",
+    "update_contact",
+    "create_device",
+    "get_admin_device",
+    "update_device",
+    "get_profile",
+    "update_profile",
+    "get_settings",
+    "update_settings",
+    "get_qr_settings",
+    "put_qr_settings",
+    "get_registration_policy",
+    "put_registration_policy",
+    "create_registration_method",
+    "get_registration_method",
+    "update_registration_method",
+    "create_role",
+    "update_role",
+    "create_staff",
+    "get_staff",
+    "update_staff",
+    "update_terminal_user",
+];
+
 /// Adds what every operation shares. An operation that declared `security(())` is public
 /// (`security: []`); every other one needs the bearer token.
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
@@ -113,8 +143,34 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 })
             };
             let versioned = has_parameter("If-Match");
+            let answers_version = operation
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| ANSWERS_ETAG.contains(&id));
             let names_tenant = has_parameter("X-Tenant");
             let responses = &mut operation.responses.responses;
+            if answers_version {
+                for (status, response) in responses.iter_mut() {
+                    if let (true, utoipa::openapi::RefOr::T(response)) =
+                        (status.starts_with('2'), response)
+                    {
+                        response
+                            .headers
+                            .entry("ETag".to_owned())
+                            .or_insert_with(|| {
+                                let header = utoipa::openapi::HeaderBuilder::new()
+                                    .schema(Some(utoipa::openapi::schema::Object::with_type(
+                                        utoipa::openapi::schema::Type::String,
+                                    )))
+                                    .description(Some(
+                                        "The object's version, to send back as `If-Match`",
+                                    ))
+                                    .build();
+                                utoipa::openapi::RefOr::T(header)
+                            });
+                    }
+                }
+            }
             let mut add = |status: &str, description: &str| {
                 responses
                     .entry(status.to_owned())

@@ -374,6 +374,15 @@ backend_tests! {
                 let status = answer.status;
                 let content_type = answer.header("content-type").unwrap_or_default().to_owned();
                 let mut fault = None;
+                // An `ETag` is sent exactly where the document says so.
+                if caller == Caller::Admin && status.is_success() {
+                    let documented = document["paths"][&operation.template][operation.method.as_str().to_lowercase()]["responses"][status.as_str()]["headers"]
+                        .get("ETag")
+                        .is_some();
+                    if documented != answer.header("etag").is_some() {
+                        wrong.push(format!("{} {path} ({}): {status}: ETag documented {documented}, sent {}", operation.method, operation.id, answer.header("etag").is_some()));
+                    }
+                }
                 if status.is_server_error() {
                     fault = Some("a server error");
                 } else if status.is_client_error() && !content_type.starts_with("application/problem+json") {
