@@ -19,8 +19,10 @@ pub struct DomainResponse {
     pub id: String,
     pub host: String,
     /// `subdomain` or `custom`.
+    #[schema(value_type = DomainKind)]
     pub kind: String,
     /// `pending`, `approved` or `rejected`. Approved hosts resolve to the tenant.
+    #[schema(value_type = crate::routes::registration_admin::Decision)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -45,6 +47,15 @@ impl From<DomainRequest> for DomainResponse {
             reason: d.reason,
         }
     }
+}
+
+/// The kinds of domain request (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DomainKind {
+    Subdomain,
+    Custom,
 }
 
 /// A sub-domain of the portal domain, or a domain of the tenant's own.

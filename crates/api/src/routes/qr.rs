@@ -398,15 +398,35 @@ pub async fn export_qr_codes(
     })
 }
 
+/// What a scanned code is (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ScanKind {
+    Device,
+    Blank,
+}
+
+/// What a caller may do with a scanned device (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ScanAction {
+    ReportFault,
+    ViewHistory,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScanResponse {
     pub code: String,
     /// `device` or `blank`.
+    #[schema(value_type = ScanKind)]
     pub kind: String,
     /// The device as the caller sees it: staff the whole device, terminal users the
     /// customer view.
     pub device: Option<DeviceView>,
     /// What the caller can do with the device: `report_fault`, `view_history`.
+    #[schema(value_type = Vec<ScanAction>)]
     pub actions: Vec<String>,
     /// For a blank code: whether the caller may bind it to a device.
     pub may_bind: bool,

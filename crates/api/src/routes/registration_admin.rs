@@ -376,6 +376,7 @@ pub struct RegistrationResponse {
     pub contact_name: String,
     pub mobile: String,
     /// `pending`, `approved` or `rejected`.
+    #[schema(value_type = Decision)]
     pub status: String,
     pub reason: Option<String>,
     pub decided_by: Option<String>,
@@ -432,6 +433,16 @@ pub struct RegistrationQuery {
     /// `pending` (default), `approved`, `rejected` or `all`.
     #[param(value_type = Option<RegistrationStatusFilter>, inline)]
     pub status: Option<String>,
+}
+
+/// Where a request awaiting a decision stands (the document's enum; answered as text).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Decision {
+    Pending,
+    Approved,
+    Rejected,
 }
 
 /// The statuses `list_registrations` filters on (the document's enum; read as text).

@@ -20,6 +20,7 @@ pub struct WechatAppResponse {
     pub id: String,
     pub app_id: String,
     /// `mini_program` or `official_account`.
+    #[schema(value_type = AppKindDto)]
     pub kind: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
