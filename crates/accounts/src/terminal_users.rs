@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::enterprises::{self, Enterprise};
 use crate::roles::{self, Permission, Role};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TerminalStatus {
     /// May log in and act by its roles (registered or not).

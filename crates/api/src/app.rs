@@ -213,19 +213,26 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
             .app_data(data.clone())
             .app_data(BodyLimit(body_limit))
             .app_data(web::PayloadConfig::new(body_limit))
-            .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                ApiError::validation(vec![baoxiu_core::FieldError::new(
-                    "query",
-                    "invalid",
-                    error.to_string(),
-                )])
-                .into()
+            // `crate::query::ApiQuery` names the parameter; this is for any `web::Query` left.
+            .app_data(web::QueryConfig::default().error_handler(|error, req| {
+                match crate::query::parse::<std::collections::HashMap<String, String>>(
+                    req.query_string(),
+                ) {
+                    Err(named) => named.into(),
+                    Ok(_) => ApiError::validation(vec![baoxiu_core::FieldError::new(
+                        "query",
+                        "invalid",
+                        format!("the query string does not fit this route: {error}"),
+                    )])
+                    .into(),
+                }
             }))
-            .app_data(
-                web::PathConfig::default()
-                    .error_handler(|error, _| ApiError::malformed(error.to_string()).into()),
-            )
+            // Every path parameter is an id or a code: one that cannot be read names nothing.
+            .app_data(web::PathConfig::default().error_handler(|_, _| {
+                ApiError::from(baoxiu_core::DomainError::NotFound("object")).into()
+            }))
             // Innermost: a refused request still gets CORS headers, a log line and a metric.
+            .wrap(from_fn(crate::text::refuse_control_characters_in_paths))
             .wrap(from_fn(crate::limits::limit_unauthenticated_routes))
             .wrap(crate::cors::middleware(origins.clone()))
             .wrap(from_fn(crate::cors::refuse_foreign_preflight))

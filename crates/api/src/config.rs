@@ -33,7 +33,8 @@ pub enum SmsProvider {
     Http,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand: it never shows a secret (`redact`).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsConfig {
     pub provider: SmsProvider,
@@ -50,7 +51,8 @@ pub enum WechatProvider {
     Http,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand: it never shows a secret (`redact`).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WechatConfig {
     pub provider: WechatProvider,
@@ -73,7 +75,8 @@ pub enum RegistryProvider {
     Http,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand: it never shows a secret (`redact`).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     pub provider: RegistryProvider,
@@ -212,7 +215,8 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand: it never shows a secret (`redact`).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub mode: Mode,
@@ -253,6 +257,133 @@ pub struct Config {
     /// The ownership check of custom portal hosts.
     pub domain_check: DomainCheckConfig,
     pub jobs: JobsConfig,
+}
+
+/// What `Debug` shows of a secret: whether it is set, never its text.
+fn redact(secret: Option<&str>) -> &'static str {
+    match secret {
+        Some(s) if !s.is_empty() => "[redacted]",
+        _ => "[not set]",
+    }
+}
+
+/// A URL with its password (`postgres://user:password@host`) redacted.
+pub fn url_without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            let hidden = if user_info.contains(':') {
+                ":[redacted]"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{hidden}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            provider,
+            base_url,
+            api_key,
+        } = self;
+        f.debug_struct("SmsConfig")
+            .field("provider", provider)
+            .field("base_url", &base_url.as_deref().map(url_without_password))
+            .field("api_key", &redact(api_key.as_deref()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WechatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            provider,
+            base_url,
+            public_app_id,
+            public_app_secret,
+        } = self;
+        f.debug_struct("WechatConfig")
+            .field("provider", provider)
+            .field("base_url", &url_without_password(base_url))
+            .field("public_app_id", public_app_id)
+            .field("public_app_secret", &redact(public_app_secret.as_deref()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RegistryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            provider,
+            base_url,
+            api_key,
+        } = self;
+        f.debug_struct("RegistryConfig")
+            .field("provider", provider)
+            .field("base_url", &base_url.as_deref().map(url_without_password))
+            .field("api_key", &redact(api_key.as_deref()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // Every field named (no `..`): a new field must say here whether it is a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            mode,
+            bind,
+            database_url,
+            database_pool_size,
+            jwt_secret,
+            jwt_issuer,
+            access_token_ttl_secs,
+            portal_domain,
+            cors_origins,
+            trusted_proxies,
+            limits,
+            max_body_bytes,
+            max_upload_bytes,
+            render_concurrency,
+            log_format,
+            secrets_key,
+            sms,
+            wechat,
+            business_registry,
+            domain_check,
+            jobs,
+        } = self;
+        f.debug_struct("Config")
+            .field("mode", mode)
+            .field("bind", bind)
+            .field("database_url", &url_without_password(database_url))
+            .field("database_pool_size", database_pool_size)
+            .field("jwt_secret", &redact(Some(jwt_secret)))
+            .field("jwt_issuer", jwt_issuer)
+            .field("access_token_ttl_secs", access_token_ttl_secs)
+            .field("portal_domain", portal_domain)
+            .field("cors_origins", cors_origins)
+            .field("trusted_proxies", trusted_proxies)
+            .field("limits", limits)
+            .field("max_body_bytes", max_body_bytes)
+            .field("max_upload_bytes", max_upload_bytes)
+            .field("render_concurrency", render_concurrency)
+            .field("log_format", log_format)
+            .field("secrets_key", &redact(Some(secrets_key)))
+            .field("sms", sms)
+            .field("wechat", wechat)
+            .field("business_registry", business_registry)
+            .field("domain_check", domain_check)
+            .field("jobs", jobs)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -438,6 +569,42 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut config = Config {
+            jwt_secret: "jwt-secret-text-0123456789abcdef0123456789".into(),
+            secrets_key: "ab".repeat(32),
+            database_url: "postgres://baoxiu:db-password-text@db.internal:5432/baoxiu".into(),
+            ..Config::default()
+        };
+        config.sms.api_key = Some("sms-key-text".into());
+        config.sms.base_url = Some("https://gw:gw-password-text@sms.example.com/send".into());
+        config.wechat.public_app_id = Some("wxpublic".into());
+        config.wechat.public_app_secret = Some("wechat-secret-text".into());
+        config.business_registry.api_key = Some("registry-key-text".into());
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            for secret in [
+                "jwt-secret-text",
+                &"ab".repeat(32),
+                "db-password-text",
+                "sms-key-text",
+                "gw-password-text",
+                "wechat-secret-text",
+                "registry-key-text",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            // What is not secret still shows.
+            assert!(
+                shown.contains("postgres://baoxiu:[redacted]@db.internal:5432/baoxiu"),
+                "{shown}"
+            );
+            assert!(shown.contains("wxpublic"), "{shown}");
+            assert!(shown.contains("[redacted]"));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -15,11 +15,13 @@ pub mod limits;
 pub mod openapi;
 pub mod problem;
 pub mod proxies;
+pub mod query;
 pub mod renders;
 pub mod request;
 pub mod routes;
 pub mod sms_codes;
 pub mod state;
+pub mod text;
 pub mod tokens;
 pub mod upload;
 

@@ -19,6 +19,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
 `cursor` and answer `{items, next_cursor}`. Callers without a token name their tenant with the `X-Tenant` header \
 (the tenant's slug) or through an approved portal host; with a token, the token's tenant applies.",
     ),
+    servers((url = "/", description = "The server that serves this document: every path below is absolute (`/api/v1/...`, `/healthz/...`, `/q/{code}`)")),
     components(schemas(Problem, baoxiu_core::FieldError)),
     tags(
         (name = "health", description = "Probes"),
@@ -68,6 +69,36 @@ fn problem(description: &str) -> Response {
         .build()
 }
 
+/// The operations whose success answers carry the object's version as `ETag` (the
+/// authorisation matrix checks this list against what the server sends).
+const ANSWERS_ETAG: &[&str] = &[
+    "create_account",
+    "get_account",
+    "update_account",
+    "create_contact",
+    "update_contact",
+    "create_device",
+    "get_admin_device",
+    "update_device",
+    "get_profile",
+    "update_profile",
+    "get_settings",
+    "update_settings",
+    "get_qr_settings",
+    "put_qr_settings",
+    "get_registration_policy",
+    "put_registration_policy",
+    "create_registration_method",
+    "get_registration_method",
+    "update_registration_method",
+    "create_role",
+    "update_role",
+    "create_staff",
+    "get_staff",
+    "update_staff",
+    "update_terminal_user",
+];
+
 /// Adds what every operation shares. An operation that declared `security(())` is public
 /// (`security: []`); every other one needs the bearer token.
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
@@ -81,6 +112,7 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
+    close_tagged_unions(components);
     api.security = Some(vec![SecurityRequirement::new(
         "bearer_auth",
         Vec::<String>::new(),
@@ -111,8 +143,34 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 })
             };
             let versioned = has_parameter("If-Match");
+            let answers_version = operation
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| ANSWERS_ETAG.contains(&id));
             let names_tenant = has_parameter("X-Tenant");
             let responses = &mut operation.responses.responses;
+            if answers_version {
+                for (status, response) in responses.iter_mut() {
+                    if let (true, utoipa::openapi::RefOr::T(response)) =
+                        (status.starts_with('2'), response)
+                    {
+                        response
+                            .headers
+                            .entry("ETag".to_owned())
+                            .or_insert_with(|| {
+                                let header = utoipa::openapi::HeaderBuilder::new()
+                                    .schema(Some(utoipa::openapi::schema::Object::with_type(
+                                        utoipa::openapi::schema::Type::String,
+                                    )))
+                                    .description(Some(
+                                        "The object's version, to send back as `If-Match`",
+                                    ))
+                                    .build();
+                                utoipa::openapi::RefOr::T(header)
+                            });
+                    }
+                }
+            }
             let mut add = |status: &str, description: &str| {
                 responses
                     .entry(status.to_owned())
@@ -176,5 +234,76 @@ pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
+    drop_unused_schemas(&mut api);
     api
+}
+
+/// Removes the schemas nothing refers to: utoipa registers the item types of generic pages
+/// (`PageResponse<T>`) although the pages inline them.
+fn drop_unused_schemas(api: &mut utoipa::openapi::OpenApi) {
+    fn refs(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "$ref"
+                        && let Some(name) = inner
+                            .as_str()
+                            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
+                        found.push(name.to_owned());
+                    }
+                    refs(inner, found);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| refs(i, found)),
+            _ => {}
+        }
+    }
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let mut pending = Vec::new();
+    refs(
+        &serde_json::to_value(&api.paths).unwrap_or_default(),
+        &mut pending,
+    );
+    let mut used = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone())
+            && let Some(schema) = components.schemas.get(&name)
+        {
+            refs(
+                &serde_json::to_value(schema).unwrap_or_default(),
+                &mut pending,
+            );
+        }
+    }
+    components.schemas.retain(|name, _| used.contains(name));
+}
+
+/// Our tagged unions (`#[serde(tag = "kind", deny_unknown_fields)]`) refuse unknown fields
+/// in every variant, which utoipa does not say: a variant is an object whose `kind` takes
+/// one value. (The running-server test checks the request bodies among them.)
+fn close_tagged_unions(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::OneOf(union)) = schema else {
+            continue;
+        };
+        for variant in &mut union.items {
+            let RefOr::T(Schema::Object(object)) = variant else {
+                continue;
+            };
+            let tagged = matches!(
+                object.properties.get("kind"),
+                Some(RefOr::T(Schema::Object(tag)))
+                    if tag.enum_values.as_ref().is_some_and(|values| values.len() == 1)
+            ) && object.required.iter().any(|name| name == "kind");
+            if tagged {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
 }

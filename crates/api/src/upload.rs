@@ -66,6 +66,9 @@ impl FromRequest for CsvUpload {
                 }
                 body.extend_from_slice(&chunk);
             }
+            if let Some(error) = crate::text::csv_control_error(&body) {
+                return Err(ApiError::validation(vec![error]));
+            }
             Ok(CsvUpload(body.freeze()))
         })
     }

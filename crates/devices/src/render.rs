@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 
-use baoxiu_core::{DomainError, DomainResult};
+use baoxiu_core::{DomainError, DomainResult, FieldError};
 use qrcodegen::{QrCode, QrCodeEcc};
 use serde::Deserialize;
 
@@ -180,12 +180,23 @@ pub struct Label {
 
 /// `labels` labels fit on one A4 sheet of `rows` × `columns`.
 pub fn check_sheet(labels: usize, rows: u32, columns: u32) -> DomainResult<()> {
-    if !(1..=20).contains(&rows) || !(1..=10).contains(&columns) {
-        return Err(DomainError::invalid(
+    let mut errors = Vec::new();
+    if !(1..=20).contains(&rows) {
+        errors.push(FieldError::new(
             "rows",
             "out_of_range",
-            "1-20 rows and 1-10 columns",
+            "must be from 1 to 20",
         ));
+    }
+    if !(1..=10).contains(&columns) {
+        errors.push(FieldError::new(
+            "columns",
+            "out_of_range",
+            "must be from 1 to 10",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
     }
     let capacity = usize::try_from(rows * columns).unwrap_or(0);
     if labels == 0 || labels > capacity {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::methods::{self, Mode};
 use crate::policy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationState {
     /// The shared guest identity.
@@ -24,7 +24,7 @@ pub enum RegistrationState {
 }
 
 /// Which data the caller sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataScope {
     /// Nothing: every data endpoint answers `registration-required`.

@@ -153,8 +153,11 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection that comes back still inside a transaction (its request panicked) or
+    /// with its transaction manager in an error state is dropped, not handed to the next
+    /// request: that one would run inside the dead transaction and never commit.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -285,5 +288,78 @@ impl Db {
         let mut conn = self.conn()?;
         conn.batch_execute("SELECT 1")
             .map_err(|e| StoreError::Connect(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use diesel::RunQueryDsl;
+
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn execute(db: &Db, sql: &str) {
+        db.write(|conn| -> Result<usize, baoxiu_core::DomainError> {
+            Ok(diesel::sql_query(sql).execute(conn)?)
+        })
+        .unwrap();
+    }
+
+    fn rows(url: &str) -> i64 {
+        let db = Db::open(url, 1).unwrap();
+        db.read(|conn| -> Result<Count, baoxiu_core::DomainError> {
+            Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM broken_probe").get_result(conn)?)
+        })
+        .unwrap()
+        .n
+    }
+
+    fn a_request_that_panicked_leaves_no_transaction_behind(backend: Backend) {
+        let test_db = TestDatabase::new(backend);
+        // One connection: the request after the panic gets the same one back, or a new one.
+        let db = Db::open(&test_db.url, 1).unwrap();
+        execute(&db, "CREATE TABLE broken_probe (x INTEGER)");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.write(|conn| -> Result<(), baoxiu_core::DomainError> {
+                diesel::sql_query("INSERT INTO broken_probe VALUES (1)").execute(conn)?;
+                panic!("the request panics inside its transaction");
+            })
+        }));
+        assert!(panicked.is_err());
+        execute(&db, "INSERT INTO broken_probe VALUES (2)");
+        // Seen from another connection: the second write committed, the first did not.
+        assert_eq!(rows(&test_db.url), 1, "{backend:?}");
+    }
+
+    #[test]
+    fn a_request_that_panicked_leaves_no_transaction_behind_sqlite() {
+        a_request_that_panicked_leaves_no_transaction_behind(Backend::Sqlite);
+    }
+
+    #[test]
+    fn a_request_that_panicked_leaves_no_transaction_behind_postgres() {
+        a_request_that_panicked_leaves_no_transaction_behind(Backend::Postgres);
+    }
+
+    #[test]
+    fn a_connection_inside_a_transaction_has_broken() {
+        use diesel::connection::{Connection, TransactionManager};
+        let test_db = TestDatabase::new(Backend::Sqlite);
+        let manager = Manager {
+            target: Target::parse(&test_db.url).unwrap(),
+            statements: Arc::default(),
+        };
+        let mut conn = manager.connect().unwrap();
+        assert!(!manager.has_broken(&mut conn));
+        <DbConn as Connection>::TransactionManager::begin_transaction(&mut conn).unwrap();
+        assert!(manager.has_broken(&mut conn));
     }
 }

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::AdminCaller;
 use crate::problem::ApiError;
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,8 +77,8 @@ pub struct AuditQuery {
 pub async fn list_audit_log(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    query: web::Query<AuditQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<AuditQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<AuditEntryResponse>>, ApiError> {
     let request = page.request()?;
     let query = query.into_inner();

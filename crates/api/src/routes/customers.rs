@@ -15,6 +15,7 @@ use crate::dto::{PageQuery, PageResponse, double_option, utc};
 use crate::extract::{IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,14 +66,16 @@ pub struct AccountQuery {
 }
 
 /// List accounts.
+///
+/// The tenant's customer accounts, by name (`q` matches a part of it), one page at a time.
 #[utoipa::path(tag = "accounts", operation_id = "list_accounts", params(AccountQuery, PageQuery),
     responses((status = 200, description = "One page of accounts", body = PageResponse<AccountResponse>)))]
 #[get("/admin/accounts")]
 pub async fn list_accounts(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<AccountQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<AccountQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<AccountResponse>>, ApiError> {
     let request = page.request()?;
     let filter = AccountFilter {
@@ -103,6 +106,8 @@ pub struct CreateAccountRequest {
 }
 
 /// Create an account.
+///
+/// A customer account (客户) of the tenant; its custom `fields` follow the account form of the registration methods. Answers the account with its version as `ETag`.
 #[utoipa::path(tag = "accounts", operation_id = "create_account", request_body = CreateAccountRequest,
     responses((status = 201, description = "Created", body = AccountResponse)))]
 #[post("/admin/accounts")]
@@ -139,6 +144,8 @@ pub async fn create_account(
 }
 
 /// Get an account.
+///
+/// One account of the tenant, with its version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(tag = "accounts", operation_id = "get_account", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The account", body = AccountResponse),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
@@ -170,6 +177,8 @@ pub struct UpdateAccountRequest {
 }
 
 /// Change an account.
+///
+/// Changes only the fields sent (`null` clears an optional one); `If-Match` with the version read makes the change conditional (412 when it is stale).
 #[utoipa::path(tag = "accounts", operation_id = "update_account", request_body = UpdateAccountRequest,
     params(("id" = String, Path, description = "Account id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = AccountResponse),
@@ -228,6 +237,8 @@ impl From<Contact> for ContactResponse {
 }
 
 /// List an account's contacts.
+///
+/// The contacts (联系人) of one account of the tenant; another tenant's account answers 404.
 #[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The contacts", body = Vec<ContactResponse>),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
@@ -260,6 +271,8 @@ pub struct CreateContactRequest {
 }
 
 /// Add a contact to an account.
+///
+/// A contact person of the account; the mobile, when given, is unique within the tenant. Answers the contact with its version as `ETag`.
 #[utoipa::path(tag = "accounts", operation_id = "create_contact", request_body = CreateContactRequest,
     params(("id" = String, Path, description = "Account id")),
     responses((status = 201, description = "Created", body = ContactResponse),
@@ -305,6 +318,8 @@ pub struct UpdateContactRequest {
 }
 
 /// Change a contact.
+///
+/// Changes only the fields sent (`null` clears an optional one); `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "accounts", operation_id = "update_contact", request_body = UpdateContactRequest,
     params(("id" = String, Path, description = "Contact id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = ContactResponse),

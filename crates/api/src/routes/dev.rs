@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::problem::ApiError;
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -16,7 +17,7 @@ pub struct DevSmsQuery {
 /// `GET /api/v1/dev/sms?mobile=...`: messages to that mobile, newest first.
 pub async fn list_dev_sms(
     state: web::Data<AppState>,
-    query: web::Query<DevSmsQuery>,
+    query: ApiQuery<DevSmsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(dev) = &state.dev_sms else {
         return Err(ApiError::route_not_found());

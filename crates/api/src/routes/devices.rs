@@ -21,6 +21,7 @@ use crate::dto::{PageQuery, PageResponse, double_option, utc};
 use crate::extract::{Caller, IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 use crate::upload::CsvUpload;
@@ -183,9 +184,9 @@ pub fn viewer_of(conn: &mut DbConn, caller: &Caller) -> DomainResult<Viewer> {
 #[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     pub account_id: Option<String>,
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<DeviceStatus>,
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
     pub q: Option<String>,
@@ -207,14 +208,16 @@ impl From<DeviceQuery> for DeviceFilter {
 }
 
 /// List devices (staff).
+///
+/// Every device of the tenant, filtered by account, status, visibility or text (`q`: serial, machine number or name), one page at a time.
 #[utoipa::path(tag = "devices", operation_id = "list_admin_devices", params(DeviceQuery, PageQuery),
     responses((status = 200, description = "One page of devices", body = PageResponse<DeviceResponse>)))]
 #[get("/admin/devices")]
 pub async fn list_admin_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<DeviceQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<DeviceQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<DeviceResponse>>, ApiError> {
     let request = page.request()?;
     let filter = DeviceFilter::from(query.into_inner());
@@ -286,6 +289,8 @@ impl From<CreateDeviceRequest> for DeviceInput {
 }
 
 /// Create a device.
+///
+/// A device of the tenant, optionally of a customer account; serial and machine numbers are unique within the tenant. Answers the device with its version as `ETag`.
 #[utoipa::path(tag = "devices", operation_id = "create_device", request_body = CreateDeviceRequest,
     responses((status = 201, description = "Created", body = DeviceResponse)))]
 #[post("/admin/devices")]
@@ -302,6 +307,8 @@ pub async fn create_device(
 }
 
 /// Get a device (staff).
+///
+/// One device of the tenant, whole, with its version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(tag = "devices", operation_id = "get_admin_device", params(("id" = String, Path, description = "Device id")),
     responses((status = 200, description = "The device", body = DeviceResponse),
         (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json")))]
@@ -353,6 +360,8 @@ pub struct UpdateDeviceRequest {
 }
 
 /// Change a device.
+///
+/// Changes only the fields sent (`null` clears an optional one); `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "devices", operation_id = "update_device", request_body = UpdateDeviceRequest,
     params(("id" = String, Path, description = "Device id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = DeviceResponse),
@@ -421,8 +430,8 @@ pub async fn delete_device(
 pub async fn list_devices(
     state: web::Data<AppState>,
     caller: TerminalCaller,
-    query: web::Query<DeviceQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<DeviceQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let request = page.request()?;
@@ -453,13 +462,15 @@ pub struct LookupQuery {
 }
 
 /// Look a device up by serial or machine number ("quick repair").
+///
+/// For "quick repair": the devices the caller may see whose serial or machine number is the one given (exactly, ignoring case).
 #[utoipa::path(tag = "devices", operation_id = "lookup_devices", params(LookupQuery),
     responses((status = 200, description = "Matching devices the caller may see (possibly none)", body = Vec<CustomerDeviceResponse>)))]
 #[get("/devices/lookup")]
 pub async fn lookup_devices(
     state: web::Data<AppState>,
     caller: TerminalCaller,
-    query: web::Query<LookupQuery>,
+    query: ApiQuery<LookupQuery>,
 ) -> Result<web::Json<Vec<CustomerDeviceResponse>>, ApiError> {
     let TerminalCaller(caller) = caller;
     let query = query.into_inner();
@@ -483,6 +494,8 @@ pub async fn lookup_devices(
 }
 
 /// Get one of my devices.
+///
+/// One device as the caller's audience sees it; a device the caller may not see answers 404.
 #[utoipa::path(tag = "devices", operation_id = "get_device", params(("id" = String, Path, description = "Device id")),
     responses((status = 200, description = "The device", body = CustomerDeviceResponse),
         (status = 404, description = "No such device, or not one the caller may see", body = Problem, content_type = "application/problem+json")))]
@@ -538,7 +551,7 @@ pub struct ImportQuery {
 pub async fn import_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<ImportQuery>,
+    query: ApiQuery<ImportQuery>,
     file: CsvUpload,
 ) -> Result<web::Json<ImportReport>, ApiError> {
     let options = ImportOptions {
@@ -562,7 +575,7 @@ pub async fn import_devices(
 pub async fn export_devices(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<DeviceQuery>,
+    query: ApiQuery<DeviceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = DeviceFilter::from(query.into_inner());
     let file = state

@@ -11,6 +11,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, PlatformCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,8 +19,10 @@ pub struct DomainResponse {
     pub id: String,
     pub host: String,
     /// `subdomain` or `custom`.
+    #[schema(value_type = DomainKind)]
     pub kind: String,
     /// `pending`, `approved` or `rejected`. Approved hosts resolve to the tenant.
+    #[schema(value_type = crate::routes::registration_admin::Decision)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -46,6 +49,15 @@ impl From<DomainRequest> for DomainResponse {
     }
 }
 
+/// The kinds of domain request (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DomainKind {
+    Subdomain,
+    Custom,
+}
+
 /// A sub-domain of the portal domain, or a domain of the tenant's own.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -57,6 +69,8 @@ pub enum CreateDomainRequest {
 }
 
 /// List domain requests.
+///
+/// The tenant's requests for portal domains, pending and decided, one page at a time.
 #[utoipa::path(
     tag = "domains",
     operation_id = "list_domains",
@@ -67,7 +81,7 @@ pub enum CreateDomainRequest {
 pub async fn list_domains(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    page: web::Query<PageQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<DomainResponse>>, ApiError> {
     let request = page.request()?;
     let page = state

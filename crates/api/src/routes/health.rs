@@ -14,6 +14,8 @@ pub struct HealthResponse {
 }
 
 /// Liveness: the process answers.
+///
+/// Answers 200 as long as the process serves requests; it does not touch the database.
 #[utoipa::path(
     tag = "health",
     operation_id = "get_liveness",
@@ -36,6 +38,8 @@ pub struct ReadinessResponse {
 }
 
 /// Readiness: the database answers.
+///
+/// Answers 200 when the database answers, 503 when it does not; the body names the backend.
 #[utoipa::path(
     tag = "health",
     operation_id = "get_readiness",

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::AdminCaller;
 use crate::problem::ApiError;
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 /// Where a job stands. Jobs that are done are deleted.
@@ -92,8 +93,8 @@ pub struct JobsQuery {
 pub async fn list_jobs(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    query: web::Query<JobsQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<JobsQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<JobResponse>>, ApiError> {
     let request = page.request()?;
     let status = query.status.map(JobStatus::from);

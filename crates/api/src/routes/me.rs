@@ -31,6 +31,7 @@ pub struct MeTenant {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationStatus {
     /// `pending`, `approved` or `rejected`.
+    #[schema(value_type = crate::routes::registration_admin::Decision)]
     pub status: String,
     /// Why it was rejected.
     pub reason: Option<String>,
@@ -44,12 +45,10 @@ pub struct RegistrationStatus {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TerminalView {
     pub user_id: String,
-    #[schema(value_type = String, example = "registered")]
     /// `guest`, `registered`, `unregistered`, `awaiting_approval` or `rejected`.
     pub registration_state: RegistrationState,
     /// Which data the caller sees: `none` (every data endpoint answers
     /// `registration-required`), `public_only` (as a guest), `own` or `enterprise`.
-    #[schema(value_type = String, example = "own")]
     pub data_scope: DataScope,
     /// Whether a work order may be submitted now.
     pub may_submit: bool,

@@ -63,6 +63,8 @@ fn profile_response(tenant: Tenant, now: chrono::NaiveDateTime) -> HttpResponse 
 }
 
 /// Get the provider profile.
+///
+/// What customers see of the provider (name, logo, contact details, introduction), with its version as `ETag`.
 #[utoipa::path(
     tag = "profile",
     operation_id = "get_profile",
@@ -185,6 +187,8 @@ fn settings_response(settings: Settings) -> HttpResponse {
 }
 
 /// Get the settings.
+///
+/// The tenant's work-order and rating settings, with their version as `ETag`.
 #[utoipa::path(
     tag = "settings",
     operation_id = "get_settings",
@@ -223,6 +227,8 @@ pub struct UpdateSettingsRequest {
 }
 
 /// Change the settings.
+///
+/// Changes only the settings sent; `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(
     tag = "settings",
     operation_id = "update_settings",

@@ -23,6 +23,7 @@ use crate::extract::{
 };
 use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::renders;
 use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
 use crate::state::AppState;
@@ -37,6 +38,8 @@ fn url_rules(state: &AppState) -> UrlRules {
 }
 
 /// Get the QR code settings.
+///
+/// How codes are made and printed (rule, URL templates, style), with their version as `ETag`; the defaults until an admin saves them.
 #[utoipa::path(tag = "qr-codes", operation_id = "get_qr_settings",
     responses((status = 200, description = "The settings (defaults until saved; `enabled` false)", body = QrSettings)))]
 #[get("/admin/qr-settings")]
@@ -110,14 +113,16 @@ pub struct QrCodeQuery {
 }
 
 /// List QR codes.
+///
+/// The tenant's QR codes, bound to devices or blank (`bound`), one page at a time.
 #[utoipa::path(tag = "qr-codes", operation_id = "list_qr_codes", params(QrCodeQuery, PageQuery),
     responses((status = 200, description = "One page of codes", body = PageResponse<QrCodeResponse>)))]
 #[get("/admin/qr-codes")]
 pub async fn list_qr_codes(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<QrCodeQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<QrCodeQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<QrCodeResponse>>, ApiError> {
     let request = page.request()?;
     let bound = query.bound;
@@ -184,7 +189,7 @@ pub async fn generate_qr_codes(
 #[into_params(parameter_in = Query)]
 pub struct ImageQuery {
     /// `svg` (default, with the caption) or `png`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub format: Option<ImageFormat>,
 }
 
@@ -225,7 +230,7 @@ pub async fn get_qr_code_image(
     state: web::Data<AppState>,
     staff: StaffCaller,
     code: web::Path<String>,
-    query: web::Query<ImageQuery>,
+    query: ApiQuery<ImageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slot = renders::slot(&state)?;
     let rules = url_rules(&state);
@@ -387,15 +392,35 @@ pub async fn export_qr_codes(
     })
 }
 
+/// What a scanned code is (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ScanKind {
+    Device,
+    Blank,
+}
+
+/// What a caller may do with a scanned device (the document's enum; answered as text).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ScanAction {
+    ReportFault,
+    ViewHistory,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScanResponse {
     pub code: String,
     /// `device` or `blank`.
+    #[schema(value_type = ScanKind)]
     pub kind: String,
     /// The device as the caller sees it: staff the whole device, terminal users the
     /// customer view.
     pub device: Option<DeviceView>,
     /// What the caller can do with the device: `report_fault`, `view_history`.
+    #[schema(value_type = Vec<ScanAction>)]
     pub actions: Vec<String>,
     /// For a blank code: whether the caller may bind it to a device.
     pub may_bind: bool,
@@ -669,7 +694,7 @@ pub async fn open_qr_code(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     code: web::Path<String>,
-    query: web::Query<QQuery>,
+    query: ApiQuery<QQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let host = request_host(&req);
     let named = query

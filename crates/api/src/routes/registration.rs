@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::extract::{Caller, RegistrantCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::routes::me::{TerminalView, terminal_view};
 use crate::state::AppState;
 
@@ -56,7 +57,7 @@ pub struct RegistrationFormResponse {
 #[into_params(parameter_in = Query)]
 pub struct ChannelQuery {
     /// Where the user is; default `h5`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub channel: Option<Channel>,
 }
 
@@ -76,7 +77,7 @@ pub struct ChannelQuery {
 pub async fn get_registration_form(
     state: web::Data<AppState>,
     caller: RegistrantCaller,
-    query: web::Query<ChannelQuery>,
+    query: ApiQuery<ChannelQuery>,
 ) -> Result<web::Json<RegistrationFormResponse>, ApiError> {
     let RegistrantCaller(caller) = caller;
     let channel = query.channel.unwrap_or(Channel::H5);

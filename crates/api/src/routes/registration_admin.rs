@@ -15,6 +15,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::routes::me::{TerminalView, terminal_view};
 use crate::state::AppState;
 
@@ -64,6 +65,8 @@ fn policy_response(policy: Policy) -> HttpResponse {
 }
 
 /// Get the registration policy.
+///
+/// Guest access, the guest's account and contact, invitation codes and work-order rules that apply to every registration, with their version as `ETag`.
 #[utoipa::path(tag = "registration-admin", operation_id = "get_registration_policy",
     responses((status = 200, description = "The policy", body = PolicyResponse, headers(("ETag" = String, description = "Version")))))]
 #[get("/admin/registration-policy")]
@@ -79,6 +82,8 @@ pub async fn get_registration_policy(
 }
 
 /// Replace the registration policy.
+///
+/// Replaces the whole policy; `If-Match` makes the change conditional (412 when stale). The guest account and contact must be the tenant's.
 #[utoipa::path(tag = "registration-admin", operation_id = "put_registration_policy", request_body = PolicyBody,
     params(("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Saved", body = PolicyResponse),
@@ -136,6 +141,8 @@ fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpR
 }
 
 /// List self-registration methods.
+///
+/// Every self-registration method of the tenant, enabled or not.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods",
     responses((status = 200, description = "Every method", body = Vec<MethodResponse>)))]
 #[get("/admin/registration-methods")]
@@ -164,6 +171,8 @@ pub struct CreateMethodRequest {
 }
 
 /// Create a self-registration method.
+///
+/// A way for terminal users to register: channels, mode, approval, the account and contact forms and the roles given. Answers the method with its version as `ETag`.
 #[utoipa::path(tag = "registration-admin", operation_id = "create_registration_method", request_body = CreateMethodRequest,
     responses((status = 201, description = "Created", body = MethodResponse)))]
 #[post("/admin/registration-methods")]
@@ -185,6 +194,8 @@ pub async fn create_registration_method(
 }
 
 /// Get a self-registration method.
+///
+/// One self-registration method of the tenant, with its version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(tag = "registration-admin", operation_id = "get_registration_method", params(("id" = String, Path, description = "Method id")),
     responses((status = 200, description = "The method", body = MethodResponse),
         (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json")))]
@@ -212,6 +223,8 @@ pub struct UpdateMethodRequest {
 }
 
 /// Change a self-registration method.
+///
+/// Changes only the fields sent; `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "registration-admin", operation_id = "update_registration_method", request_body = UpdateMethodRequest,
     params(("id" = String, Path, description = "Method id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = MethodResponse),
@@ -240,6 +253,8 @@ pub async fn update_registration_method(
 }
 
 /// Remove a self-registration method.
+///
+/// Removes a self-registration method nobody came through.
 ///
 /// A method that terminal users or registrations came through stays: 409 `in-use`
 /// (disable it instead, which stops new logins through it).
@@ -286,6 +301,8 @@ impl From<InvitationCode> for InvitationCodeResponse {
 }
 
 /// List invitation codes.
+///
+/// The tenant's invitation codes, with their uses and expiry.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes",
     responses((status = 200, description = "Every code", body = Vec<InvitationCodeResponse>)))]
 #[get("/admin/invitation-codes")]
@@ -316,6 +333,8 @@ pub struct CreateInvitationCodeRequest {
 }
 
 /// Create an invitation code.
+///
+/// A code that registrants type when the policy requires one; it may tie the registrant to an account, expire, or be limited to a number of uses.
 #[utoipa::path(tag = "registration-admin", operation_id = "create_invitation_code", request_body = CreateInvitationCodeRequest,
     responses((status = 201, description = "Created", body = InvitationCodeResponse)))]
 #[post("/admin/invitation-codes")]
@@ -347,6 +366,7 @@ pub struct RegistrationResponse {
     pub contact_name: String,
     pub mobile: String,
     /// `pending`, `approved` or `rejected`.
+    #[schema(value_type = Decision)]
     pub status: String,
     pub reason: Option<String>,
     pub decided_by: Option<String>,
@@ -401,18 +421,42 @@ impl From<Registration> for RegistrationResponse {
 #[into_params(parameter_in = Query)]
 pub struct RegistrationQuery {
     /// `pending` (default), `approved`, `rejected` or `all`.
+    #[param(value_type = Option<RegistrationStatusFilter>, inline)]
     pub status: Option<String>,
 }
 
+/// Where a request awaiting a decision stands (the document's enum; answered as text).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Decision {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+/// The statuses `list_registrations` filters on (the document's enum; read as text).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RegistrationStatusFilter {
+    Pending,
+    Approved,
+    Rejected,
+    All,
+}
+
 /// List registrations awaiting approval.
+///
+/// Registrations by status (`pending` by default), oldest first, one page at a time.
 #[utoipa::path(tag = "registration-admin", operation_id = "list_registrations", params(RegistrationQuery, PageQuery),
     responses((status = 200, description = "One page of registrations", body = PageResponse<RegistrationResponse>)))]
 #[get("/admin/registrations")]
 pub async fn list_registrations(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<RegistrationQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<RegistrationQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<RegistrationResponse>>, ApiError> {
     let request = page.request()?;
     let status = match query.into_inner().status.as_deref() {
@@ -481,6 +525,8 @@ pub struct RejectRequest {
 }
 
 /// Reject a registration.
+///
+/// Rejects a pending registration with a reason the registrant sees; a decided one answers 409.
 #[utoipa::path(tag = "registration-admin", operation_id = "reject_registration", request_body = RejectRequest,
     params(("id" = String, Path, description = "Registration id")),
     responses((status = 204, description = "Rejected; the reason reaches the user through GET /me"),

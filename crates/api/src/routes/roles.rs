@@ -84,6 +84,8 @@ impl From<Role> for RoleResponse {
 }
 
 /// List terminal roles.
+///
+/// The tenant's terminal roles (built-in and its own) with their permissions.
 #[utoipa::path(tag = "roles", operation_id = "list_roles", responses((status = 200, description = "Every role", body = Vec<RoleResponse>)))]
 #[get("/admin/roles")]
 pub async fn list_roles(
@@ -108,6 +110,8 @@ pub struct CreateRoleRequest {
 }
 
 /// Create a terminal role.
+///
+/// A terminal role of the tenant: a key unique within it, a name and permissions. Answers the role with its version as `ETag`.
 #[utoipa::path(tag = "roles", operation_id = "create_role", request_body = CreateRoleRequest,
     responses((status = 201, description = "Created", body = RoleResponse)))]
 #[post("/admin/roles")]

@@ -10,6 +10,7 @@ use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -85,6 +86,8 @@ pub struct StaffListQuery {
 }
 
 /// List staff users.
+///
+/// The tenant's staff users, optionally of one role, one page at a time.
 #[utoipa::path(
     tag = "staff",
     operation_id = "list_staff",
@@ -95,8 +98,8 @@ pub struct StaffListQuery {
 pub async fn list_staff(
     state: web::Data<AppState>,
     admin: AdminCaller,
-    filter: web::Query<StaffListQuery>,
-    page: web::Query<PageQuery>,
+    filter: ApiQuery<StaffListQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<StaffResponse>>, ApiError> {
     let request = page.request()?;
     let filter = StaffFilter {
@@ -127,6 +130,8 @@ pub struct CreateStaffRequest {
 }
 
 /// Add a staff user.
+///
+/// A staff user of the tenant (admin, dispatcher or engineer); the mobile is unique within the tenant. Without a password the user logs in by SMS code.
 #[utoipa::path(
     tag = "staff",
     operation_id = "create_staff",
@@ -157,6 +162,8 @@ pub async fn create_staff(
 }
 
 /// Get a staff user.
+///
+/// One staff user of the tenant, with their version as `ETag`; another tenant's id answers 404.
 #[utoipa::path(
     tag = "staff",
     operation_id = "get_staff",

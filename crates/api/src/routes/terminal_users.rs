@@ -14,6 +14,7 @@ use crate::dto::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,20 +58,22 @@ impl From<TerminalUser> for TerminalUserResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TerminalUserQuery {
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub status: Option<TerminalStatus>,
     pub account_id: Option<String>,
 }
 
 /// List terminal users.
+///
+/// The tenant's terminal users by status or account, one page at a time; the guest is not listed.
 #[utoipa::path(tag = "terminal-users", operation_id = "list_terminal_users", params(TerminalUserQuery, PageQuery),
     responses((status = 200, description = "One page of users (the guest is not listed)", body = PageResponse<TerminalUserResponse>)))]
 #[get("/admin/terminal-users")]
 pub async fn list_terminal_users(
     state: web::Data<AppState>,
     staff: StaffCaller,
-    query: web::Query<TerminalUserQuery>,
-    page: web::Query<PageQuery>,
+    query: ApiQuery<TerminalUserQuery>,
+    page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<TerminalUserResponse>>, ApiError> {
     let request = page.request()?;
     let query = query.into_inner();
@@ -138,6 +141,8 @@ pub struct UpdateTerminalUserRequest {
 }
 
 /// Change a terminal user.
+///
+/// Disables or enables a terminal user, or replaces their roles; `If-Match` makes the change conditional (412 when stale).
 #[utoipa::path(tag = "terminal-users", operation_id = "update_terminal_user", request_body = UpdateTerminalUserRequest,
     params(("id" = String, Path, description = "Terminal user id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = TerminalUserResponse),

@@ -20,6 +20,7 @@ pub struct WechatAppResponse {
     pub id: String,
     pub app_id: String,
     /// `mini_program` or `official_account`.
+    #[schema(value_type = AppKindDto)]
     pub kind: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -58,6 +59,8 @@ pub struct BindWechatAppRequest {
 }
 
 /// List bound WeChat apps.
+///
+/// The Mini Programs and Official Accounts bound to the tenant; their secrets are never answered.
 #[utoipa::path(tag = "wechat", operation_id = "list_wechat_apps",
     responses((status = 200, description = "Bound apps (without secrets)", body = Vec<WechatAppResponse>)))]
 #[get("/admin/wechat-apps")]
@@ -137,6 +140,8 @@ pub async fn bind_wechat_app(
 }
 
 /// Unbind a WeChat app.
+///
+/// Unbinds one of the tenant's WeChat apps: its logins stop at once.
 #[utoipa::path(tag = "wechat", operation_id = "unbind_wechat_app", params(("id" = String, Path, description = "Bound app id (ours, not WeChat's)")),
     responses((status = 204, description = "Unbound"),
         (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json")))]

@@ -6,6 +6,7 @@
 mod support;
 
 mod audit;
+mod boundary;
 mod cors;
 mod deadlocks;
 mod demo;

@@ -11,12 +11,13 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::support::*;
 use crate::terminal::{
-    MINI_APP, access_of, account_with_contact, add_method, put_policy, role_id, wx_login,
+    MINI_APP, access_of, account_with_contact, add_method, change_method, put_policy, register,
+    role_id, wx_login,
 };
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Access {
+pub(crate) enum Access {
     /// Anyone, without a token (logins, sign-up, health, the printed QR URL). What a
     /// token adds there is the tenant, whose settings may refuse (guest access off: 403).
     Public,
@@ -36,7 +37,7 @@ enum Access {
     Platform,
 }
 
-const ACCESS: &[(&str, Access)] = &[
+pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("activate_terminal_users", Access::Admin),
     ("approve_domain", Access::Platform),
     ("reject_domain", Access::Platform),
@@ -197,6 +198,56 @@ struct Ids {
     terminal_user: String,
     wechat_app: String,
     code: String,
+    registration: String,
+}
+
+/// What a caller's own tenant holds that a valid body names.
+struct Own {
+    role: String,
+    device: String,
+}
+
+/// A body the operation accepts, naming objects of the caller's own tenant, so that the
+/// call gets past validation to the object of the path: another tenant's admin then meets
+/// tenant A's object itself (404), not a 422 about the body.
+fn valid_body(operation: &str, own: &Own, a: &Ids) -> Value {
+    match operation {
+        "create_contact" => json!({ "name": "矩阵联系人" }),
+        "approve_registration" => json!({ "role_ids": [own.role] }),
+        "reject_registration" | "reject_domain" => json!({ "reason": "矩阵" }),
+        "bind_qr_code" => json!({ "device_id": own.device }),
+        // Tenant A's account, whoever asks: for anyone else it is another tenant's.
+        "activate_terminal_users" => json!({ "account_ids": [a.account], "role_ids": [own.role] }),
+        "set_tenant_seats" => json!({ "seats": 10 }),
+        _ => json!({}),
+    }
+}
+
+/// Rows of tenant A in the tables a request could change, and its audit entries (every
+/// change writes one): equal before and after another tenant's calls.
+fn tenant_rows(app: &TestApp, tenant_id: &str) -> Vec<(&'static str, i64)> {
+    [
+        "staff_users",
+        "accounts",
+        "contacts",
+        "devices",
+        "terminal_users",
+        "terminal_roles",
+        "registration_methods",
+        "registrations",
+        "invitation_codes",
+        "qr_codes",
+        "wechat_apps",
+        "audit_log",
+    ]
+    .into_iter()
+    .map(|table| {
+        (
+            table,
+            app.count_rows(&format!("{table} WHERE tenant_id = '{tenant_id}'")),
+        )
+    })
+    .collect()
 }
 
 impl Ids {
@@ -210,6 +261,7 @@ impl Ids {
             ("/roles/", &self.role),
             ("/staff/", &self.staff),
             ("/terminal-users/", &self.terminal_user),
+            ("/registrations/", &self.registration),
             ("/wechat-apps/", &self.wechat_app),
         ]
         .iter()
@@ -232,6 +284,21 @@ backend_tests! {
         let customer = access_of(&customer_login);
         let terminal_user = customer_login.body["me"]["user_id"].as_str().unwrap().to_owned();
         let guest = access_of(&app.post("/api/v1/auth/guest", &json!({}), tenant("acme")).await);
+        // A registration awaiting approval, for approving and rejecting across tenants; the
+        // method then goes back to what the customer logged in with.
+        let approval = |mode: &'static str, approve: bool| move |settings: &mut Value| {
+            settings["mode"] = json!(mode);
+            settings["requires_approval"] = json!(approve);
+        };
+        let changed = change_method(&app, &admin, &method, approval("require_registration", true)).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        let registrant = access_of(&wx_login(&app, "matrix-registrant").await);
+        let pending = register(&app, &registrant, "乙公司", "李四", "13900139002").await;
+        assert_eq!(pending.status, StatusCode::ACCEPTED, "{}", pending.text);
+        let changed = change_method(&app, &admin, &method, approval("openid_auto", false)).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        let queue = app.get("/api/v1/admin/registrations", bearer(&admin)).await;
+        let registration = queue.body["items"][0]["id"].as_str().unwrap().to_owned();
         let device = app
             .post("/api/v1/admin/devices", &json!({ "name": "矩阵", "serial_no": "MATRIX-1", "visibility": "public" }), bearer(&admin))
             .await;
@@ -257,9 +324,20 @@ backend_tests! {
             terminal_user,
             wechat_app,
             code: codes.body[0]["code"].as_str().unwrap().to_owned(),
+            registration,
         };
-        // Tenant B: its admin holds a valid token, for the wrong tenant.
-        let other = app.sign_up("other", "13800138999").await.access;
+        let own_a = Own { role: ids.role.clone(), device: ids.device.clone() };
+        // Tenant B: its admin holds a valid token, for the wrong tenant, and its own objects.
+        let b = app.sign_up("other", "13800138999").await;
+        let other = b.access.clone();
+        let b_device = app
+            .post("/api/v1/admin/devices", &json!({ "name": "乙的设备", "serial_no": "MATRIX-B" }), bearer(&other))
+            .await;
+        assert_eq!(b_device.status, StatusCode::CREATED, "{}", b_device.text);
+        let own_b = Own {
+            role: role_id(&app, &other, "end_customer").await,
+            device: b_device.body["id"].as_str().unwrap().to_owned(),
+        };
 
         let document = app.get("/api/v1/openapi.json", Opts::default()).await.body;
         let operations = operations(&document);
@@ -273,16 +351,38 @@ backend_tests! {
             (Caller::Admin, Some(admin.as_str())),
         ];
         let mut wrong = Vec::new();
+        let mut tenant_a_before = Vec::new();
         for (caller, token) in callers {
+            let own = if caller == Caller::OtherTenantAdmin { &own_b } else { &own_a };
+            if caller == Caller::OtherTenantAdmin {
+                tenant_a_before = tenant_rows(&app, &a.tenant_id);
+            }
+            if caller == Caller::Engineer {
+                // Another tenant's admin changed nothing of tenant A's.
+                assert_eq!(tenant_rows(&app, &a.tenant_id), tenant_a_before, "tenant A changed");
+                let queue = app.get("/api/v1/admin/registrations", bearer(&admin)).await;
+                assert_eq!(queue.body["items"][0]["id"].as_str(), Some(ids.registration.as_str()), "still pending");
+                let blank = app.get("/api/v1/admin/qr-codes?bound=false", bearer(&admin)).await;
+                assert_eq!(blank.body["items"][0]["code"].as_str(), Some(ids.code.as_str()), "still blank");
+            }
             for operation in &operations {
                 let path = ids.fill(&operation.template);
-                let body = (operation.method != Method::GET && operation.method != Method::DELETE).then(|| json!({}));
+                let body = (operation.method != Method::GET && operation.method != Method::DELETE).then(|| valid_body(&operation.id, own, &ids));
                 let answer = app
                     .call(operation.method.clone(), &path, body.as_ref(), Opts { token, tenant: token.is_none().then_some("acme"), ..Opts::default() })
                     .await;
                 let status = answer.status;
                 let content_type = answer.header("content-type").unwrap_or_default().to_owned();
                 let mut fault = None;
+                // An `ETag` is sent exactly where the document says so.
+                if caller == Caller::Admin && status.is_success() {
+                    let documented = document["paths"][&operation.template][operation.method.as_str().to_lowercase()]["responses"][status.as_str()]["headers"]
+                        .get("ETag")
+                        .is_some();
+                    if documented != answer.header("etag").is_some() {
+                        wrong.push(format!("{} {path} ({}): {status}: ETag documented {documented}, sent {}", operation.method, operation.id, answer.header("etag").is_some()));
+                    }
+                }
                 if status.is_server_error() {
                     fault = Some("a server error");
                 } else if status.is_client_error() && !content_type.starts_with("application/problem+json") {
@@ -294,12 +394,17 @@ backend_tests! {
                         fault = Some("refused a caller it admits");
                     } else if caller == Caller::OtherTenantAdmin
                         && operation.template.contains('{')
-                        && operation.access != Access::Public
+                        && status != StatusCode::NOT_FOUND
                     {
-                        // Tenant A's id from tenant B: never served, never changed.
-                        let reads_or_deletes = operation.method == Method::GET || operation.method == Method::DELETE;
-                        if status.is_success() || (reads_or_deletes && status != StatusCode::NOT_FOUND) {
-                            fault = Some("another tenant's object was not 404");
+                        // Tenant A's object from tenant B, with a body valid in B: never
+                        // served, never changed, never told apart from no object at all.
+                        fault = Some("another tenant's object was not 404");
+                    } else if caller == Caller::OtherTenantAdmin && operation.id == "activate_terminal_users" {
+                        // Tenant A's account named in the body: the field is refused as an
+                        // account that does not exist (422 `not_found`), nothing more.
+                        let error = &answer.body["errors"][0];
+                        if status != StatusCode::UNPROCESSABLE_ENTITY || error["field"] != "account_ids.0" || error["code"] != "not_found" {
+                            fault = Some("another tenant's account in the body was not refused as unknown");
                         }
                     }
                 } else if caller == Caller::NoToken {

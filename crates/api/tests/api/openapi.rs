@@ -1,5 +1,6 @@
-//! The OpenAPI document: committed copy in sync, unique operation ids, every operation
-//! documented; and the operational endpoints answer.
+//! The OpenAPI document: committed copy in sync, unique operation ids, and checked against
+//! the running server (who needs a token, which bodies refuse unknown fields, which
+//! statuses it answers); and the operational endpoints answer.
 
 use std::collections::HashSet;
 
@@ -7,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::backend_tests;
+use crate::matrix::{ACCESS, Access};
 use crate::support::*;
+use crate::terminal::{access_of, add_method, tenant_with_app, wx_login};
 
 fn document() -> Value {
     let json = baoxiu_api::openapi::document().to_pretty_json().unwrap();
@@ -76,25 +79,39 @@ fn every_operation_is_documented_once() {
                 .any(|s| s.starts_with('2') || s.starts_with('3')),
             "{method} {path}: no success answer"
         );
-        assert!(responses.contains_key("500"), "{method} {path}: no 500");
         let public = operation["security"] == serde_json::json!([]);
-        if !public {
-            assert!(responses.contains_key("401"), "{method} {path}: no 401");
-        }
-        if operation.get("requestBody").is_some() {
-            assert!(responses.contains_key("422"), "{method} {path}: no 422");
-            let problem = &responses["422"]["content"]["application/problem+json"];
-            assert!(
-                problem.is_object(),
-                "{method} {path}: 422 is not problem+json"
-            );
-        }
         // Admin routes are never public.
         assert!(
             !(public && path.contains("/admin/")),
             "{method} {path}: admin route without security"
         );
     }
+    // Every schema is used, by a path or by another schema used.
+    let text = doc["paths"].to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut pending: Vec<String> = text
+        .split("#/components/schemas/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect();
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone()) {
+            let inner = schemas[&name].to_string();
+            pending.extend(
+                inner
+                    .split("#/components/schemas/")
+                    .skip(1)
+                    .map(|rest| rest.split('"').next().unwrap().to_owned()),
+            );
+        }
+    }
+    let unused: Vec<&String> = schemas.keys().filter(|n| !used.contains(*n)).collect();
+    assert!(unused.is_empty(), "schemas nothing refers to: {unused:?}");
+    assert!(
+        doc["servers"].as_array().is_some_and(|s| !s.is_empty()),
+        "no servers"
+    );
     // The global scheme is bearer JWT.
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer_auth"]["scheme"],
@@ -142,5 +159,104 @@ backend_tests! {
         app.get("/api/v1/admin/staff/some-id-1", Opts::default()).await;
         let metrics = app.get("/metrics", Opts::default()).await;
         assert!(!metrics.text.contains("some-id-1"));
+    }
+}
+
+/// A path with its parameters filled by ids no object has.
+fn placeholder_path(template: &str) -> String {
+    template
+        .replace("{id}", "0190f0e0-0000-7000-8000-000000000000")
+        .replace("{code}", "NOCODE")
+}
+
+/// The body schema's variants (one for a plain object), `$ref`s followed.
+fn variants<'d>(doc: &'d Value, schema: &'d Value) -> Vec<&'d Value> {
+    let schema = crate::boundary::resolve(doc, schema);
+    match schema.get("oneOf").or_else(|| schema.get("anyOf")) {
+        Some(Value::Array(options)) => options
+            .iter()
+            .map(|o| crate::boundary::resolve(doc, o))
+            .collect(),
+        _ => vec![schema],
+    }
+}
+
+backend_tests! {
+    async fn the_document_says_what_the_running_server_does(app: TestApp) {
+        let provider = tenant_with_app(&app).await;
+        add_method(&app, &provider.access, "openid_auto", false, "exact").await;
+        let customer = access_of(&wx_login(&app, "document-customer").await);
+        let platform = platform_token(&app);
+        let doc = app.get("/api/v1/openapi.json", Opts::default()).await.body;
+        let mut wrong = Vec::new();
+        let mut refusing_bodies = 0;
+        for (method, template, operation) in operations(&doc) {
+            let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+            for part in ["operationId", "summary", "description"] {
+                if operation[part].as_str().is_none_or(|s| s.trim().is_empty()) {
+                    wrong.push(format!("{method} {template}: no {part}"));
+                }
+            }
+            let documented = |status: StatusCode| {
+                operation["responses"].get(status.as_str()).is_some() || operation["responses"].get("default").is_some()
+            };
+            let method: reqwest::Method = method.parse().unwrap();
+            let path = placeholder_path(&template);
+            let takes_body = operation.get("requestBody").is_some();
+            let empty = takes_body.then(|| serde_json::json!({}));
+
+            // Security as documented: without a token, 401 exactly where a token is needed.
+            let secured = operation["security"] != serde_json::json!([]);
+            let anonymous = app.call(method.clone(), &path, empty.as_ref(), tenant("acme")).await;
+            if secured != (anonymous.status == StatusCode::UNAUTHORIZED) {
+                wrong.push(format!("{method} {template}: secured {secured}, yet without a token {}: {}", anonymous.status, anonymous.text));
+            } else if secured && (anonymous.header("content-type") != Some("application/problem+json") || anonymous.header("www-authenticate") != Some("Bearer")) {
+                wrong.push(format!("{method} {template}: a 401 that is not problem+json with WWW-Authenticate"));
+            }
+            if !documented(anonymous.status) {
+                wrong.push(format!("{method} {template}: answers {} without a token, not documented", anonymous.status));
+            }
+
+            // Unknown fields: refused (422 naming the field) exactly where the schema says
+            // `additionalProperties: false`, called as a caller the operation admits.
+            let Some(schema) = operation["requestBody"]["content"]["application/json"].get("schema") else {
+                continue;
+            };
+            let access = ACCESS.iter().find(|(name, _)| *name == id).map(|(_, a)| *a).unwrap();
+            let token = match access {
+                Access::Public => None,
+                Access::Terminal | Access::Registrant => Some(customer.as_str()),
+                Access::Platform => Some(platform.as_str()),
+                _ => Some(provider.access.as_str()),
+            };
+            for variant in variants(&doc, schema) {
+                let mut body = serde_json::json!({ "no_such_field": 1 });
+                // A tagged union's variant: its tag, so that the variant is the one read.
+                if let Some(properties) = variant["properties"].as_object() {
+                    for (name, property) in properties {
+                        if let Some([only]) = crate::boundary::resolve(&doc, property)["enum"].as_array().map(Vec::as_slice)
+                            && variant["required"].as_array().is_some_and(|r| r.contains(&Value::String(name.clone())))
+                        {
+                            body[name] = only.clone();
+                        }
+                    }
+                }
+                let answer = app.call(method.clone(), &path, Some(&body), Opts { token, tenant: Some("acme"), ..Opts::default() }).await;
+                let refused = answer.status == StatusCode::UNPROCESSABLE_ENTITY
+                    && answer.body["errors"].as_array().is_some_and(|errors| {
+                        errors.iter().any(|e| e["field"] == "no_such_field" && e["code"] == "unknown_field")
+                    });
+                let says = variant["additionalProperties"] == serde_json::json!(false);
+                if refused != says {
+                    wrong.push(format!("{method} {template} ({id}): additionalProperties false is {says}, the server refuses an unknown field: {refused}: {}", answer.text));
+                }
+                refusing_bodies += usize::from(refused);
+                if !documented(answer.status) {
+                    wrong.push(format!("{method} {template}: answers {}, not documented: {}", answer.status, answer.text));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} differences:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(refusing_bodies >= 35, "{refusing_bodies}");
     }
 }
