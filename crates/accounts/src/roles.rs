@@ -9,36 +9,12 @@ use baoxiu_store::{Change, Tx, Versioned};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub const GUEST: &str = "guest";
 pub const END_CUSTOMER: &str = "end_customer";
 
-/// What a terminal role may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    SubmitWorkOrder,
-    ViewOwnWorkOrders,
-    /// All work orders of the user's enterprise, not only their own.
-    ViewEnterpriseWorkOrders,
-    /// Devices of the user's account.
-    ViewDevices,
-    /// Bind a blank QR code to a device.
-    RegisterBlankCode,
-    ViewKnowledgeBase,
-}
-
-impl Permission {
-    pub const ALL: [Permission; 6] = [
-        Self::SubmitWorkOrder,
-        Self::ViewOwnWorkOrders,
-        Self::ViewEnterpriseWorkOrders,
-        Self::ViewDevices,
-        Self::RegisterBlankCode,
-        Self::ViewKnowledgeBase,
-    ];
-}
+pub use baoxiu_core::Permission;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Role {

@@ -60,6 +60,7 @@ pub fn seed(
         },
     )?;
     let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
+    baoxiu_workorders::settings::create_defaults(conn, &tenant.tenant_id(), now)?;
     let actor = Actor {
         tenant_id: tenant.tenant_id(),
         kind: ActorKind::System,

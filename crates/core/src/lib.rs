@@ -1,6 +1,7 @@
 //! What every Baoxiu crate shares: ids, the tenant id, the clock, cursors, the domain
 //! error with its field errors, and list paging.
 
+pub mod access;
 pub mod actor;
 pub mod clock;
 pub mod cursor;
@@ -10,6 +11,7 @@ pub mod page;
 pub mod state;
 pub mod version;
 
+pub use access::{Channel, Permission};
 pub use actor::{Actor, ActorKind};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::Cursor;

@@ -9,15 +9,4 @@ pub mod invitations;
 pub mod methods;
 pub mod policy;
 
-use serde::{Deserialize, Serialize};
-
-/// Where a request came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    MiniProgram,
-    OfficialAccount,
-    H5,
-    Web,
-    Api,
-}
+pub use baoxiu_core::Channel;

@@ -3,9 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, patch, web};
-use baoxiu_accounts::tenants::{
-    self, ProfileChanges, RatingLevel, Settings, SettingsChanges, Tenant,
-};
+use baoxiu_accounts::tenants::{self, ProfileChanges, Tenant};
+use baoxiu_workorders::settings::{self, RatingLevel, Settings, SettingsChanges};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -201,7 +200,7 @@ pub async fn get_settings(
 ) -> Result<HttpResponse, ApiError> {
     let settings = state
         .read(&admin, move |tx| {
-            tenants::settings(tx.conn, &tx.actor.tenant_id)
+            settings::settings(tx.conn, &tx.actor.tenant_id)
         })
         .await?;
     Ok(settings_response(settings))
@@ -267,7 +266,7 @@ pub async fn update_settings(
     };
     let settings = state
         .change(&admin, move |tx| {
-            tenants::update_settings(tx, changes, if_match.0)
+            settings::update_settings(tx, changes, if_match.0)
         })
         .await?;
     Ok(settings_response(settings))

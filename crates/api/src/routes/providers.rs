@@ -152,6 +152,7 @@ pub async fn create_provider(
                 DomainError::invalid("code", "invalid", "the code is wrong or has expired")
             })?;
             let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
+            baoxiu_workorders::settings::create_defaults(conn, &tenant.tenant_id(), now)?;
             let refresh = sessions::start_staff(conn, &tenant.tenant_id(), &admin.id, now)?;
             Ok((tenant, admin, refresh))
         })

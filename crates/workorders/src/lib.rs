@@ -1,0 +1,5 @@
+//! Work orders: what one is and may do. So far the tenant's work-order settings; form
+//! templates, numbering, the status machine, the timeline, ratings and attachments' records
+//! come with the work-order issue.
+
+pub mod settings;

@@ -1,0 +1,263 @@
+//! A tenant's work-order settings: ratings and their levels, repairs without a serial,
+//! the default form template, the work-order number prefix and auto-close. They belong to
+//! work orders (this crate), not to the tenant's profile.
+
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, version};
+use baoxiu_store::schema::tenant_settings;
+use baoxiu_store::{Change, DbConn, Tx};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Writes a new tenant's default settings, in the sign-up's transaction.
+pub fn create_defaults(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    now: NaiveDateTime,
+) -> DomainResult<()> {
+    diesel::insert_into(tenant_settings::table)
+        .values(Settings::defaults().to_row(tenant_id.as_str(), 1, now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What customers may say for one star level when they rate a repair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingLevel {
+    pub stars: i32,
+    pub description: String,
+    pub tags: Vec<String>,
+}
+
+/// A tenant's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub ratings_enabled: bool,
+    /// Exactly five levels, for 1 to 5 stars.
+    pub rating_levels: Vec<RatingLevel>,
+    /// Ratings of this many stars or fewer must give a reason.
+    pub rating_reason_threshold: i32,
+    pub repair_without_serial: bool,
+    pub default_form_template_id: Option<String>,
+    pub number_prefix: String,
+    /// Completed work orders the customer has not confirmed close after this many days.
+    pub auto_close_days: i32,
+    pub version: i32,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_settings)]
+struct SettingsRow {
+    tenant_id: String,
+    ratings_enabled: bool,
+    rating_levels: String,
+    rating_reason_threshold: i32,
+    repair_without_serial: bool,
+    default_form_template_id: Option<String>,
+    number_prefix: String,
+    auto_close_days: i32,
+    version: i32,
+    updated_at: NaiveDateTime,
+}
+
+impl Settings {
+    pub fn defaults() -> Self {
+        let level = |stars: i32, description: &str, tags: &[&str]| RatingLevel {
+            stars,
+            description: description.to_owned(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        Self {
+            ratings_enabled: true,
+            rating_levels: vec![
+                level(1, "非常不满意", &["响应慢", "没有修好", "态度差"]),
+                level(2, "不满意", &["响应慢", "多次上门", "沟通不清"]),
+                level(3, "一般", &["按时到达", "问题已解决"]),
+                level(4, "满意", &["响应及时", "技术专业", "态度好"]),
+                level(
+                    5,
+                    "非常满意",
+                    &["响应及时", "技术专业", "态度好", "现场整洁"],
+                ),
+            ],
+            rating_reason_threshold: 2,
+            repair_without_serial: true,
+            default_form_template_id: None,
+            number_prefix: "BX".into(),
+            auto_close_days: 7,
+            version: 1,
+        }
+    }
+
+    fn to_row(&self, tenant_id: &str, version: i32, now: NaiveDateTime) -> SettingsRow {
+        SettingsRow {
+            tenant_id: tenant_id.to_owned(),
+            ratings_enabled: self.ratings_enabled,
+            rating_levels: serde_json::to_string(&self.rating_levels)
+                .unwrap_or_else(|_| "[]".into()),
+            rating_reason_threshold: self.rating_reason_threshold,
+            repair_without_serial: self.repair_without_serial,
+            default_form_template_id: self.default_form_template_id.clone(),
+            number_prefix: self.number_prefix.clone(),
+            auto_close_days: self.auto_close_days,
+            version,
+            updated_at: now,
+        }
+    }
+
+    fn from_row(row: SettingsRow) -> DomainResult<Self> {
+        Ok(Self {
+            ratings_enabled: row.ratings_enabled,
+            rating_levels: serde_json::from_str(&row.rating_levels)
+                .map_err(|e| DomainError::Internal(format!("stored rating levels: {e}")))?,
+            rating_reason_threshold: row.rating_reason_threshold,
+            repair_without_serial: row.repair_without_serial,
+            default_form_template_id: row.default_form_template_id,
+            number_prefix: row.number_prefix,
+            auto_close_days: row.auto_close_days,
+            version: row.version,
+        })
+    }
+}
+
+pub fn settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Settings> {
+    let row = tenant_settings::table
+        .filter(tenant_settings::tenant_id.eq(tenant_id.as_str()))
+        .select(SettingsRow::as_select())
+        .first(conn)?;
+    Settings::from_row(row)
+}
+
+/// Changes to the settings; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct SettingsChanges {
+    pub ratings_enabled: Option<bool>,
+    pub rating_levels: Option<Vec<RatingLevel>>,
+    pub rating_reason_threshold: Option<i32>,
+    pub repair_without_serial: Option<bool>,
+    /// `Some(None)` clears it. Checked against form templates once they exist.
+    pub default_form_template_id: Option<Option<String>>,
+    pub number_prefix: Option<String>,
+    pub auto_close_days: Option<i32>,
+}
+
+pub fn update_settings(
+    tx: &mut Tx<'_>,
+    changes: SettingsChanges,
+    expected_version: Option<i32>,
+) -> DomainResult<Settings> {
+    let before = settings(tx.conn, &tx.actor.tenant_id)?;
+    version::check(before.version, expected_version)?;
+    let mut errors = Validator::new();
+    if let Some(levels) = &changes.rating_levels {
+        let stars: Vec<i32> = levels.iter().map(|l| l.stars).collect();
+        errors.check(
+            stars == [1, 2, 3, 4, 5],
+            "rating_levels",
+            "invalid",
+            "must list the levels 1 to 5 stars, in order",
+        );
+        for (i, level) in levels.iter().enumerate() {
+            errors.check(
+                !level.description.trim().is_empty() && level.description.chars().count() <= 32,
+                &format!("rating_levels.{i}.description"),
+                "invalid",
+                "must be 1-32 characters",
+            );
+            errors.check(
+                level.tags.len() <= 12
+                    && level
+                        .tags
+                        .iter()
+                        .all(|t| !t.trim().is_empty() && t.chars().count() <= 16),
+                &format!("rating_levels.{i}.tags"),
+                "invalid",
+                "at most 12 tags of 1-16 characters",
+            );
+        }
+    }
+    if let Some(threshold) = changes.rating_reason_threshold {
+        errors.check(
+            (0..=5).contains(&threshold),
+            "rating_reason_threshold",
+            "out_of_range",
+            "must be 0 (never) to 5",
+        );
+    }
+    if let Some(prefix) = &changes.number_prefix {
+        errors.check(
+            (1..=8).contains(&prefix.len())
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+            "number_prefix",
+            "invalid",
+            "must be 1-8 characters of A-Z and 0-9",
+        );
+    }
+    if let Some(days) = changes.auto_close_days {
+        errors.check(
+            (1..=90).contains(&days),
+            "auto_close_days",
+            "out_of_range",
+            "must be 1 to 90",
+        );
+    }
+    if let Some(Some(id)) = &changes.default_form_template_id {
+        errors.check(
+            !id.is_empty() && id.len() <= 64,
+            "default_form_template_id",
+            "invalid",
+            "must be a form template id",
+        );
+    }
+    errors.finish()?;
+    let after = Settings {
+        ratings_enabled: changes.ratings_enabled.unwrap_or(before.ratings_enabled),
+        rating_levels: changes
+            .rating_levels
+            .unwrap_or(before.rating_levels.clone()),
+        rating_reason_threshold: changes
+            .rating_reason_threshold
+            .unwrap_or(before.rating_reason_threshold),
+        repair_without_serial: changes
+            .repair_without_serial
+            .unwrap_or(before.repair_without_serial),
+        default_form_template_id: changes
+            .default_form_template_id
+            .unwrap_or(before.default_form_template_id.clone()),
+        number_prefix: changes
+            .number_prefix
+            .unwrap_or(before.number_prefix.clone()),
+        auto_close_days: changes.auto_close_days.unwrap_or(before.auto_close_days),
+        version: before.version + 1,
+    };
+    let row = after.to_row(tx.actor.tenant_id.as_str(), after.version, tx.now);
+    let updated = diesel::update(
+        tenant_settings::table
+            .filter(tenant_settings::tenant_id.eq(tx.actor.tenant_id.as_str()))
+            .filter(tenant_settings::version.eq(before.version)),
+    )
+    .set((
+        tenant_settings::ratings_enabled.eq(row.ratings_enabled),
+        tenant_settings::rating_levels.eq(&row.rating_levels),
+        tenant_settings::rating_reason_threshold.eq(row.rating_reason_threshold),
+        tenant_settings::repair_without_serial.eq(row.repair_without_serial),
+        tenant_settings::default_form_template_id.eq(&row.default_form_template_id),
+        tenant_settings::number_prefix.eq(&row.number_prefix),
+        tenant_settings::auto_close_days.eq(row.auto_close_days),
+        tenant_settings::version.eq(row.version),
+        tenant_settings::updated_at.eq(tx.now),
+    ))
+    .execute(tx.conn)?;
+    version::updated(updated, expected_version)?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.audit(Change {
+        action: "settings.update",
+        object_type: "settings",
+        object_id: tenant_id.as_str(),
+        before: Some(&before),
+        after: Some(&after),
+    })?;
+    Ok(after)
+}
