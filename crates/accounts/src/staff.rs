@@ -43,7 +43,7 @@ impl StaffRole {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = staff_users)]
-struct StaffRow {
+pub struct StaffRow {
     tenant_id: String,
     id: String,
     mobile: String,

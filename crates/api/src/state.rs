@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::web;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_core::{Clock, DomainResult, TenantId};
+use baoxiu_registration::principal::{self, Claimed, Principal};
 use baoxiu_store::{Db, DbConn};
 use baoxiu_wechat::hosts::HostVerifier;
 use baoxiu_wechat::registry::BusinessRegistry;
@@ -14,11 +15,12 @@ use baoxiu_wechat::wechat::WechatAuth;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
+use crate::extract::Caller;
 use crate::hashing::PasswordHashing;
 use crate::limits::AuthLimits;
 use crate::problem::ApiError;
 use crate::proxies::TrustedProxies;
-use crate::tokens::TokenService;
+use crate::tokens::{TokenKind, TokenService};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -62,6 +64,22 @@ impl AppState {
         Ok(web::block(move || db.read(work)).await??)
     }
 
+    /// Runs read-only domain work on behalf of `caller`, whose principal (session, identity,
+    /// access) is resolved first on the same connection, in its own two statements at
+    /// most: the one place a request works out who is calling.
+    pub async fn read_as<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        work: impl FnOnce(&mut DbConn, &Principal) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let caller = caller.clone();
+        self.read(move |conn| {
+            let principal = resolve_principal(conn, &caller)?;
+            work(conn, &principal)
+        })
+        .await
+    }
+
     /// Runs domain work that writes in one transaction: all of it commits, or none.
     pub async fn write<T: Send + 'static>(
         &self,
@@ -86,4 +104,17 @@ impl AppState {
         })
         .await
     }
+}
+
+/// The principal of a caller whose token was verified (and admitted) already.
+pub fn resolve_principal(conn: &mut DbConn, caller: &Caller) -> DomainResult<Principal> {
+    principal::resolve(
+        conn,
+        Claimed {
+            tenant_id: &caller.tenant_id,
+            staff: caller.kind == TokenKind::Staff,
+            subject: &caller.subject,
+            session_id: caller.session_id.as_deref(),
+        },
+    )
 }

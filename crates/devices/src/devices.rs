@@ -80,7 +80,7 @@ pub struct Device {
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = devices)]
-struct DeviceRow {
+pub(crate) struct DeviceRow {
     id: String,
     account_id: Option<String>,
     name: String,

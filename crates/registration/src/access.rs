@@ -6,8 +6,8 @@ use baoxiu_core::{DomainError, DomainResult, TenantId};
 use baoxiu_store::DbConn;
 use serde::Serialize;
 
-use crate::methods::{self, Mode};
-use crate::policy;
+use crate::methods::{self, Method, Mode};
+use crate::policy::{self, Policy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,19 +89,38 @@ fn sorted(mut permissions: Vec<Permission>) -> Vec<Permission> {
     permissions
 }
 
+/// What `user` may do now, with what it needs loaded here (three statements or more): for
+/// callers that have no `Principal` (which resolves the same in two).
 pub fn access(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     user: &TerminalUser,
 ) -> DomainResult<Access> {
     let policy = policy::get(conn, tenant_id)?;
+    let guest = roles::by_key(conn, tenant_id, roles::GUEST)?;
+    let method = match &user.method_id {
+        Some(id) => methods::get(conn, tenant_id, id).ok(),
+        None => None,
+    };
+    Ok(decide(user, &policy, &guest.permissions, method.as_ref()))
+}
+
+/// What `user` may do now under `policy`: the guest role's permissions are what a caller
+/// acting as the guest gets; `method` is the user's registration method (none, or one
+/// that can no longer be read, counts as requiring registration).
+pub fn decide(
+    user: &TerminalUser,
+    policy: &Policy,
+    guest_permissions: &[Permission],
+    method: Option<&Method>,
+) -> Access {
     let own_permissions = sorted(
         user.roles
             .iter()
             .flat_map(|r| r.permissions.clone())
             .collect(),
     );
-    let guest_permissions = sorted(roles::by_key(conn, tenant_id, roles::GUEST)?.permissions);
+    let guest_permissions = sorted(guest_permissions.to_vec());
     let submit = |permissions: &[Permission], registered_enough: bool| {
         if !registered_enough {
             Some("registration-required")
@@ -113,14 +132,14 @@ pub fn access(
     };
     if user.is_guest {
         let permissions = own_permissions;
-        return Ok(Access {
+        return Access {
             state: RegistrationState::Guest,
             data_scope: DataScope::PublicOnly,
             submit_denied: submit(&permissions, true),
             may_submit: permissions.contains(&Permission::SubmitWorkOrder),
             may_register: false,
             permissions,
-        });
+        };
     }
     let state = match user.status {
         TerminalStatus::AwaitingApproval => RegistrationState::AwaitingApproval,
@@ -160,12 +179,9 @@ pub fn access(
             },
         },
         _ => {
-            let mode = match &user.method_id {
-                Some(id) => methods::get(conn, tenant_id, id)
-                    .map(|m| m.effective_mode(&policy))
-                    .unwrap_or(Mode::RequireRegistration),
-                None => Mode::RequireRegistration,
-            };
+            let mode = method
+                .map(|m| m.effective_mode(policy))
+                .unwrap_or(Mode::RequireRegistration);
             match mode {
                 // Scenarios 1 and 2: the user is in; submitting may need registration.
                 Mode::OpenidAuto => Access {
@@ -200,8 +216,8 @@ pub fn access(
             }
         }
     };
-    Ok(Access {
+    Access {
         may_submit: access.submit_denied.is_none(),
         ..access
-    })
+    }
 }

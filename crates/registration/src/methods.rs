@@ -120,7 +120,7 @@ impl Method {
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = registration_methods)]
-struct MethodRow {
+pub(crate) struct MethodRow {
     id: String,
     name: String,
     enabled: bool,

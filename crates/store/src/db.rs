@@ -108,8 +108,11 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    // Checked when a connection goes back to the pool (no statement), so that checking
+    // out costs no `SELECT 1`: a broken connection is dropped, not handed out again.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -166,6 +169,7 @@ impl Db {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -190,13 +194,26 @@ impl Db {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
     }
 
-    /// Runs `f` in a transaction that only reads. Blocking: call it from `web::block`.
+    /// Runs `f`, which only reads, on one connection outside any transaction: each
+    /// statement reads committed data, and a read spends no BEGIN and COMMIT (two more
+    /// round trips on PostgreSQL). Blocking: call it from `web::block`.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let mut conn = self.conn()?;
-        (*conn).transaction(f)
+        f(&mut conn)
+    }
+
+    /// Runs `f` outside any transaction, like `read`, for work whose one write is a single
+    /// statement (atomic by itself) that needs no snapshot shared with its reads: a known
+    /// user's login, which only records the session. Blocking: call it from `web::block`.
+    pub fn autocommit<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        f(&mut conn)
     }
 
     /// Runs `f` in a transaction that writes: all of it commits, or none of it.

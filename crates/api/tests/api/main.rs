@@ -6,6 +6,7 @@
 mod support;
 
 mod audit;
+mod budgets;
 mod cors;
 mod demo;
 mod device_files;
