@@ -449,12 +449,13 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
             .filter(terminal_user_roles::role_id.eq(id)),
     )
     .execute(conn)?;
-    diesel::delete(
+    let deleted = diesel::delete(
         terminal_roles::table
             .filter(terminal_roles::tenant_id.eq(actor.tenant_id.as_str()))
             .filter(terminal_roles::id.eq(id)),
     )
     .execute(conn)?;
+    baoxiu_core::removed(deleted, "role")?;
     baoxiu_audit::record(
         conn,
         actor,

@@ -543,16 +543,18 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
             "a tenant keeps at least one active admin".into(),
         ));
     }
-    diesel::update(
+    let deleted = diesel::update(
         staff_users::table
             .filter(staff_users::tenant_id.eq(actor.tenant_id.as_str()))
-            .filter(staff_users::id.eq(id)),
+            .filter(staff_users::id.eq(id))
+            .filter(staff_users::deleted_at.is_null()),
     )
     .set((
         staff_users::deleted_at.eq(now),
         staff_users::updated_at.eq(now),
     ))
     .execute(conn)?;
+    baoxiu_core::removed(deleted, "staff user")?;
     crate::sessions::revoke_subject(conn, &actor.tenant_id, id, now)?;
     baoxiu_audit::record(
         conn,

@@ -233,12 +233,13 @@ pub fn unbind(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
-    diesel::delete(
+    let deleted = diesel::delete(
         wechat_apps::table
             .filter(wechat_apps::tenant_id.eq(actor.tenant_id.as_str()))
             .filter(wechat_apps::id.eq(id)),
     )
     .execute(conn)?;
+    baoxiu_core::removed(deleted, "WeChat app")?;
     baoxiu_audit::record(
         conn,
         actor,

@@ -623,12 +623,13 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) ->
         qr_codes::bound_by.eq(None::<String>),
     ))
     .execute(conn)?;
-    diesel::delete(
+    let deleted = diesel::delete(
         devices::table
             .filter(devices::tenant_id.eq(actor.tenant_id.as_str()))
             .filter(devices::id.eq(id)),
     )
     .execute(conn)?;
+    baoxiu_core::removed(deleted, "device")?;
     baoxiu_audit::record(
         conn,
         actor,

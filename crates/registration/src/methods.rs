@@ -359,12 +359,13 @@ pub fn update(
 
 pub fn delete(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
     let before = get(conn, &actor.tenant_id, id)?;
-    diesel::delete(
+    let deleted = diesel::delete(
         registration_methods::table
             .filter(registration_methods::tenant_id.eq(actor.tenant_id.as_str()))
             .filter(registration_methods::id.eq(id)),
     )
     .execute(conn)?;
+    baoxiu_core::removed(deleted, "registration method")?;
     baoxiu_audit::record(
         conn,
         actor,

@@ -21,6 +21,7 @@ mod matrix;
 mod openapi;
 mod providers;
 mod qr;
+mod races;
 mod registration_proof;
 mod sms;
 mod sms_gateway;
