@@ -1,13 +1,13 @@
-//! What a terminal user may do now: the one decision every terminal route asks.
+//! What a terminal user may do now: the one decision every terminal route asks, made by
+//! `decide` on what the principal (`crate::principal`) has loaded.
 
-use baoxiu_accounts::roles::{self, Permission};
+use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::terminal_users::{TerminalStatus, TerminalUser};
-use baoxiu_core::{DomainError, DomainResult, TenantId};
-use baoxiu_store::DbConn;
+use baoxiu_core::{DomainError, DomainResult};
 use serde::Serialize;
 
-use crate::methods::{self, Method, Mode};
-use crate::policy::{self, Policy};
+use crate::methods::{Method, Mode};
+use crate::policy::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,22 +87,6 @@ fn sorted(mut permissions: Vec<Permission>) -> Vec<Permission> {
     permissions.sort();
     permissions.dedup();
     permissions
-}
-
-/// What `user` may do now, with what it needs loaded here (three statements or more): for
-/// callers that have no `Principal` (which resolves the same in two).
-pub fn access(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
-    user: &TerminalUser,
-) -> DomainResult<Access> {
-    let policy = policy::get(conn, tenant_id)?;
-    let guest = roles::by_key(conn, tenant_id, roles::GUEST)?;
-    let method = match &user.method_id {
-        Some(id) => methods::get(conn, tenant_id, id).ok(),
-        None => None,
-    };
-    Ok(decide(user, &policy, &guest.permissions, method.as_ref()))
 }
 
 /// What `user` may do now under `policy`: the guest role's permissions are what a caller

@@ -96,12 +96,8 @@ impl Principal {
     }
 }
 
-/// Whether the session was revoked, as a column of the principal's first statement. No
-/// session: a family id no token has, so nothing is found revoked.
-fn revoked(
-    tenant_id: &TenantId,
-    session_id: Option<&str>,
-) -> diesel::dsl::exists<
+/// The revoked-session test, as diesel types it.
+type Revoked = diesel::dsl::exists<
     diesel::dsl::Filter<
         diesel::dsl::Filter<
             diesel::dsl::Filter<
@@ -112,7 +108,11 @@ fn revoked(
         >,
         diesel::dsl::IsNotNull<refresh_tokens::revoked_at>,
     >,
-> {
+>;
+
+/// Whether the session was revoked, as a column of the principal's first statement. No
+/// session: a family id no token has, so nothing is found revoked.
+fn revoked(tenant_id: &TenantId, session_id: Option<&str>) -> Revoked {
     exists(
         refresh_tokens::table
             .filter(refresh_tokens::tenant_id.eq(tenant_id.as_str().to_owned()))
