@@ -131,17 +131,27 @@ pub fn resolve(conn: &mut DbConn, claimed: Claimed<'_>) -> DomainResult<Principa
     let tenant_id = claimed.tenant_id.as_str();
     if claimed.staff {
         let revoked = revoked(claimed.tenant_id, claimed.session_id);
-        let found: Option<(StaffRow, Tenant, bool)> = staff_users::table
+        type Found = (StaffRow, Tenant, Option<chrono::NaiveDateTime>, bool);
+        let found: Option<Found> = staff_users::table
             .inner_join(tenants::table.on(tenants::id.eq(staff_users::tenant_id)))
             .filter(staff_users::tenant_id.eq(tenant_id))
             .filter(staff_users::id.eq(claimed.subject))
-            .filter(staff_users::deleted_at.is_null())
-            .select((StaffRow::as_select(), Tenant::as_select(), revoked))
+            .select((
+                StaffRow::as_select(),
+                Tenant::as_select(),
+                staff_users::deleted_at,
+                revoked,
+            ))
             .first(conn)
             .optional()?;
-        let (row, tenant, revoked) = found.ok_or(DomainError::NotFound("staff user"))?;
+        let (row, tenant, deleted_at, revoked) =
+            found.ok_or(DomainError::NotFound("staff user"))?;
+        // An ended session is told as such first (a deleted user's sessions all ended).
         if revoked {
             return Err(ended());
+        }
+        if deleted_at.is_some() {
+            return Err(DomainError::NotFound("staff user"));
         }
         return Ok(Principal {
             tenant,
