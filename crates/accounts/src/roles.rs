@@ -156,6 +156,77 @@ pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Role>> 
         .collect()
 }
 
+/// The roles of each of `user_ids`, in one statement, each user's sorted by key (users
+/// without roles are absent).
+pub fn of_users(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_ids: &[String],
+) -> DomainResult<std::collections::HashMap<String, Vec<Role>>> {
+    let mut roles: std::collections::HashMap<String, Vec<Role>> = Default::default();
+    if user_ids.is_empty() {
+        return Ok(roles);
+    }
+    let rows: Vec<(String, RoleRow)> = terminal_user_roles::table
+        .inner_join(
+            terminal_roles::table.on(terminal_roles::tenant_id
+                .eq(terminal_user_roles::tenant_id)
+                .and(terminal_roles::id.eq(terminal_user_roles::role_id))),
+        )
+        .filter(terminal_user_roles::tenant_id.eq(tenant_id.as_str()))
+        .filter(terminal_user_roles::user_id.eq_any(user_ids))
+        .select((terminal_user_roles::user_id, RoleRow::as_select()))
+        .load(conn)?;
+    for (user_id, row) in rows {
+        roles.entry(user_id).or_default().push(row.try_into()?);
+    }
+    for list in roles.values_mut() {
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    Ok(roles)
+}
+
+/// One user's roles (sorted by key) and the tenant's guest role, in one statement: what a
+/// terminal principal needs of roles.
+pub fn of_user_and_guest(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user_id: &str,
+) -> DomainResult<(Vec<Role>, Option<Role>)> {
+    let rows: Vec<(RoleRow, Option<String>)> = terminal_roles::table
+        .left_join(
+            terminal_user_roles::table.on(terminal_user_roles::tenant_id
+                .eq(terminal_roles::tenant_id)
+                .and(terminal_user_roles::role_id.eq(terminal_roles::id))
+                .and(terminal_user_roles::user_id.eq(user_id))),
+        )
+        .filter(terminal_roles::tenant_id.eq(tenant_id.as_str()))
+        .filter(
+            terminal_user_roles::user_id
+                .nullable()
+                .is_not_null()
+                .or(terminal_roles::key.eq(GUEST)),
+        )
+        .select((
+            RoleRow::as_select(),
+            terminal_user_roles::user_id.nullable(),
+        ))
+        .load(conn)?;
+    let mut own = Vec::new();
+    let mut guest = None;
+    for (row, holder) in rows {
+        let role = Role::try_from(row)?;
+        if role.key == GUEST {
+            guest = Some(role.clone());
+        }
+        if holder.is_some() {
+            own.push(role);
+        }
+    }
+    own.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((own, guest))
+}
+
 pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Role> {
     terminal_roles::table
         .filter(terminal_roles::tenant_id.eq(tenant_id.as_str()))
@@ -365,12 +436,13 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
             .filter(terminal_user_roles::role_id.eq(id)),
     )
     .execute(tx.conn)?;
-    diesel::delete(
+    let deleted = diesel::delete(
         terminal_roles::table
             .filter(terminal_roles::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(terminal_roles::id.eq(id)),
     )
     .execute(tx.conn)?;
+    baoxiu_core::removed(deleted, "role")?;
     tx.audit(Change::<_, ()> {
         action: "role.delete",
         object_type: "role",

@@ -44,7 +44,7 @@ impl StaffRole {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = staff_users)]
-struct StaffRow {
+pub struct StaffRow {
     tenant_id: String,
     id: String,
     mobile: String,
@@ -530,16 +530,18 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
             "a tenant keeps at least one active admin",
         ));
     }
-    diesel::update(
+    let deleted = diesel::update(
         staff_users::table
             .filter(staff_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(staff_users::id.eq(id)),
+            .filter(staff_users::id.eq(id))
+            .filter(staff_users::deleted_at.is_null()),
     )
     .set((
         staff_users::deleted_at.eq(tx.now),
         staff_users::updated_at.eq(tx.now),
     ))
     .execute(tx.conn)?;
+    baoxiu_core::removed(deleted, "staff user")?;
     crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
     tx.audit(Change::<_, ()> {
         action: "staff.delete",

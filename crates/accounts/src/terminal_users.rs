@@ -4,7 +4,9 @@
 //! user per tenant is the guest.
 
 use baoxiu_core::{DomainError, DomainResult, Page, PageRequest, TenantId, new_id};
-use baoxiu_store::schema::{terminal_user_roles, terminal_users, wechat_identities};
+use baoxiu_store::schema::{
+    external_enterprises, terminal_user_roles, terminal_users, wechat_identities,
+};
 use baoxiu_store::{DbConn, is_unique_violation};
 use baoxiu_store::{Tx, Versioned};
 use chrono::NaiveDateTime;
@@ -98,9 +100,11 @@ impl TerminalUser {
     }
 }
 
+/// A terminal user's row as stored (with `assemble`, what other crates' joins build a
+/// `TerminalUser` from).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = terminal_users)]
-struct UserRow {
+pub struct UserRow {
     id: String,
     kind: String,
     enterprise_id: Option<String>,
@@ -114,17 +118,23 @@ struct UserRow {
     updated_at: NaiveDateTime,
 }
 
-fn load(conn: &mut DbConn, tenant_id: &TenantId, row: UserRow) -> DomainResult<TerminalUser> {
-    let roles = roles_of(conn, tenant_id, &row.id)?;
-    let enterprise = match &row.enterprise_id {
-        Some(id) => Some(enterprises::get(conn, tenant_id, id)?),
-        None => None,
-    };
+impl UserRow {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A user from its row, its enterprise (joined) and its roles (`roles::of_users`).
+pub fn assemble(
+    row: UserRow,
+    enterprise: Option<Enterprise>,
+    roles: Vec<Role>,
+) -> DomainResult<TerminalUser> {
     Ok(TerminalUser {
         is_guest: row.kind == "guest",
         status: TerminalStatus::parse(&row.status)?,
         id: row.id,
-        enterprise,
+        enterprise: enterprise.filter(|_| row.enterprise_id.is_some()),
         account_id: row.account_id,
         contact_id: row.contact_id,
         mobile: row.mobile,
@@ -136,18 +146,47 @@ fn load(conn: &mut DbConn, tenant_id: &TenantId, row: UserRow) -> DomainResult<T
     })
 }
 
-fn roles_of(conn: &mut DbConn, tenant_id: &TenantId, user_id: &str) -> DomainResult<Vec<Role>> {
-    let ids: Vec<String> = terminal_user_roles::table
-        .filter(terminal_user_roles::tenant_id.eq(tenant_id.as_str()))
-        .filter(terminal_user_roles::user_id.eq(user_id))
-        .select(terminal_user_roles::role_id)
-        .load(conn)?;
-    let mut roles = ids
-        .iter()
-        .map(|id| roles::get(conn, tenant_id, id))
-        .collect::<DomainResult<Vec<_>>>()?;
-    roles.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(roles)
+/// Users of a tenant with their enterprise (left joined), boxed: one statement however
+/// many rows. Filter and order it, then `load_many`.
+macro_rules! with_enterprise {
+    ($tenant_id:expr) => {
+        terminal_users::table
+            .left_join(
+                external_enterprises::table.on(external_enterprises::tenant_id
+                    .eq(terminal_users::tenant_id)
+                    .and(
+                        external_enterprises::id
+                            .nullable()
+                            .eq(terminal_users::enterprise_id),
+                    )),
+            )
+            .filter(terminal_users::tenant_id.eq($tenant_id.as_str().to_owned()))
+            .into_boxed()
+    };
+}
+
+type Joined = (UserRow, Option<Enterprise>);
+
+/// Users from joined rows, their roles loaded in one more statement.
+fn load_many(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    rows: Vec<Joined>,
+) -> DomainResult<Vec<TerminalUser>> {
+    let ids: Vec<String> = rows.iter().map(|(row, _)| row.id.clone()).collect();
+    let mut roles = roles::of_users(conn, tenant_id, &ids)?;
+    rows.into_iter()
+        .map(|(row, enterprise)| {
+            let mine = roles.remove(&row.id).unwrap_or_default();
+            assemble(row, enterprise, mine)
+        })
+        .collect()
+}
+
+fn load(conn: &mut DbConn, tenant_id: &TenantId, row: Joined) -> DomainResult<TerminalUser> {
+    load_many(conn, tenant_id, vec![row])?
+        .pop()
+        .ok_or(DomainError::NotFound("terminal user"))
 }
 
 /// Replaces a user's roles.
@@ -229,10 +268,9 @@ fn insert(
 }
 
 pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<TerminalUser> {
-    let row = terminal_users::table
-        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
-        .filter(terminal_users::id.eq(id))
-        .select(UserRow::as_select())
+    let row = with_enterprise!(tenant_id)
+        .filter(terminal_users::id.eq(id.to_owned()))
+        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
         .first(conn)
         .optional()?
         .ok_or(DomainError::NotFound("terminal user"))?;
@@ -245,10 +283,9 @@ pub fn guest(
     tenant_id: &TenantId,
     now: NaiveDateTime,
 ) -> DomainResult<TerminalUser> {
-    let existing = terminal_users::table
-        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+    let existing = with_enterprise!(tenant_id)
         .filter(terminal_users::kind.eq("guest"))
-        .select(UserRow::as_select())
+        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
         .first(conn)
         .optional()?;
     if let Some(row) = existing {
@@ -322,12 +359,11 @@ pub fn find_by_mobile(
     tenant_id: &TenantId,
     mobile: &str,
 ) -> DomainResult<Option<TerminalUser>> {
-    let row = terminal_users::table
-        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
+    let row = with_enterprise!(tenant_id)
         .filter(terminal_users::kind.eq("user"))
-        .filter(terminal_users::mobile.eq(mobile))
+        .filter(terminal_users::mobile.eq(mobile.to_owned()))
         .order(terminal_users::created_at.desc())
-        .select(UserRow::as_select())
+        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
         .first(conn)
         .optional()?;
     row.map(|row| load(conn, tenant_id, row)).transpose()
@@ -338,10 +374,9 @@ pub fn find_by_contact(
     tenant_id: &TenantId,
     contact_id: &str,
 ) -> DomainResult<Option<TerminalUser>> {
-    let row = terminal_users::table
-        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
-        .filter(terminal_users::contact_id.eq(contact_id))
-        .select(UserRow::as_select())
+    let row = with_enterprise!(tenant_id)
+        .filter(terminal_users::contact_id.eq(contact_id.to_owned()))
+        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
         .first(conn)
         .optional()?;
     row.map(|row| load(conn, tenant_id, row)).transpose()
@@ -415,10 +450,7 @@ pub fn list(
     filter: &TerminalUserFilter,
     page: &PageRequest,
 ) -> DomainResult<Page<TerminalUser>> {
-    let mut query = terminal_users::table
-        .filter(terminal_users::tenant_id.eq(tenant_id.as_str()))
-        .filter(terminal_users::kind.eq("user"))
-        .into_boxed();
+    let mut query = with_enterprise!(tenant_id).filter(terminal_users::kind.eq("user"));
     if let Some(status) = filter.status {
         query = query.filter(terminal_users::status.eq(status.as_str()));
     }
@@ -437,12 +469,9 @@ pub fn list(
     let rows = query
         .order((terminal_users::created_at.asc(), terminal_users::id.asc()))
         .limit(page.fetch_limit())
-        .select(UserRow::as_select())
+        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
         .load(conn)?;
-    let users = rows
-        .into_iter()
-        .map(|row| load(conn, tenant_id, row))
-        .collect::<DomainResult<Vec<_>>>()?;
+    let users = load_many(conn, tenant_id, rows)?;
     Ok(page.finish(users, |u| (u.created_at, u.id.clone())))
 }
 

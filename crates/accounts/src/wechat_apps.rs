@@ -237,12 +237,13 @@ pub fn unbind(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
-    diesel::delete(
+    let deleted = diesel::delete(
         wechat_apps::table
             .filter(wechat_apps::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(wechat_apps::id.eq(id)),
     )
     .execute(tx.conn)?;
+    baoxiu_core::removed(deleted, "WeChat app")?;
     tx.audit(Change::<_, ()> {
         action: "wechat_app.unbind",
         object_type: "wechat_app",

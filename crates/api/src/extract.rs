@@ -73,6 +73,16 @@ fn authenticate(
     req: &HttpRequest,
     admit: Admit,
 ) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
+    authenticate_then(req, admit, true)
+}
+
+/// `authenticate`, checking the session in the database only when `check_session` (else
+/// the principal's first statement checks it: `AppState::read_as`).
+fn authenticate_then(
+    req: &HttpRequest,
+    admit: Admit,
+    check_session: bool,
+) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
     let request_id = request_id(req);
     let checked = state(req).and_then(|state| {
         let token =
@@ -83,7 +93,9 @@ fn authenticate(
     });
     Box::pin(async move {
         let (state, claims) = checked?;
-        ensure_live(&state, &claims).await?;
+        if check_session {
+            ensure_live(&state, &claims).await?;
+        }
         Ok(Caller {
             tenant_id: TenantId(claims.tid),
             kind: claims.kind,
@@ -215,10 +227,46 @@ macro_rules! admitted_caller {
     };
 }
 
-admitted_caller!(
-    /// A terminal user or the guest (staff get 403: they have the /admin routes).
+/// A caller whose token is verified and admitted, and who is resolved (session, identity,
+/// access) with the request's own data: `AppState::read_as` gives the handler the
+/// `Principal`, in its statements. The caller is reachable only that way.
+macro_rules! principal_caller {
+    ($(#[$doc:meta])* $name:ident, $admit:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(Caller);
+
+        impl $name {
+            /// What the token says; the session is not checked yet (`AppState::read_as`).
+            pub(crate) fn unresolved(&self) -> &Caller {
+                &self.0
+            }
+        }
+
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let caller = authenticate_then(req, $admit, false);
+                Box::pin(async move { Ok($name(caller.await?)) })
+            }
+        }
+    };
+}
+
+principal_caller!(
+    /// A terminal user or the guest (staff get 403: they have the /admin routes), resolved
+    /// into a `Principal` with the request's data.
     TerminalCaller,
     admit_terminal_and_guest
+);
+
+principal_caller!(
+    /// Any caller of a tenant (staff, terminal user or guest), resolved into a `Principal`
+    /// with the request's data.
+    PrincipalCaller,
+    admit_tenant_callers
 );
 
 admitted_caller!(

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use actix_web::web;
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_core::{Actor, ActorKind, Clock, DomainResult, TenantId};
-use baoxiu_store::{Db, Tx, Work};
+use baoxiu_registration::principal::{self, Claimed, Principal};
+use baoxiu_store::{Db, DbConn, Tx, Work};
 use baoxiu_wechat::hosts::HostVerifier;
 use baoxiu_wechat::registry::BusinessRegistry;
 use baoxiu_wechat::sms::{DevSmsSender, SmsSender};
@@ -14,11 +15,12 @@ use baoxiu_wechat::wechat::WechatAuth;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
+use crate::extract::Caller;
 use crate::hashing::PasswordHashing;
 use crate::limits::AuthLimits;
 use crate::problem::ApiError;
 use crate::proxies::TrustedProxies;
-use crate::tokens::TokenService;
+use crate::tokens::{TokenKind, TokenService};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -83,6 +85,31 @@ impl AppState {
         f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.run(Work::Read, who, false, f).await
+    }
+
+    /// Reads on behalf of `caller`, whose principal (session, identity, access) is
+    /// resolved first on the same connection, in two statements at most: the one place a
+    /// request works out who is calling.
+    pub async fn read_as<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        f: impl FnOnce(&mut Tx<'_>, &Principal) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let claimed = caller.clone();
+        self.run(Work::Read, caller, false, move |tx| {
+            let principal = resolve_principal(tx.conn, &claimed)?;
+            f(tx, &principal)
+        })
+        .await
+    }
+
+    /// Writes one statement that needs no transaction (see `Work::Single`).
+    pub async fn write_one<T: Send + 'static>(
+        &self,
+        who: &impl Acting,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(Work::Single, who, false, f).await
     }
 
     /// Writes in one transaction whatever the tenant's subscription: logins, sessions,
@@ -166,7 +193,7 @@ impl Acting for crate::extract::AdminCaller {
 
 impl Acting for crate::extract::TerminalCaller {
     fn actor(&self) -> Actor {
-        self.0.actor()
+        self.unresolved().actor()
     }
 }
 
@@ -222,4 +249,17 @@ impl Acting for Nobody {
             request_id: None,
         }
     }
+}
+
+/// The principal of a caller whose token was verified (and admitted) already.
+pub fn resolve_principal(conn: &mut DbConn, caller: &Caller) -> DomainResult<Principal> {
+    principal::resolve(
+        conn,
+        Claimed {
+            tenant_id: &caller.tenant_id,
+            staff: caller.kind == TokenKind::Staff,
+            subject: &caller.subject,
+            session_id: caller.session_id.as_deref(),
+        },
+    )
 }

@@ -18,4 +18,4 @@ pub use cursor::Cursor;
 pub use error::{DomainError, DomainResult, FieldError, Validator};
 pub use ids::{TenantId, new_id};
 pub use page::{Page, PageRequest};
-pub use state::Transition;
+pub use state::{Transition, removed};

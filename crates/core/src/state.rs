@@ -64,6 +64,17 @@ impl Transition {
     }
 }
 
+/// Judges the delete (or soft delete) of one object read just before, guarded on its still
+/// being there: exactly one row, or another request removed it first and this one answers
+/// not-found (and audits nothing).
+pub fn removed(rows: usize, object: &'static str) -> DomainResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound(object))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +95,14 @@ mod tests {
         assert!(
             matches!(APPROVE.require("approved"), Err(DomainError::Conflict { detail, .. }) if detail.contains("is approved"))
         );
+    }
+
+    #[test]
+    fn a_delete_that_found_nothing_is_not_found() {
+        assert!(removed(1, "role").is_ok());
+        assert!(matches!(
+            removed(0, "role"),
+            Err(DomainError::NotFound("role"))
+        ));
     }
 }

@@ -84,7 +84,7 @@ pub struct Device {
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = devices)]
-struct DeviceRow {
+pub(crate) struct DeviceRow {
     id: String,
     account_id: Option<String>,
     name: String,
@@ -659,12 +659,13 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<Removal> {
         })?;
         return Ok(Removal::Retired);
     }
-    diesel::delete(
+    let deleted = diesel::delete(
         devices::table
             .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(devices::id.eq(id)),
     )
     .execute(tx.conn)?;
+    baoxiu_core::removed(deleted, "device")?;
     tx.audit(Change::<_, ()> {
         action: "device.delete",
         object_type: "device",

@@ -7,16 +7,15 @@ use baoxiu_core::version;
 use baoxiu_core::{
     DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
-use baoxiu_store::Change;
-use baoxiu_store::Tx;
-use baoxiu_store::schema::{qr_codes, qr_settings};
+use baoxiu_store::schema::{devices as device_rows, qr_codes, qr_settings};
+use baoxiu_store::{Change, Tx};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::devices::{self, Device, Viewer};
+use crate::devices::{self, Device, DeviceRow, Viewer};
 use crate::render::MAX_URL_CHARS;
 
 /// How code strings are made.
@@ -653,7 +652,8 @@ pub enum Scanned {
     Blank,
 }
 
-/// Resolves a scanned code for a viewer: a device it may not see answers not-found.
+/// Resolves a scanned code for a viewer: a device it may not see answers not-found. Two
+/// statements: the settings, then the code with its device.
 pub fn scan(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -661,12 +661,29 @@ pub fn scan(
     viewer: &Viewer,
 ) -> DomainResult<Scanned> {
     enabled_settings(conn, tenant_id)?;
-    let found = get_code(conn, tenant_id, code.trim())?;
-    match found.device_id {
-        Some(device_id) => Ok(Scanned::Device(Box::new(devices::get_for(
-            conn, tenant_id, &device_id, viewer,
-        )?))),
-        None => Ok(Scanned::Blank),
+    let found: Option<(QrCode, Option<DeviceRow>)> = qr_codes::table
+        .left_join(
+            device_rows::table.on(device_rows::tenant_id
+                .eq(qr_codes::tenant_id)
+                .and(device_rows::id.nullable().eq(qr_codes::device_id))),
+        )
+        .filter(qr_codes::tenant_id.eq(tenant_id.as_str()))
+        .filter(qr_codes::code.eq(code.trim()))
+        .select((QrCode::as_select(), Option::<DeviceRow>::as_select()))
+        .first(conn)
+        .optional()?;
+    let (found, device) = found.ok_or(DomainError::NotFound("QR code"))?;
+    match (found.device_id, device) {
+        (None, _) => Ok(Scanned::Blank),
+        (Some(_), Some(row)) => {
+            let device = Device::try_from(row)?;
+            if viewer.may_see(&device) {
+                Ok(Scanned::Device(Box::new(device)))
+            } else {
+                Err(DomainError::NotFound("device"))
+            }
+        }
+        (Some(_), None) => Err(DomainError::NotFound("device")),
     }
 }
 

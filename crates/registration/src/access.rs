@@ -1,13 +1,13 @@
-//! What a terminal user may do now: the one decision every terminal route asks.
+//! What a terminal user may do now: the one decision every terminal route asks, made by
+//! `decide` on what the principal (`crate::principal`) has loaded.
 
-use baoxiu_accounts::roles::{self, Permission};
+use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::terminal_users::{TerminalStatus, TerminalUser};
-use baoxiu_core::{DomainError, DomainResult, TenantId};
-use baoxiu_store::DbConn;
+use baoxiu_core::{DomainError, DomainResult};
 use serde::Serialize;
 
-use crate::methods::{self, Mode};
-use crate::policy;
+use crate::methods::{Method, Mode};
+use crate::policy::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -89,19 +89,22 @@ fn sorted(mut permissions: Vec<Permission>) -> Vec<Permission> {
     permissions
 }
 
-pub fn access(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
+/// What `user` may do now under `policy`: the guest role's permissions are what a caller
+/// acting as the guest gets; `method` is the user's registration method (none, or one
+/// that can no longer be read, counts as requiring registration).
+pub fn decide(
     user: &TerminalUser,
-) -> DomainResult<Access> {
-    let policy = policy::get(conn, tenant_id)?;
+    policy: &Policy,
+    guest_permissions: &[Permission],
+    method: Option<&Method>,
+) -> Access {
     let own_permissions = sorted(
         user.roles
             .iter()
             .flat_map(|r| r.permissions.clone())
             .collect(),
     );
-    let guest_permissions = sorted(roles::by_key(conn, tenant_id, roles::GUEST)?.permissions);
+    let guest_permissions = sorted(guest_permissions.to_vec());
     let submit = |permissions: &[Permission], registered_enough: bool| {
         if !registered_enough {
             Some("registration-required")
@@ -113,14 +116,14 @@ pub fn access(
     };
     if user.is_guest {
         let permissions = own_permissions;
-        return Ok(Access {
+        return Access {
             state: RegistrationState::Guest,
             data_scope: DataScope::PublicOnly,
             submit_denied: submit(&permissions, true),
             may_submit: permissions.contains(&Permission::SubmitWorkOrder),
             may_register: false,
             permissions,
-        });
+        };
     }
     let state = match user.status {
         TerminalStatus::AwaitingApproval => RegistrationState::AwaitingApproval,
@@ -160,12 +163,9 @@ pub fn access(
             },
         },
         _ => {
-            let mode = match &user.method_id {
-                Some(id) => methods::get(conn, tenant_id, id)
-                    .map(|m| m.effective_mode(&policy))
-                    .unwrap_or(Mode::RequireRegistration),
-                None => Mode::RequireRegistration,
-            };
+            let mode = method
+                .map(|m| m.effective_mode(policy))
+                .unwrap_or(Mode::RequireRegistration);
             match mode {
                 // Scenarios 1 and 2: the user is in; submitting may need registration.
                 Mode::OpenidAuto => Access {
@@ -200,8 +200,8 @@ pub fn access(
             }
         }
     };
-    Ok(Access {
+    Access {
         may_submit: access.submit_denied.is_none(),
         ..access
-    })
+    }
 }

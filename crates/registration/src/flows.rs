@@ -75,7 +75,8 @@ fn create_through(
     )
 }
 
-fn usable(user: TerminalUser) -> DomainResult<TerminalUser> {
+/// The user, unless an admin disabled it (`not-activated`).
+pub fn usable(user: TerminalUser) -> DomainResult<TerminalUser> {
     if user.status == TerminalStatus::Disabled {
         Err(DomainError::NotActivated)
     } else {

@@ -249,7 +249,7 @@ impl StoredSettings {
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = registration_methods)]
-struct MethodRow {
+pub(crate) struct MethodRow {
     id: String,
     name: String,
     enabled: bool,
@@ -278,6 +278,16 @@ impl MethodRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
+    }
+}
+
+/// A method as access decisions read it (in the principal's one statement): its settings
+/// without the roles and owner staff it refers to, which live in their join tables.
+impl TryFrom<MethodRow> for Method {
+    type Error = DomainError;
+
+    fn try_from(row: MethodRow) -> DomainResult<Self> {
+        row.into_method(&mut References::new(), &mut References::new())
     }
 }
 
@@ -621,12 +631,13 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
             ),
         ));
     }
-    diesel::delete(
+    let deleted = diesel::delete(
         registration_methods::table
             .filter(registration_methods::tenant_id.eq(tx.actor.tenant_id.as_str()))
             .filter(registration_methods::id.eq(id)),
     )
     .execute(tx.conn)?;
+    baoxiu_core::removed(deleted, "registration method")?;
     tx.audit(Change::<_, ()> {
         action: "registration_method.delete",
         object_type: "registration_method",

@@ -153,11 +153,11 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    /// A connection that comes back still inside a transaction (its request panicked) or
-    /// with its transaction manager in an error state is dropped, not handed to the next
-    /// request: that one would run inside the dead transaction and never commit.
+    // Checked when a connection goes back to the pool (no statement), so that checking
+    // out costs no `SELECT 1`: a broken connection is dropped, not handed out again.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        diesel::r2d2::R2D2Connection::is_broken(conn)
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -214,6 +214,7 @@ impl Db {
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -249,7 +250,7 @@ impl Db {
         f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T>,
     ) -> DomainResult<T> {
         let mut conn = self.conn()?;
-        if work == Work::Read {
+        if matches!(work, Work::Read | Work::Single) {
             return f(&mut Tx::new(&mut conn, actor, now));
         }
         let _writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.lock());
@@ -262,14 +263,15 @@ impl Db {
         })
     }
 
-    /// Runs `f` in a transaction that only reads, outside a unit of work (the job
-    /// runner's bookkeeping, tests). Blocking.
+    /// Runs `f`, which only reads, on one connection outside any transaction and outside
+    /// a unit of work (the job runner's bookkeeping, tests): each statement reads
+    /// committed data. Blocking.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let mut conn = self.conn()?;
-        (*conn).transaction(f)
+        f(&mut conn)
     }
 
     /// Runs `f` in a write transaction outside a unit of work (the job runner's

@@ -29,6 +29,9 @@ use crate::schema::{audit_log, tenants};
 pub enum Work {
     /// Only reads: no transaction.
     Read,
+    /// Writes one statement (atomic by itself) and reads nothing that must share its
+    /// snapshot: no transaction (a known user's login, which only records the session).
+    Single,
     /// Writes, in one transaction.
     Write,
     /// Writes, in one transaction that first locks the actor's tenant row.

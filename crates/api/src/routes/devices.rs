@@ -3,27 +3,21 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use baoxiu_accounts::roles::Permission;
-use baoxiu_accounts::terminal_users;
-use baoxiu_core::{DomainResult, TenantId};
 use baoxiu_devices::Viewer;
 use baoxiu_devices::devices::{
     self, Device, DeviceFilter, DeviceInput, DeviceStatus, Visibility, WarrantyStatus,
 };
 use baoxiu_devices::transfer::{self, ImportOptions, ImportReport};
-use baoxiu_registration::access::{self, DataScope};
-use baoxiu_store::DbConn;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{PageQuery, PageResponse, double_option, utc};
-use crate::extract::{Caller, IfMatch, StaffCaller, TerminalCaller, etag};
+use crate::extract::{IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::state::AppState;
-use crate::tokens::TokenKind;
 use crate::upload::CsvUpload;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,36 +142,6 @@ fn device_response(status: StatusCode, device: Device) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(ETag(etag(device.version)))
         .json(DeviceResponse::from(device))
-}
-
-/// Who a terminal caller is, as a viewer of devices. Callers who may see no data at all
-/// get `registration-required`.
-pub fn terminal_viewer(
-    conn: &mut DbConn,
-    tenant_id: &TenantId,
-    caller: &Caller,
-) -> DomainResult<Viewer> {
-    let user = terminal_users::get(conn, tenant_id, &caller.subject)?;
-    let access = access::access(conn, tenant_id, &user)?;
-    Ok(match access.require_data()? {
-        DataScope::Own | DataScope::Enterprise
-            if access.permissions.contains(&Permission::ViewDevices) =>
-        {
-            Viewer::Customer {
-                account_id: user.account_id.clone(),
-            }
-        }
-        DataScope::Own | DataScope::Enterprise => Viewer::Customer { account_id: None },
-        _ => Viewer::Public,
-    })
-}
-
-/// The viewer any caller is: staff see everything.
-pub fn viewer_of(conn: &mut DbConn, caller: &Caller) -> DomainResult<Viewer> {
-    match caller.kind {
-        TokenKind::Staff => Ok(Viewer::Staff),
-        _ => terminal_viewer(conn, &caller.tenant_id, caller),
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -433,7 +397,6 @@ pub async fn list_devices(
     query: ApiQuery<DeviceQuery>,
     page: ApiQuery<PageQuery>,
 ) -> Result<web::Json<PageResponse<CustomerDeviceResponse>>, ApiError> {
-    let TerminalCaller(caller) = caller;
     let request = page.request()?;
     let filter = DeviceFilter {
         account_id: None,
@@ -441,9 +404,9 @@ pub async fn list_devices(
         ..DeviceFilter::from(query.into_inner())
     };
     let page = state
-        .read(&caller.clone(), move |tx| {
-            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
-            let page = devices::list(tx.conn, &caller.tenant_id, &filter, &viewer, &request)?;
+        .read_as(caller.unresolved(), move |tx, principal| {
+            let viewer = principal.viewer()?;
+            let page = devices::list(tx.conn, &principal.tenant_id(), &filter, &viewer, &request)?;
             Ok(PageResponse::from_page(page, |d| {
                 CustomerDeviceResponse::new(d, &viewer)
             }))
@@ -472,14 +435,13 @@ pub async fn lookup_devices(
     caller: TerminalCaller,
     query: ApiQuery<LookupQuery>,
 ) -> Result<web::Json<Vec<CustomerDeviceResponse>>, ApiError> {
-    let TerminalCaller(caller) = caller;
     let query = query.into_inner();
     let found = state
-        .read(&caller.clone(), move |tx| {
-            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
+        .read_as(caller.unresolved(), move |tx, principal| {
+            let viewer = principal.viewer()?;
             let found = devices::lookup(
                 tx.conn,
-                &caller.tenant_id,
+                &principal.tenant_id(),
                 query.serial.as_deref(),
                 query.machine_no.as_deref(),
                 &viewer,
@@ -505,11 +467,10 @@ pub async fn get_device(
     caller: TerminalCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<CustomerDeviceResponse>, ApiError> {
-    let TerminalCaller(caller) = caller;
     let device = state
-        .read(&caller.clone(), move |tx| {
-            let viewer = terminal_viewer(tx.conn, &caller.tenant_id, &caller)?;
-            let device = devices::get_for(tx.conn, &caller.tenant_id, &id, &viewer)?;
+        .read_as(caller.unresolved(), move |tx, principal| {
+            let viewer = principal.viewer()?;
+            let device = devices::get_for(tx.conn, &principal.tenant_id(), &id, &viewer)?;
             Ok(CustomerDeviceResponse::new(device, &viewer))
         })
         .await?;

@@ -2,17 +2,17 @@
 
 use actix_web::{get, web};
 use baoxiu_accounts::roles::Permission;
-use baoxiu_accounts::terminal_users::{self, TerminalUser};
-use baoxiu_accounts::{staff, tenants};
-use baoxiu_core::{DomainResult, TenantId};
-use baoxiu_registration::access::{self, DataScope, RegistrationState};
+use baoxiu_accounts::terminal_users::TerminalUser;
+use baoxiu_core::{DomainError, DomainResult, TenantId};
+use baoxiu_registration::access::{DataScope, RegistrationState};
 use baoxiu_registration::flows::{self, ApprovalReason};
+use baoxiu_registration::principal::{self, Identity, Principal};
 use baoxiu_store::DbConn;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dto::EnterpriseView;
-use crate::extract::Caller;
+use crate::extract::PrincipalCaller;
 use crate::problem::ApiError;
 use crate::routes::staff::StaffResponse;
 use crate::state::AppState;
@@ -68,21 +68,37 @@ pub struct TerminalView {
     pub registration: Option<RegistrationStatus>,
 }
 
+/// What a terminal user (or the guest) may do now, as a login or registration answers it:
+/// the principal's two statements and the newest registration.
 pub fn terminal_view(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     user: &TerminalUser,
 ) -> DomainResult<TerminalView> {
-    let access = access::access(conn, tenant_id, user)?;
-    let registration = flows::latest_registration(conn, tenant_id, &user.id)?;
-    Ok(TerminalView {
+    let principal = principal::of_terminal_user(conn, tenant_id, &user.id)?;
+    view_of(conn, &principal)?
+        .ok_or_else(|| DomainError::Internal("a terminal user resolved as staff".into()))
+}
+
+/// The terminal part of a principal, with the newest registration (one statement); None
+/// for staff.
+pub fn view_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Option<TerminalView>> {
+    let Some((user, access)) = principal.terminal() else {
+        return Ok(None);
+    };
+    let registration = if user.is_guest {
+        None
+    } else {
+        flows::latest_registration(conn, &principal.tenant_id(), &user.id)?
+    };
+    Ok(Some(TerminalView {
         user_id: user.id.clone(),
         registration_state: access.state,
         data_scope: access.data_scope,
         may_submit: access.may_submit,
         submit_denied: access.submit_denied.map(str::to_owned),
         may_register: access.may_register,
-        permissions: access.permissions,
+        permissions: access.permissions.clone(),
         roles: user.role_keys(),
         enterprise: user.enterprise.clone().map(Into::into),
         account_id: user.account_id.clone(),
@@ -93,7 +109,7 @@ pub fn terminal_view(
             reason: r.reason,
             approval_reason: r.approval_reason,
         }),
-    })
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,31 +136,23 @@ pub struct MeResponse {
 #[get("/me")]
 pub async fn get_me(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: PrincipalCaller,
 ) -> Result<web::Json<MeResponse>, ApiError> {
     let now = state.now();
-    let lookup = caller.clone();
+    let kind = caller.unresolved().kind;
+    let token_roles = caller.unresolved().roles.clone();
     let (tenant, staff, terminal) = state
-        .read(&caller.clone(), move |tx| {
-            let tenant = tenants::get(tx.conn, &lookup.tenant_id)?;
-            let (staff, terminal) = match lookup.kind {
-                TokenKind::Staff => (
-                    Some(staff::get(tx.conn, &lookup.tenant_id, &lookup.subject)?),
-                    None,
-                ),
-                _ => {
-                    let user = terminal_users::get(tx.conn, &lookup.tenant_id, &lookup.subject)?;
-                    (
-                        None,
-                        Some(terminal_view(tx.conn, &lookup.tenant_id, &user)?),
-                    )
-                }
+        .read_as(caller.unresolved(), move |tx, principal| {
+            let terminal = view_of(tx.conn, principal)?;
+            let staff = match &principal.identity {
+                Identity::Staff(staff) => Some(staff.clone()),
+                Identity::Terminal { .. } => None,
             };
-            Ok((tenant, staff, terminal))
+            Ok((principal.tenant.clone(), staff, terminal))
         })
         .await?;
     Ok(web::Json(MeResponse {
-        kind: caller.kind,
+        kind,
         tenant: MeTenant {
             active: tenant.is_active(now),
             id: tenant.id,
@@ -154,7 +162,7 @@ pub async fn get_me(
         roles: terminal
             .as_ref()
             .map(|t| t.roles.clone())
-            .unwrap_or(caller.roles),
+            .unwrap_or(token_roles),
         staff: staff.map(Into::into),
         terminal,
     }))

@@ -6,27 +6,27 @@ use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, post, put, web};
 use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::staff::StaffRole;
-use baoxiu_accounts::{tenants, terminal_users};
-use baoxiu_core::{DomainError, DomainResult};
+use baoxiu_accounts::tenants;
+use baoxiu_core::DomainError;
 use baoxiu_devices::devices::{self, DeviceInput};
 use baoxiu_devices::qr::{self, Caption, QrCode, QrSettings, Scanned, UrlRules};
 use baoxiu_devices::render::{self, ImageFormat, Label};
-use baoxiu_registration::access;
-use baoxiu_store::DbConn;
+use baoxiu_registration::principal::{Identity, Principal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{BinaryFile, PageQuery, PageResponse, utc};
 use crate::extract::{
-    AdminCaller, Caller, IfMatch, StaffCaller, TENANT_HEADER, etag, request_host, tenant_of_host,
+    AdminCaller, Caller, IfMatch, PrincipalCaller, StaffCaller, TENANT_HEADER, etag, request_host,
+    tenant_of_host,
 };
 use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::renders;
-use crate::routes::devices::{CreateDeviceRequest, DeviceView, viewer_of};
-use crate::state::AppState;
+use crate::routes::devices::{CreateDeviceRequest, DeviceView};
+use crate::state::{AppState, resolve_principal};
 use crate::tokens::TokenKind;
 
 /// What the configuration says about the URLs of codes.
@@ -427,24 +427,19 @@ pub struct ScanResponse {
 }
 
 /// What the caller may do: (may report a fault, may view history, may bind blank codes).
-fn abilities(conn: &mut DbConn, caller: &Caller) -> DomainResult<(bool, bool, bool)> {
-    match caller.kind {
-        TokenKind::Staff => {
-            let binds = matches!(
-                caller.staff_role(),
-                Some(StaffRole::Admin | StaffRole::Engineer)
-            );
-            Ok((false, true, binds))
+fn abilities(principal: &Principal) -> (bool, bool, bool) {
+    match &principal.identity {
+        Identity::Staff(staff) => {
+            let binds = matches!(staff.role, StaffRole::Admin | StaffRole::Engineer);
+            (false, true, binds)
         }
-        _ => {
-            let user = terminal_users::get(conn, &caller.tenant_id, &caller.subject)?;
-            let access = access::access(conn, &caller.tenant_id, &user)?;
+        Identity::Terminal { access, .. } => {
             let has = |p| access.permissions.contains(&p);
-            Ok((
+            (
                 access.may_submit,
                 has(Permission::ViewOwnWorkOrders) || has(Permission::ViewEnterpriseWorkOrders),
                 has(Permission::RegisterBlankCode),
-            ))
+            )
         }
     }
 }
@@ -459,14 +454,14 @@ fn abilities(conn: &mut DbConn, caller: &Caller) -> DomainResult<(bool, bool, bo
 #[get("/scan/{code}")]
 pub async fn scan_qr_code(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: PrincipalCaller,
     code: web::Path<String>,
 ) -> Result<web::Json<ScanResponse>, ApiError> {
     let response = state
-        .read(&caller.clone(), move |tx| {
-            let viewer = viewer_of(tx.conn, &caller)?;
-            let scanned = qr::scan(tx.conn, &caller.tenant_id, &code, &viewer)?;
-            let (report, history, bind) = abilities(tx.conn, &caller)?;
+        .read_as(caller.unresolved(), move |tx, principal| {
+            let viewer = principal.viewer()?;
+            let scanned = qr::scan(tx.conn, &principal.tenant_id(), &code, &viewer)?;
+            let (report, history, bind) = abilities(principal);
             Ok(match scanned {
                 Scanned::Device(device) => {
                     let mut actions = Vec::new();
@@ -629,21 +624,23 @@ pub async fn bind_qr_code(
     };
     let device = state
         .change(&caller.clone(), move |tx| {
-            let (_, _, may_bind) = abilities(tx.conn, &caller)?;
+            let principal = resolve_principal(tx.conn, &caller)?;
+            let (_, _, may_bind) = abilities(&principal);
             if !may_bind {
                 return Err(DomainError::Forbidden(
                     "binding blank codes needs the register_blank_code permission",
                 ));
             }
-            let viewer = viewer_of(tx.conn, &caller)?;
+            let viewer = principal.viewer()?;
             let device_id = match (device_id, new_device) {
                 (Some(id), None) => id,
                 (None, Some(new)) => {
                     let input = match new {
                         NewDevice::Staff(new) => DeviceInput::from(new),
                         NewDevice::Customer(new) => new.into_input(
-                            terminal_users::get(tx.conn, &caller.tenant_id, &caller.subject)?
-                                .account_id,
+                            principal
+                                .terminal()
+                                .and_then(|(user, _)| user.account_id.clone()),
                         ),
                     };
                     devices::create(tx, input)?.id

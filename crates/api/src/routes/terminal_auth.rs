@@ -17,7 +17,7 @@ use crate::dto::{CodeSent, TokenPair};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
-use crate::routes::me::{TerminalView, terminal_view};
+use crate::routes::me::{TerminalView, terminal_view, view_of};
 use crate::routes::providers::SendCodeRequest;
 use crate::state::AppState;
 use crate::tokens::{TokenKind, WechatClaim};
@@ -55,7 +55,7 @@ pub fn terminal_tokens(
     Ok(TokenPair::new(access, refresh))
 }
 
-fn principal(user: &TerminalUser) -> PrincipalKind {
+fn principal_kind(user: &TerminalUser) -> PrincipalKind {
     if user.is_guest {
         PrincipalKind::Guest
     } else {
@@ -85,7 +85,7 @@ async fn finish_login(
             let refresh = sessions::start(
                 conn,
                 &tenant,
-                principal(&user),
+                principal_kind(&user),
                 &user.id,
                 session_wechat.as_ref(),
                 now,
@@ -98,6 +98,39 @@ async fn finish_login(
         tokens: terminal_tokens(state, &tenant_id, &user, refresh, wx)?,
         me,
     })
+}
+
+/// The login of a user whose WeChat identity is known: the principal (two statements),
+/// the session (one insert) and the answer's registration (one). None when nobody has
+/// the identity (the login flow then decides, in a transaction).
+fn known_login(
+    conn: &mut baoxiu_store::DbConn,
+    tenant_id: &TenantId,
+    app_id: &str,
+    openid: &str,
+    wechat: SessionWechat,
+    now: chrono::NaiveDateTime,
+) -> baoxiu_core::DomainResult<Option<(TerminalUser, IssuedRefresh, TerminalView)>> {
+    let Some(principal) =
+        baoxiu_registration::principal::of_wechat_identity(conn, tenant_id, app_id, openid)?
+    else {
+        return Ok(None);
+    };
+    let Some((user, _)) = principal.terminal() else {
+        return Ok(None);
+    };
+    let user = flows::usable(user.clone())?;
+    let refresh = sessions::start(
+        conn,
+        tenant_id,
+        principal_kind(&user),
+        &user.id,
+        Some(&wechat),
+        now,
+    )?;
+    let me = view_of(conn, &principal)?
+        .ok_or_else(|| DomainError::Internal("a terminal user resolved as staff".into()))?;
+    Ok(Some((user, refresh, me)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -245,6 +278,29 @@ async fn wechat_login(
         app_id: credentials.app_id.clone(),
         openid: identity.openid.clone(),
     };
+    // A known identity's login writes one row, the session: no transaction is spent on it.
+    let known = {
+        let (tenant, app_id, openid) = (
+            tenant_id.clone(),
+            credentials.app_id.clone(),
+            identity.openid.clone(),
+        );
+        let session_wechat = SessionWechat {
+            app_id: app_id.clone(),
+            openid: openid.clone(),
+        };
+        state
+            .write_one(&crate::state::Nobody, move |tx| {
+                known_login(tx.conn, &tenant, &app_id, &openid, session_wechat, now)
+            })
+            .await?
+    };
+    if let Some((user, refresh, me)) = known {
+        return Ok(web::Json(TerminalLoginResponse {
+            tokens: terminal_tokens(&state, &tenant_id, &user, refresh, Some(wx))?,
+            me,
+        }));
+    }
     let tenant = tenant_id.clone();
     let response = finish_login(&state, tenant_id, Some(wx), move |conn| {
         let login = flows::WechatLogin {

@@ -7,6 +7,7 @@ mod support;
 
 mod audit;
 mod boundary;
+mod budgets;
 mod cors;
 mod deadlocks;
 mod demo;
@@ -22,6 +23,7 @@ mod matrix;
 mod openapi;
 mod providers;
 mod qr;
+mod races;
 mod registration_proof;
 mod relations;
 mod sms;

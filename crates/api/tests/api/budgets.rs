@@ -1,0 +1,150 @@
+//! Statement budgets: how many SQL statements one request runs, counted on the database's
+//! statement log (BEGIN, COMMIT and SAVEPOINT included). N+1 shows up here as a failing
+//! count, not as a slow page. Counts, not times: they do not flake.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::*;
+use crate::terminal::{
+    access_of, account_with_contact, add_method, register, set_seats, tenant_with_app, wx_login,
+};
+
+/// The statements of one request: `send` is run three times and the fewest statements
+/// count (anything else that touched the database meanwhile, such as the job runner, only
+/// adds). The job tables are never a request's here, so their statements are left out.
+pub async fn statements_of<F, Fut>(app: &TestApp, send: F) -> Vec<String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let log = app.state.db.statements();
+    let mut fewest: Option<Vec<String>> = None;
+    for _ in 0..3 {
+        app.jobs_done().await;
+        log.start();
+        let answer = send().await;
+        let statements: Vec<String> = log
+            .stop()
+            .into_iter()
+            .filter(|sql| !sql.contains("jobs\"") && !sql.contains("jobs`"))
+            .filter(|sql| !sql.contains("job_schedules"))
+            .collect();
+        assert!(
+            answer.status.is_success(),
+            "{} {}",
+            answer.status,
+            answer.text
+        );
+        if fewest.as_ref().is_none_or(|f| statements.len() < f.len()) {
+            fewest = Some(statements);
+        }
+    }
+    fewest.unwrap_or_default()
+}
+
+#[track_caller]
+fn within(what: &str, statements: &[String], budget: usize) {
+    assert!(
+        statements.len() <= budget,
+        "{what}: {} statements, budget {budget}: {statements:#?}",
+        statements.len()
+    );
+}
+
+/// A tenant, a registered terminal user of an account with a device bound to a QR code,
+/// and the WeChat code that user logs in with. Answers (admin, the user's token).
+async fn registered_customer(app: &TestApp) -> (Provider, String) {
+    let provider = tenant_with_app(app).await;
+    let admin = provider.access.clone();
+    add_method(app, &admin, "openid_auto", false, "exact").await;
+    let (account, _) = account_with_contact(app, &admin, "甲公司", Some("13900139300")).await;
+    let token = access_of(&wx_login(app, "budget").await);
+    let registered = register(app, &token, "甲公司", "预算", "13900139300").await;
+    assert!(registered.status.is_success(), "{}", registered.text);
+    let settings = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
+    let mut body = settings.body.clone();
+    body["enabled"] = json!(true);
+    body["rule"] = json!({ "kind": "sequence", "prefix": "BG", "digits": 5 });
+    let saved = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/qr-settings",
+            Some(&body),
+            bearer(&admin),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let generated = app
+        .post(
+            "/api/v1/admin/qr-codes",
+            &json!({ "count": 1 }),
+            bearer(&admin),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::CREATED, "{}", generated.text);
+    let device = app
+        .post(
+            "/api/v1/admin/devices",
+            &json!({ "name": "冷水机", "account_id": account, "serial_no": "BG-1" }),
+            bearer(&admin),
+        )
+        .await;
+    assert_eq!(device.status, StatusCode::CREATED, "{}", device.text);
+    let bound = app
+        .post(
+            "/api/v1/scan/BG00001/bind",
+            &json!({ "device_id": device.body["id"] }),
+            bearer(&admin),
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+    // A fresh token: the registration changed the roles the first one carried.
+    let token = access_of(&wx_login(app, "budget").await);
+    (provider, token)
+}
+
+backend_tests! {
+    async fn terminal_reads_stay_within_their_budgets(app: TestApp) {
+        let (_, token) = registered_customer(&app).await;
+
+        let me = statements_of(&app, || app.get("/api/v1/me", bearer(&token))).await;
+        within("GET /me", &me, 3);
+
+        let devices = statements_of(&app, || app.get("/api/v1/devices", bearer(&token))).await;
+        within("GET /devices", &devices, 3);
+        let seen = app.get("/api/v1/devices", bearer(&token)).await;
+        assert_eq!(seen.body["items"].as_array().map(Vec::len), Some(1), "{}", seen.text);
+
+        let scan = statements_of(&app, || app.get("/api/v1/scan/BG00001", bearer(&token))).await;
+        within("GET /scan/{code}", &scan, 4);
+        let scanned = app.get("/api/v1/scan/BG00001", bearer(&token)).await;
+        assert_eq!(scanned.body["kind"], "device", "{}", scanned.text);
+        assert_eq!(scanned.body["device"]["name"], "冷水机");
+
+        let login = statements_of(&app, || wx_login(&app, "budget")).await;
+        within("a known WeChat user's login", &login, 6);
+    }
+
+    async fn the_terminal_user_list_costs_the_same_for_one_row_or_fifty(app: TestApp) {
+        let provider = tenant_with_app(&app).await;
+        let admin = provider.access.clone();
+        add_method(&app, &admin, "openid_auto", false, "exact").await;
+        set_seats(&app, &provider.tenant_id, 100).await;
+        for i in 0..50 {
+            let login = wx_login(&app, &format!("user{i}")).await;
+            assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        }
+        for limit in [1, 50] {
+            let path = format!("/api/v1/admin/terminal-users?limit={limit}");
+            let list = statements_of(&app, || app.get(&path, bearer(&admin))).await;
+            within(&format!("GET /admin/terminal-users?limit={limit}"), &list, 4);
+            let page = app.get(&path, bearer(&admin)).await;
+            let items = page.body["items"].as_array().unwrap();
+            assert_eq!(items.len(), limit, "{}", page.text);
+            assert!(items.iter().all(|u| u["roles"].as_array().is_some_and(|r| !r.is_empty())), "{}", page.text);
+            assert!(items.iter().all(|u| u["enterprise"].is_object()), "{}", page.text);
+        }
+    }
+}
