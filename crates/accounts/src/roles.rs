@@ -3,7 +3,9 @@
 
 use baoxiu_audit::Change;
 use baoxiu_core::version;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, Keyset, Page, PageRequest, TenantId, Validator, new_id,
+};
 use baoxiu_store::schema::{terminal_roles, terminal_user_roles};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
@@ -168,15 +170,30 @@ pub fn seed_built_in(
     )
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Role>> {
-    terminal_roles::table
+/// How the list of roles pages: oldest first (the built-in ones lead).
+pub const ROLES: Keyset = Keyset::oldest_first("terminal_roles");
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<Role>> {
+    let query = terminal_roles::table
         .filter(terminal_roles::tenant_id.eq(tenant_id.as_str()))
-        .order((terminal_roles::created_at.asc(), terminal_roles::id.asc()))
-        .select(RoleRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Role::try_from)
-        .collect()
+        .into_boxed();
+    let rows = baoxiu_store::paginate(
+        query,
+        terminal_roles::created_at,
+        terminal_roles::id,
+        &ROLES,
+        page,
+    )?
+    .select(RoleRow::as_select())
+    .load(conn)?
+    .into_iter()
+    .map(Role::try_from)
+    .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(&ROLES, rows, |r| (r.created_at, r.id.clone())))
 }
 
 pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Role> {

@@ -4,7 +4,9 @@
 //! domain except to call WeChat.
 
 use baoxiu_audit::Change;
-use baoxiu_core::{Actor, DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, Keyset, Page, PageRequest, TenantId, Validator, new_id,
+};
 use baoxiu_store::schema::wechat_apps;
 use baoxiu_store::{DbConn, is_unique_violation};
 use base64::Engine;
@@ -198,7 +200,7 @@ pub fn bind(
         }
         other => other?,
     };
-    let app = list(conn, &actor.tenant_id)?
+    let app = all(conn, &actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
@@ -217,7 +219,36 @@ pub fn bind(
     Ok(app)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatApp>> {
+/// How the list of bound apps pages: oldest first.
+pub const WECHAT_APPS: Keyset = Keyset::oldest_first("wechat_apps");
+
+/// The tenant's bound apps, a page at a time.
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<WechatApp>> {
+    let query = wechat_apps::table
+        .filter(wechat_apps::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    let rows: Vec<WechatApp> = baoxiu_store::paginate(
+        query,
+        wechat_apps::created_at,
+        wechat_apps::id,
+        &WECHAT_APPS,
+        page,
+    )?
+    .select(AppRow::as_select())
+    .load(conn)?
+    .iter()
+    .map(WechatApp::from)
+    .collect();
+    Ok(page.finish(&WECHAT_APPS, rows, |a| (a.created_at, a.id.clone())))
+}
+
+/// Every app the tenant has bound (a handful: one per kind and channel), for the checks
+/// that look at all of them.
+pub fn all(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatApp>> {
     Ok(wechat_apps::table
         .filter(wechat_apps::tenant_id.eq(tenant_id.as_str()))
         .order((wechat_apps::created_at.asc(), wechat_apps::id.asc()))
@@ -229,7 +260,7 @@ pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatA
 }
 
 pub fn unbind(conn: &mut DbConn, actor: &Actor, id: &str, now: NaiveDateTime) -> DomainResult<()> {
-    let before = list(conn, &actor.tenant_id)?
+    let before = all(conn, &actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;

@@ -619,6 +619,9 @@ pub fn get_codes(
         .collect()
 }
 
+/// How the list pages: oldest first.
+pub const QR_CODES: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("qr_codes");
+
 pub fn list_codes(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -633,21 +636,10 @@ pub fn list_codes(
         Some(false) => query = query.filter(qr_codes::device_id.is_null()),
         None => {}
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            qr_codes::created_at
-                .gt(after.created_at)
-                .or(qr_codes::created_at
-                    .eq(after.created_at)
-                    .and(qr_codes::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((qr_codes::created_at.asc(), qr_codes::id.asc()))
-        .limit(page.fetch_limit())
+    let rows = baoxiu_store::paginate(query, qr_codes::created_at, qr_codes::id, &QR_CODES, page)?
         .select(QrCode::as_select())
         .load(conn)?;
-    Ok(page.finish(rows, |c| (c.created_at, c.id.clone())))
+    Ok(page.finish(&QR_CODES, rows, |c| (c.created_at, c.id.clone())))
 }
 
 /// What a scan finds.

@@ -4,12 +4,14 @@
 pub mod conn;
 pub mod db;
 pub mod migrations;
+pub mod paginate;
 pub mod schema;
 pub mod statements;
 pub mod testing;
 
 pub use conn::{DbConn, MultiBackend};
 pub use db::{Backend, Db, StoreError};
+pub use paginate::paginate;
 pub use statements::StatementLog;
 
 /// Whether a diesel error is a unique-constraint violation (both backends).

@@ -232,23 +232,25 @@ impl From<Contact> for ContactResponse {
 }
 
 /// List an account's contacts.
-#[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id")),
-    responses((status = 200, description = "The contacts", body = Vec<ContactResponse>),
+#[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id"), PageQuery),
+    responses((status = 200, description = "One page of the account's contacts, oldest first", body = PageResponse<ContactResponse>),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/accounts/{id}/contacts")]
 pub async fn list_contacts(
     state: web::Data<AppState>,
     staff: StaffCaller,
     id: web::Path<String>,
-) -> Result<web::Json<Vec<ContactResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<ContactResponse>>, ApiError> {
+    let request = page.request()?;
     let tenant_id = staff.tenant_id().clone();
     let contacts = state
         .read(move |conn| {
             customers::get_account(conn, &tenant_id, &id)?;
-            customers::contacts_of(conn, &tenant_id, &id)
+            customers::list_contacts(conn, &tenant_id, &id, &request)
         })
         .await?;
-    Ok(web::Json(contacts.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(contacts, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

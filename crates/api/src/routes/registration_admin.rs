@@ -141,18 +141,20 @@ fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpR
 }
 
 /// List self-registration methods.
-#[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods",
-    responses((status = 200, description = "Every method", body = Vec<MethodResponse>)))]
+#[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods", params(PageQuery),
+    responses((status = 200, description = "One page of methods, oldest first", body = PageResponse<MethodResponse>)))]
 #[get("/admin/registration-methods")]
 pub async fn list_registration_methods(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<MethodResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<MethodResponse>>, ApiError> {
+    let request = page.request()?;
     let tenant_id = admin.0.tenant_id().clone();
     let list = state
-        .read(move |conn| methods::list(conn, &tenant_id))
+        .read(move |conn| methods::list(conn, &tenant_id, &request))
         .await?;
-    Ok(web::Json(list.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(list, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -293,18 +295,20 @@ impl From<InvitationCode> for InvitationCodeResponse {
 }
 
 /// List invitation codes.
-#[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes",
-    responses((status = 200, description = "Every code", body = Vec<InvitationCodeResponse>)))]
+#[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes", params(PageQuery),
+    responses((status = 200, description = "One page of codes, oldest first", body = PageResponse<InvitationCodeResponse>)))]
 #[get("/admin/invitation-codes")]
 pub async fn list_invitation_codes(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<InvitationCodeResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<InvitationCodeResponse>>, ApiError> {
+    let request = page.request()?;
     let tenant_id = admin.0.tenant_id().clone();
     let codes = state
-        .read(move |conn| invitations::list(conn, &tenant_id))
+        .read(move |conn| invitations::list(conn, &tenant_id, &request))
         .await?;
-    Ok(web::Json(codes.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(codes, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

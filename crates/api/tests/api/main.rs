@@ -18,6 +18,7 @@ mod licence_and_sessions;
 mod login_limits;
 mod matrix;
 mod openapi;
+mod pagination;
 mod providers;
 mod qr;
 mod registration_proof;
