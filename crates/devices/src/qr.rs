@@ -325,11 +325,7 @@ pub fn put_settings(
     );
     let written = if version == 0 {
         diesel::insert_into(qr_settings::table)
-            .values((
-                qr_settings::tenant_id.eq(actor.tenant_id.as_str()),
-                qr_settings::next_sequence.eq(1i64),
-                values,
-            ))
+            .values((qr_settings::tenant_id.eq(actor.tenant_id.as_str()), values))
             .execute(conn)
     } else {
         diesel::update(
@@ -414,16 +410,13 @@ fn next_code(
 ) -> DomainResult<String> {
     match rule {
         CodeRule::Sequence { prefix, digits } => {
-            // Increment first: the update locks the row until this transaction ends, so
-            // two generations at once never read the same number.
-            let target = qr_settings::table.filter(qr_settings::tenant_id.eq(tenant_id.as_str()));
-            diesel::update(target)
-                .set(qr_settings::next_sequence.eq(qr_settings::next_sequence + 1))
-                .execute(conn)?;
-            let sequence: i64 = target
-                .select(qr_settings::next_sequence)
-                .first::<i64>(conn)?
-                - 1;
+            // The tenant's counter: the increment holds its row until this transaction
+            // ends, so two generations at once never take the same number.
+            let sequence = baoxiu_store::counters::next(
+                conn,
+                tenant_id.as_str(),
+                baoxiu_store::counters::QR_CODE,
+            )?;
             Ok(format!(
                 "{prefix}{sequence:0width$}",
                 width = usize::from(*digits)

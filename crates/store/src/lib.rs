@@ -1,8 +1,11 @@
 //! Storage: the diesel schema, one connection type over SQLite and PostgreSQL, the pool,
 //! the embedded migrations of each backend, and fresh databases for tests.
 
+pub mod blobs;
 pub mod conn;
+pub mod counters;
 pub mod db;
+pub mod idempotency;
 pub mod migrations;
 pub mod paginate;
 pub mod schema;

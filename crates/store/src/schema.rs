@@ -333,7 +333,6 @@ diesel::table! {
         url_template -> Text,
         landing_url_template -> Text,
         style_json -> Text,
-        next_sequence -> BigInt,
         version -> Integer,
         updated_at -> Timestamp,
     }
@@ -376,6 +375,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    counters (tenant_id, name) {
+        tenant_id -> Text,
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (tenant_id, principal_id, idempotency_key) {
+        tenant_id -> Text,
+        principal_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -405,4 +426,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     qr_codes,
     jobs,
     job_schedules,
+    counters,
+    idempotency_keys,
 );

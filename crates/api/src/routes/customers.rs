@@ -103,8 +103,12 @@ pub struct CreateAccountRequest {
 
 /// Create an account.
 #[utoipa::path(tag = "accounts", operation_id = "create_account", request_body = CreateAccountRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses((status = 201, description = "Created", body = AccountResponse)))]
-#[post("/admin/accounts")]
+#[post(
+    "/admin/accounts",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn create_account(
     state: web::Data<AppState>,
     staff: StaffCaller,
@@ -268,10 +272,13 @@ pub struct CreateContactRequest {
 
 /// Add a contact to an account.
 #[utoipa::path(tag = "accounts", operation_id = "create_contact", request_body = CreateContactRequest,
-    params(("id" = String, Path, description = "Account id")),
+    params(("id" = String, Path, description = "Account id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses((status = 201, description = "Created", body = ContactResponse),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
-#[post("/admin/accounts/{id}/contacts")]
+#[post(
+    "/admin/accounts/{id}/contacts",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn create_contact(
     state: web::Data<AppState>,
     staff: StaffCaller,

@@ -12,6 +12,7 @@ mod device_files;
 mod devices;
 mod domains;
 mod errors;
+mod idempotency;
 mod isolation;
 mod jobs;
 mod licence_and_sessions;

@@ -24,7 +24,11 @@ async fn page_through(app: &TestApp, token: &str, path: &str, limit: usize) -> V
         let page = app.get(&url, bearer(token)).await;
         assert_eq!(page.status, StatusCode::OK, "{url}: {}", page.text);
         let items = page.body["items"].as_array().unwrap();
-        assert!(!items.is_empty() && items.len() <= limit, "{url}: {}", page.text);
+        assert!(
+            !items.is_empty() && items.len() <= limit,
+            "{url}: {}",
+            page.text
+        );
         for item in items {
             let id = item["id"].as_str().unwrap().to_owned();
             assert!(!seen.contains(&id), "{id} came twice in {path}");
@@ -42,10 +46,17 @@ async fn page_through(app: &TestApp, token: &str, path: &str, limit: usize) -> V
 /// The ids of a list's first (and only) page of up to 100.
 async fn all_ids(app: &TestApp, token: &str, path: &str) -> Vec<String> {
     let join = if path.contains('?') { '&' } else { '?' };
-    let page = app.get(&format!("{path}{join}limit=100"), bearer(token)).await;
+    let page = app
+        .get(&format!("{path}{join}limit=100"), bearer(token))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert_eq!(page.body["next_cursor"], Value::Null);
-    page.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn created(answer: Answer) -> String {
