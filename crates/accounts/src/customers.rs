@@ -154,6 +154,9 @@ pub struct AccountFilter {
     pub q: Option<String>,
 }
 
+/// How the list pages: oldest first.
+pub const ACCOUNTS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("accounts");
+
 pub fn list_accounts(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -174,24 +177,14 @@ pub fn list_accounts(
                 .escape('\\'),
         );
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            accounts::created_at
-                .gt(after.created_at)
-                .or(accounts::created_at
-                    .eq(after.created_at)
-                    .and(accounts::id.gt(after.id.clone()))),
-        );
-    }
-    let rows: Vec<Account> = query
-        .order((accounts::created_at.asc(), accounts::id.asc()))
-        .limit(page.fetch_limit())
-        .select(AccountRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(page.finish(rows, |a| (a.created_at, a.id.clone())))
+    let rows: Vec<Account> =
+        baoxiu_store::paginate(query, accounts::created_at, accounts::id, &ACCOUNTS, page)?
+            .select(AccountRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    Ok(page.finish(&ACCOUNTS, rows, |a| (a.created_at, a.id.clone())))
 }
 
 #[derive(Debug, Default, Clone)]
@@ -378,6 +371,31 @@ pub fn get_contact(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainR
         .into())
 }
 
+/// How an account's contacts page: oldest first.
+pub const CONTACTS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("contacts");
+
+/// An account's contacts, a page at a time.
+pub fn list_contacts(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    account_id: &str,
+    page: &PageRequest,
+) -> DomainResult<Page<Contact>> {
+    let query = contacts::table
+        .filter(contacts::tenant_id.eq(tenant_id.as_str()))
+        .filter(contacts::account_id.eq(account_id.to_owned()))
+        .into_boxed();
+    let rows: Vec<Contact> =
+        baoxiu_store::paginate(query, contacts::created_at, contacts::id, &CONTACTS, page)?
+            .select(ContactRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    Ok(page.finish(&CONTACTS, rows, |c| (c.created_at, c.id.clone())))
+}
+
+/// Every contact of an account (an activation reaches all of them).
 pub fn contacts_of(
     conn: &mut DbConn,
     tenant_id: &TenantId,

@@ -133,29 +133,27 @@ pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Do
         .ok_or(DomainError::NotFound("domain"))
 }
 
+/// How the list pages: oldest first.
+pub const DOMAINS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("tenant_domains");
+
 pub fn list(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     page: &PageRequest,
 ) -> DomainResult<Page<DomainRequest>> {
-    let mut query = tenant_domains::table
+    let query = tenant_domains::table
         .filter(tenant_domains::tenant_id.eq(tenant_id.as_str()))
         .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(
-            tenant_domains::created_at
-                .gt(after.created_at)
-                .or(tenant_domains::created_at
-                    .eq(after.created_at)
-                    .and(tenant_domains::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((tenant_domains::created_at.asc(), tenant_domains::id.asc()))
-        .limit(page.fetch_limit())
-        .select(DomainRequest::as_select())
-        .load(conn)?;
-    Ok(page.finish(rows, |d| (d.created_at, d.id.clone())))
+    let rows = baoxiu_store::paginate(
+        query,
+        tenant_domains::created_at,
+        tenant_domains::id,
+        &DOMAINS,
+        page,
+    )?
+    .select(DomainRequest::as_select())
+    .load(conn)?;
+    Ok(page.finish(&DOMAINS, rows, |d| (d.created_at, d.id.clone())))
 }
 
 const APPROVE: Transition = Transition::new("domain request", &["pending"], "approved");

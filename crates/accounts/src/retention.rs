@@ -4,7 +4,7 @@
 
 use baoxiu_core::DomainResult;
 use baoxiu_store::DbConn;
-use baoxiu_store::schema::{refresh_tokens, sms_codes};
+use baoxiu_store::schema::{password_failures, refresh_tokens, sms_codes};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -27,6 +27,16 @@ pub fn delete_old_sms_codes(conn: &mut DbConn, now: NaiveDateTime) -> DomainResu
         sms_codes::table
             .filter(sms_codes::created_at.le(now - SMS_CODE_RETENTION))
             .filter(sms_codes::expires_at.le(now)),
+    )
+    .execute(conn)?)
+}
+
+/// Deletes wrong-password rows that have left the pause window in every tenant: a login
+/// purges its own tenant's as it writes one, this the tenants nobody logs in to any more.
+pub fn delete_old_password_failures(conn: &mut DbConn, now: NaiveDateTime) -> DomainResult<usize> {
+    let window_start = now - Duration::minutes(crate::staff::PASSWORD_FAILURE_WINDOW_MINUTES);
+    Ok(diesel::delete(
+        password_failures::table.filter(password_failures::failed_at.le(window_start)),
     )
     .execute(conn)?)
 }

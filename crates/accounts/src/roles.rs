@@ -2,6 +2,7 @@
 //! `end_customer` are built in; the guest role cannot be changed or removed.
 
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{Keyset, Page, PageRequest};
 use baoxiu_store::schema::{
     registration_method_roles, registration_methods, terminal_roles, terminal_user_roles,
 };
@@ -145,15 +146,30 @@ pub fn seed_built_in(
     )
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Role>> {
-    terminal_roles::table
+/// How the list of roles pages: oldest first (the built-in ones lead).
+pub const ROLES: Keyset = Keyset::oldest_first("terminal_roles");
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<Role>> {
+    let query = terminal_roles::table
         .filter(terminal_roles::tenant_id.eq(tenant_id.as_str()))
-        .order((terminal_roles::created_at.asc(), terminal_roles::id.asc()))
-        .select(RoleRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Role::try_from)
-        .collect()
+        .into_boxed();
+    let rows = baoxiu_store::paginate(
+        query,
+        terminal_roles::created_at,
+        terminal_roles::id,
+        &ROLES,
+        page,
+    )?
+    .select(RoleRow::as_select())
+    .load(conn)?
+    .into_iter()
+    .map(Role::try_from)
+    .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(&ROLES, rows, |r| (r.created_at, r.id.clone())))
 }
 
 /// The roles of each of `user_ids`, in one statement, each user's sorted by key (users

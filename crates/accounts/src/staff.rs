@@ -386,6 +386,9 @@ pub struct StaffFilter {
     pub role: Option<StaffRole>,
 }
 
+/// How the list pages: oldest first.
+pub const STAFF: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("staff_users");
+
 pub fn list(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -396,24 +399,19 @@ pub fn list(
     if let Some(role) = filter.role {
         query = query.filter(staff_users::role.eq(role.as_str()));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            staff_users::created_at
-                .gt(after.created_at)
-                .or(staff_users::created_at
-                    .eq(after.created_at)
-                    .and(staff_users::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((staff_users::created_at.asc(), staff_users::id.asc()))
-        .limit(page.fetch_limit())
-        .select(StaffRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(StaffUser::try_from)
-        .collect::<DomainResult<Vec<_>>>()?;
-    Ok(page.finish(rows, |u| (u.created_at, u.id.clone())))
+    let rows = baoxiu_store::paginate(
+        query,
+        staff_users::created_at,
+        staff_users::id,
+        &STAFF,
+        page,
+    )?
+    .select(StaffRow::as_select())
+    .load(conn)?
+    .into_iter()
+    .map(StaffUser::try_from)
+    .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(&STAFF, rows, |u| (u.created_at, u.id.clone())))
 }
 
 #[derive(Debug, Default, Clone)]

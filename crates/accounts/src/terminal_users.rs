@@ -444,6 +444,9 @@ pub struct TerminalUserFilter {
     pub account_id: Option<String>,
 }
 
+/// How the list pages: oldest first.
+pub const TERMINAL_USERS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("terminal_users");
+
 pub fn list(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -457,22 +460,17 @@ pub fn list(
     if let Some(account_id) = &filter.account_id {
         query = query.filter(terminal_users::account_id.eq(account_id.clone()));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            terminal_users::created_at
-                .gt(after.created_at)
-                .or(terminal_users::created_at
-                    .eq(after.created_at)
-                    .and(terminal_users::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((terminal_users::created_at.asc(), terminal_users::id.asc()))
-        .limit(page.fetch_limit())
-        .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
-        .load(conn)?;
+    let rows = baoxiu_store::paginate(
+        query,
+        terminal_users::created_at,
+        terminal_users::id,
+        &TERMINAL_USERS,
+        page,
+    )?
+    .select((UserRow::as_select(), Option::<Enterprise>::as_select()))
+    .load(conn)?;
     let users = load_many(conn, tenant_id, rows)?;
-    Ok(page.finish(users, |u| (u.created_at, u.id.clone())))
+    Ok(page.finish(&TERMINAL_USERS, users, |u| (u.created_at, u.id.clone())))
 }
 
 #[derive(Debug, Default, Clone)]

@@ -4,6 +4,7 @@
 //! domain except to call WeChat.
 
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{Keyset, Page, PageRequest};
 use baoxiu_store::Change;
 use baoxiu_store::Tx;
 use baoxiu_store::schema::{wechat_app_ids, wechat_apps};
@@ -207,7 +208,7 @@ pub fn bind(
         }
         other => other?,
     };
-    let app = list(tx.conn, &tx.actor.tenant_id)?
+    let app = all(tx.conn, &tx.actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;
@@ -221,7 +222,36 @@ pub fn bind(
     Ok(app)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatApp>> {
+/// How the list of bound apps pages: oldest first.
+pub const WECHAT_APPS: Keyset = Keyset::oldest_first("wechat_apps");
+
+/// The tenant's bound apps, a page at a time.
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<WechatApp>> {
+    let query = wechat_apps::table
+        .filter(wechat_apps::tenant_id.eq(tenant_id.as_str()))
+        .into_boxed();
+    let rows: Vec<WechatApp> = baoxiu_store::paginate(
+        query,
+        wechat_apps::created_at,
+        wechat_apps::id,
+        &WECHAT_APPS,
+        page,
+    )?
+    .select(AppRow::as_select())
+    .load(conn)?
+    .iter()
+    .map(WechatApp::from)
+    .collect();
+    Ok(page.finish(&WECHAT_APPS, rows, |a| (a.created_at, a.id.clone())))
+}
+
+/// Every app the tenant has bound (a handful: one per kind and channel), for the checks
+/// that look at all of them.
+pub fn all(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatApp>> {
     Ok(wechat_apps::table
         .filter(wechat_apps::tenant_id.eq(tenant_id.as_str()))
         .order((wechat_apps::created_at.asc(), wechat_apps::id.asc()))
@@ -233,7 +263,7 @@ pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<WechatA
 }
 
 pub fn unbind(tx: &mut Tx<'_>, id: &str) -> DomainResult<()> {
-    let before = list(tx.conn, &tx.actor.tenant_id)?
+    let before = all(tx.conn, &tx.actor.tenant_id)?
         .into_iter()
         .find(|a| a.id == id)
         .ok_or(DomainError::NotFound("WeChat app"))?;

@@ -244,6 +244,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest uploaded file (a CSV import) accepted, in bytes.
     pub max_upload_bytes: usize,
+    /// The directory of the local blob store (`baoxiu_store::blobs`): stored files such as
+    /// attachments, under keys the server chooses. Every API node must see the same one.
+    pub blob_dir: String,
     /// QR images (single images and exports) one process draws at once (default: half
     /// the CPU cores, at least one); a request beyond it answers 503 with `Retry-After`.
     pub render_concurrency: usize,
@@ -359,6 +362,7 @@ impl std::fmt::Debug for Config {
             business_registry,
             domain_check,
             jobs,
+            blob_dir,
         } = self;
         f.debug_struct("Config")
             .field("mode", mode)
@@ -382,6 +386,7 @@ impl std::fmt::Debug for Config {
             .field("business_registry", business_registry)
             .field("domain_check", domain_check)
             .field("jobs", jobs)
+            .field("blob_dir", blob_dir)
             .finish()
     }
 }
@@ -402,6 +407,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
+            blob_dir: "./data/blobs".into(),
             // Half the cores: the other half keeps answering requests while codes are drawn.
             render_concurrency: std::thread::available_parallelism()
                 .map_or(1, |cores| (cores.get() / 2).max(1)),

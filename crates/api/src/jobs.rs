@@ -1,6 +1,7 @@
 //! The application's background jobs, and the runner that runs them: SMS delivery (the
 //! gateway is called here, never in a request), the hourly clean-ups of expired refresh
-//! tokens and old SMS codes, and the daily one of dead jobs 30 days old. `baoxiu serve` runs
+//! tokens, old SMS codes, wrong-password rows past their window and expired idempotency
+//! keys, and the daily one of dead jobs 30 days old. `baoxiu serve` runs
 //! the runner in-process (unless `jobs.in_process` is off); `baoxiu worker` runs it alone.
 
 use baoxiu_accounts::retention;
@@ -35,6 +36,16 @@ pub fn runner(state: &AppState) -> DomainResult<Runner<AppState>> {
         &DeleteExpiredRefreshTokens {},
     )?
     .every(PLATFORM_SCOPE, Duration::hours(1), &DeleteOldSmsCodes {})?
+    .every(
+        PLATFORM_SCOPE,
+        Duration::hours(1),
+        &DeleteOldPasswordFailures {},
+    )?
+    .every(
+        PLATFORM_SCOPE,
+        Duration::hours(1),
+        &DeleteExpiredIdempotencyKeys {},
+    )?
     .every(PLATFORM_SCOPE, Duration::days(1), &DeleteOldDeadJobs {})
 }
 
@@ -149,6 +160,40 @@ impl Job for DeleteOldDeadJobs {
     async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
         clean_up(run, "old dead jobs", |conn, now| {
             baoxiu_jobs::storage::delete_dead(conn, now - DEAD_JOB_RETENTION)
+        })
+        .await
+    }
+}
+
+/// Deletes wrong-password rows that have left the pause window, in every tenant (hourly).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteOldPasswordFailures {}
+
+impl Job for DeleteOldPasswordFailures {
+    const KIND: &'static str = "password_failures.delete_old";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(
+            run,
+            "old wrong-password rows",
+            retention::delete_old_password_failures,
+        )
+        .await
+    }
+}
+
+/// Deletes idempotency keys (and their stored answers) past their 24 hours (hourly).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteExpiredIdempotencyKeys {}
+
+impl Job for DeleteExpiredIdempotencyKeys {
+    const KIND: &'static str = "idempotency_keys.delete_expired";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        clean_up(run, "expired idempotency keys", |conn, now| {
+            Ok(baoxiu_store::idempotency::delete_expired(conn, now)?)
         })
         .await
     }

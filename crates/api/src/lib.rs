@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dto;
 pub mod extract;
 pub mod hashing;
+pub mod idempotency;
 pub mod jobs;
 pub mod json;
 pub mod known_routes;

@@ -36,7 +36,10 @@ pub struct AuditFilter {
     pub until: Option<NaiveDateTime>,
 }
 
-/// Entries of one tenant, oldest first, cursor-paged.
+/// How the list pages: newest first (a feed).
+pub const AUDIT_LOG: baoxiu_core::Keyset = baoxiu_core::Keyset::newest_first("audit_log");
+
+/// Entries of one tenant, newest first (a feed), cursor-paged.
 pub fn list(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -64,19 +67,14 @@ pub fn list(
     if let Some(until) = filter.until {
         query = query.filter(audit_log::created_at.lt(until));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            audit_log::created_at
-                .gt(after.created_at)
-                .or(audit_log::created_at
-                    .eq(after.created_at)
-                    .and(audit_log::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((audit_log::created_at.asc(), audit_log::id.asc()))
-        .limit(page.fetch_limit())
-        .select(AuditEntry::as_select())
-        .load(conn)?;
-    Ok(page.finish(rows, |row| (row.created_at, row.id.clone())))
+    let rows = baoxiu_store::paginate(
+        query,
+        audit_log::created_at,
+        audit_log::id,
+        &AUDIT_LOG,
+        page,
+    )?
+    .select(AuditEntry::as_select())
+    .load(conn)?;
+    Ok(page.finish(&AUDIT_LOG, rows, |row| (row.created_at, row.id.clone())))
 }

@@ -17,5 +17,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::Cursor;
 pub use error::{DomainError, DomainResult, FieldError, Validator};
 pub use ids::{TenantId, new_id};
-pub use page::{Page, PageRequest};
+pub use page::{Direction, Keyset, Page, PageRequest};
 pub use state::{Transition, removed};

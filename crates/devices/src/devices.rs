@@ -474,6 +474,9 @@ fn like(text: &str) -> String {
     )
 }
 
+/// How the list pages: oldest first.
+pub const DEVICES: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("devices");
+
 pub fn list(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -512,24 +515,13 @@ pub fn list(
                 .or(devices::name.like(name).escape('\\')),
         );
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            devices::created_at
-                .gt(after.created_at)
-                .or(devices::created_at
-                    .eq(after.created_at)
-                    .and(devices::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((devices::created_at.asc(), devices::id.asc()))
-        .limit(page.fetch_limit())
+    let rows = baoxiu_store::paginate(query, devices::created_at, devices::id, &DEVICES, page)?
         .select(DeviceRow::as_select())
         .load(conn)?
         .into_iter()
         .map(Device::try_from)
         .collect::<DomainResult<Vec<_>>>()?;
-    Ok(page.finish(rows, |d| (d.created_at, d.id.clone())))
+    Ok(page.finish(&DEVICES, rows, |d| (d.created_at, d.id.clone())))
 }
 
 /// Replaces a device's fields (a PATCH reads the device, changes what it names, sends all).

@@ -325,7 +325,6 @@ pub fn put_settings(
         diesel::insert_into(qr_settings::table)
             .values((
                 qr_settings::tenant_id.eq(tx.actor.tenant_id.as_str()),
-                qr_settings::next_sequence.eq(1i64),
                 values,
             ))
             .execute(tx.conn)
@@ -408,16 +407,13 @@ fn next_code(
 ) -> DomainResult<String> {
     match rule {
         CodeRule::Sequence { prefix, digits } => {
-            // Increment first: the update locks the row until this transaction ends, so
-            // two generations at once never read the same number.
-            let target = qr_settings::table.filter(qr_settings::tenant_id.eq(tenant_id.as_str()));
-            diesel::update(target)
-                .set(qr_settings::next_sequence.eq(qr_settings::next_sequence + 1))
-                .execute(conn)?;
-            let sequence: i64 = target
-                .select(qr_settings::next_sequence)
-                .first::<i64>(conn)?
-                - 1;
+            // The tenant's counter: the increment holds its row until this transaction
+            // ends, so two generations at once never take the same number.
+            let sequence = baoxiu_store::counters::next(
+                conn,
+                tenant_id.as_str(),
+                baoxiu_store::counters::QR_CODE,
+            )?;
             Ok(format!(
                 "{prefix}{sequence:0width$}",
                 width = usize::from(*digits)
@@ -614,6 +610,9 @@ pub fn get_codes(
         .collect()
 }
 
+/// How the list pages: oldest first.
+pub const QR_CODES: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("qr_codes");
+
 pub fn list_codes(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -628,21 +627,10 @@ pub fn list_codes(
         Some(false) => query = query.filter(qr_codes::device_id.is_null()),
         None => {}
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            qr_codes::created_at
-                .gt(after.created_at)
-                .or(qr_codes::created_at
-                    .eq(after.created_at)
-                    .and(qr_codes::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((qr_codes::created_at.asc(), qr_codes::id.asc()))
-        .limit(page.fetch_limit())
+    let rows = baoxiu_store::paginate(query, qr_codes::created_at, qr_codes::id, &QR_CODES, page)?
         .select(QrCode::as_select())
         .load(conn)?;
-    Ok(page.finish(rows, |c| (c.created_at, c.id.clone())))
+    Ok(page.finish(&QR_CODES, rows, |c| (c.created_at, c.id.clone())))
 }
 
 /// What a scan finds.

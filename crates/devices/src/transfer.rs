@@ -16,9 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use baoxiu_accounts::tenants;
-use baoxiu_core::{
-    Actor, Cursor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator,
-};
+use baoxiu_core::{Actor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator};
 use baoxiu_store::Change;
 use baoxiu_store::schema::{accounts, devices, qr_codes};
 use baoxiu_store::{Db, DbConn};
@@ -663,17 +661,14 @@ pub fn export(
     writer
         .write_record(COLUMNS.map(|(_, name, _)| name))
         .map_err(failed)?;
-    let mut page = PageRequest {
-        limit: 1000,
-        after: None,
-    };
+    let mut page = PageRequest::first(1000);
     loop {
         let found = crate::devices::list(conn, tenant_id, filter, &Viewer::Staff, &page)?;
         for device in &found.items {
             writer.write_record(record(device)).map_err(failed)?;
         }
         match found.next_cursor {
-            Some(cursor) => page.after = Some(Cursor::decode(&cursor)?),
+            Some(cursor) => page.cursor = Some(cursor),
             None => break,
         }
     }

@@ -241,6 +241,9 @@ pub struct JobRecord {
     pub updated_at: NaiveDateTime,
 }
 
+/// How the list pages: oldest first.
+pub const JOBS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("jobs");
+
 /// One tenant's jobs, oldest first, cursor-paged; all of them or those of one status.
 pub fn list(
     conn: &mut DbConn,
@@ -254,19 +257,10 @@ pub fn list(
     if let Some(status) = status {
         query = query.filter(jobs::status.eq(status.as_str()));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            jobs::created_at.gt(after.created_at).or(jobs::created_at
-                .eq(after.created_at)
-                .and(jobs::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((jobs::created_at.asc(), jobs::id.asc()))
-        .limit(page.fetch_limit())
+    let rows = baoxiu_store::paginate(query, jobs::created_at, jobs::id, &JOBS, page)?
         .select(JobRecord::as_select())
         .load(conn)?;
-    Ok(page.finish(rows, |row| (row.created_at, row.id.clone())))
+    Ok(page.finish(&JOBS, rows, |row| (row.created_at, row.id.clone())))
 }
 
 const ADD_SCHEDULE_POSTGRES: &str = "INSERT INTO job_schedules (tenant_id, name, next_run_at) \

@@ -970,6 +970,9 @@ pub fn latest_registration(
         .transpose()
 }
 
+/// How the list pages: oldest first.
+pub const REGISTRATIONS: baoxiu_core::Keyset = baoxiu_core::Keyset::oldest_first("registrations");
+
 pub fn list_registrations(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -982,25 +985,20 @@ pub fn list_registrations(
     if let Some(status) = status {
         query = query.filter(registrations::status.eq(status.to_owned()));
     }
-    if let Some(after) = &page.after {
-        query = query.filter(
-            registrations::created_at
-                .gt(after.created_at)
-                .or(registrations::created_at
-                    .eq(after.created_at)
-                    .and(registrations::id.gt(after.id.clone()))),
-        );
-    }
-    let rows = query
-        .order((registrations::created_at.asc(), registrations::id.asc()))
-        .limit(page.fetch_limit())
-        .select(RegistrationRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Registration::try_from)
-        .collect::<DomainResult<Vec<_>>>()?;
+    let rows = baoxiu_store::paginate(
+        query,
+        registrations::created_at,
+        registrations::id,
+        &REGISTRATIONS,
+        page,
+    )?
+    .select(RegistrationRow::as_select())
+    .load(conn)?
+    .into_iter()
+    .map(Registration::try_from)
+    .collect::<DomainResult<Vec<_>>>()?;
     let rows = with_account_names(conn, tenant_id, rows)?;
-    Ok(page.finish(rows, |r| (r.created_at, r.id.clone())))
+    Ok(page.finish(&REGISTRATIONS, rows, |r| (r.created_at, r.id.clone())))
 }
 
 /// Fills in the names of the accounts registrations claim, in one statement.

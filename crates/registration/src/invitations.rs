@@ -3,6 +3,7 @@
 
 use baoxiu_accounts::customers;
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{Keyset, Page, PageRequest};
 use baoxiu_store::Change;
 use baoxiu_store::schema::invitation_codes;
 use baoxiu_store::{DbConn, Tx};
@@ -74,10 +75,11 @@ pub fn create(
             invitation_codes::account_id.eq(account_id),
         ))
         .execute(tx.conn)?;
-    let created = list(tx.conn, &tx.actor.tenant_id)?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(DomainError::NotFound("invitation code"))?;
+    let created = invitation_codes::table
+        .filter(invitation_codes::tenant_id.eq(tx.actor.tenant_id.as_str()))
+        .filter(invitation_codes::id.eq(&id))
+        .select(InvitationCode::as_select())
+        .first(tx.conn)?;
     tx.audit(Change::<(), _> {
         action: "invitation_code.create",
         object_type: "invitation_code",
@@ -88,15 +90,27 @@ pub fn create(
     Ok(created)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<InvitationCode>> {
-    Ok(invitation_codes::table
+/// How the list of codes pages: oldest first.
+pub const INVITATION_CODES: Keyset = Keyset::oldest_first("invitation_codes");
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<InvitationCode>> {
+    let query = invitation_codes::table
         .filter(invitation_codes::tenant_id.eq(tenant_id.as_str()))
-        .order((
-            invitation_codes::created_at.asc(),
-            invitation_codes::id.asc(),
-        ))
-        .select(InvitationCode::as_select())
-        .load(conn)?)
+        .into_boxed();
+    let rows = baoxiu_store::paginate(
+        query,
+        invitation_codes::created_at,
+        invitation_codes::id,
+        &INVITATION_CODES,
+        page,
+    )?
+    .select(InvitationCode::as_select())
+    .load(conn)?;
+    Ok(page.finish(&INVITATION_CODES, rows, |c| (c.created_at, c.id.clone())))
 }
 
 /// Uses a code once; fails (as a field error) when unknown, used up or expired. Answers

@@ -5,6 +5,7 @@
 use baoxiu_accounts::customers::DuplicateCheck;
 use baoxiu_accounts::{roles, staff};
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, new_id};
+use baoxiu_core::{Keyset, Page, PageRequest};
 use baoxiu_store::Change;
 use baoxiu_store::schema::{
     registration_method_owners, registration_method_roles, registration_methods, registrations,
@@ -534,19 +535,32 @@ pub fn get(conn: &mut DbConn, tenant_id: &TenantId, id: &str) -> DomainResult<Me
     row.into_method(&mut roles, &mut owners)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Vec<Method>> {
-    let rows = registration_methods::table
+/// How the list of methods pages: oldest first.
+pub const METHODS: Keyset = Keyset::oldest_first("registration_methods");
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    page: &PageRequest,
+) -> DomainResult<Page<Method>> {
+    let query = registration_methods::table
         .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
-        .order((
-            registration_methods::created_at.asc(),
-            registration_methods::id.asc(),
-        ))
-        .select(MethodRow::as_select())
-        .load(conn)?;
+        .into_boxed();
+    let rows = baoxiu_store::paginate(
+        query,
+        registration_methods::created_at,
+        registration_methods::id,
+        &METHODS,
+        page,
+    )?
+    .select(MethodRow::as_select())
+    .load(conn)?;
     let (mut roles, mut owners) = references(conn, tenant_id, None)?;
-    rows.into_iter()
+    let rows = rows
+        .into_iter()
         .map(|row| row.into_method(&mut roles, &mut owners))
-        .collect()
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok(page.finish(&METHODS, rows, |m| (m.created_at, m.id.clone())))
 }
 
 /// The first enabled method that applies to a channel: self-registration is off for the
@@ -556,9 +570,22 @@ pub fn for_channel(
     tenant_id: &TenantId,
     channel: Channel,
 ) -> DomainResult<Option<Method>> {
-    Ok(list(conn, tenant_id)?
-        .into_iter()
-        .find(|m| m.enabled && m.settings.channels.contains(&channel)))
+    let enabled = registration_methods::table
+        .filter(registration_methods::tenant_id.eq(tenant_id.as_str()))
+        .filter(registration_methods::enabled.eq(true))
+        .order((
+            registration_methods::created_at.asc(),
+            registration_methods::id.asc(),
+        ))
+        .select(MethodRow::as_select())
+        .load(conn)?;
+    for row in enabled {
+        let method = Method::try_from(row)?;
+        if method.settings.channels.contains(&channel) {
+            return Ok(Some(method));
+        }
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Default, Clone)]

@@ -1,9 +1,13 @@
 //! Storage: the diesel schema, one connection type over SQLite and PostgreSQL, the pool,
 //! the embedded migrations of each backend, and fresh databases for tests.
 
+pub mod blobs;
 pub mod conn;
+pub mod counters;
 pub mod db;
+pub mod idempotency;
 pub mod migrations;
+pub mod paginate;
 pub mod schema;
 pub mod statements;
 pub mod testing;
@@ -11,6 +15,7 @@ pub mod unit;
 
 pub use conn::{DbConn, MultiBackend};
 pub use db::{Backend, Db, StoreError};
+pub use paginate::paginate;
 pub use statements::StatementLog;
 pub use unit::{Change, Tx, Versioned, Work};
 

@@ -352,7 +352,6 @@ diesel::table! {
         url_template -> Text,
         landing_url_template -> Text,
         style_json -> Text,
-        next_sequence -> BigInt,
         version -> Integer,
         updated_at -> Timestamp,
     }
@@ -405,12 +404,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    counters (tenant_id, name) {
+        tenant_id -> Text,
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Global lookup: which tenant holds a host (pending or approved; a request names no
     /// tenant).
     tenant_hosts (host) {
         host -> Text,
         tenant_id -> Text,
         domain_id -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (tenant_id, principal_id, idempotency_key) {
+        tenant_id -> Text,
+        principal_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -447,4 +468,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_schedules,
     wechat_app_ids,
     tenant_hosts,
+    counters,
+    idempotency_keys,
 );

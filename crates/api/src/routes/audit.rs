@@ -66,7 +66,7 @@ pub struct AuditQuery {
 
 /// List the audit log.
 ///
-/// Who changed what, oldest first, filtered and cursor-paged.
+/// Who changed what, newest first, filtered and cursor-paged.
 #[utoipa::path(
     tag = "audit",
     operation_id = "list_audit_log",

@@ -109,8 +109,12 @@ pub struct CreateAccountRequest {
 ///
 /// A customer account (客户) of the tenant; its custom `fields` follow the account form of the registration methods. Answers the account with its version as `ETag`.
 #[utoipa::path(tag = "accounts", operation_id = "create_account", request_body = CreateAccountRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses((status = 201, description = "Created", body = AccountResponse)))]
-#[post("/admin/accounts")]
+#[post(
+    "/admin/accounts",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn create_account(
     state: web::Data<AppState>,
     staff: StaffCaller,
@@ -239,22 +243,24 @@ impl From<Contact> for ContactResponse {
 /// List an account's contacts.
 ///
 /// The contacts (联系人) of one account of the tenant; another tenant's account answers 404.
-#[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id")),
-    responses((status = 200, description = "The contacts", body = Vec<ContactResponse>),
+#[utoipa::path(tag = "accounts", operation_id = "list_contacts", params(("id" = String, Path, description = "Account id"), PageQuery),
+    responses((status = 200, description = "One page of the account's contacts, oldest first", body = PageResponse<ContactResponse>),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
 #[get("/admin/accounts/{id}/contacts")]
 pub async fn list_contacts(
     state: web::Data<AppState>,
     staff: StaffCaller,
     id: web::Path<String>,
-) -> Result<web::Json<Vec<ContactResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<ContactResponse>>, ApiError> {
+    let request = page.request()?;
     let contacts = state
         .read(&staff, move |tx| {
             customers::get_account(tx.conn, &tx.actor.tenant_id, &id)?;
-            customers::contacts_of(tx.conn, &tx.actor.tenant_id, &id)
+            customers::list_contacts(tx.conn, &tx.actor.tenant_id, &id, &request)
         })
         .await?;
-    Ok(web::Json(contacts.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(contacts, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -274,10 +280,13 @@ pub struct CreateContactRequest {
 ///
 /// A contact person of the account; the mobile, when given, is unique within the tenant. Answers the contact with its version as `ETag`.
 #[utoipa::path(tag = "accounts", operation_id = "create_contact", request_body = CreateContactRequest,
-    params(("id" = String, Path, description = "Account id")),
+    params(("id" = String, Path, description = "Account id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses((status = 201, description = "Created", body = ContactResponse),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
-#[post("/admin/accounts/{id}/contacts")]
+#[post(
+    "/admin/accounts/{id}/contacts",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn create_contact(
     state: web::Data<AppState>,
     staff: StaffCaller,

@@ -256,8 +256,12 @@ impl From<CreateDeviceRequest> for DeviceInput {
 ///
 /// A device of the tenant, optionally of a customer account; serial and machine numbers are unique within the tenant. Answers the device with its version as `ETag`.
 #[utoipa::path(tag = "devices", operation_id = "create_device", request_body = CreateDeviceRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses((status = 201, description = "Created", body = DeviceResponse)))]
-#[post("/admin/devices")]
+#[post(
+    "/admin/devices",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn create_device(
     state: web::Data<AppState>,
     staff: StaffCaller,

@@ -186,6 +186,7 @@ async fn registered_name(
     tag = "registration",
     operation_id = "complete_registration",
     request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
     responses(
         (status = 200, description = "Registered", body = TerminalView),
         (status = 202, description = "Waiting for approval", body = TerminalView),
@@ -195,7 +196,10 @@ async fn registered_name(
         (status = 503, description = "The method looks names up in the business registry, which is not answering or is turned off", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-#[post("/me/registration")]
+#[post(
+    "/me/registration",
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+)]
 pub async fn complete_registration(
     state: web::Data<AppState>,
     caller: RegistrantCaller,

@@ -143,19 +143,21 @@ fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpR
 /// List self-registration methods.
 ///
 /// Every self-registration method of the tenant, enabled or not.
-#[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods",
-    responses((status = 200, description = "Every method", body = Vec<MethodResponse>)))]
+#[utoipa::path(tag = "registration-admin", operation_id = "list_registration_methods", params(PageQuery),
+    responses((status = 200, description = "One page of methods, oldest first", body = PageResponse<MethodResponse>)))]
 #[get("/admin/registration-methods")]
 pub async fn list_registration_methods(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<MethodResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<MethodResponse>>, ApiError> {
+    let request = page.request()?;
     let list = state
         .read(&admin, move |tx| {
-            methods::list(tx.conn, &tx.actor.tenant_id)
+            methods::list(tx.conn, &tx.actor.tenant_id, &request)
         })
         .await?;
-    Ok(web::Json(list.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(list, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -303,19 +305,21 @@ impl From<InvitationCode> for InvitationCodeResponse {
 /// List invitation codes.
 ///
 /// The tenant's invitation codes, with their uses and expiry.
-#[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes",
-    responses((status = 200, description = "Every code", body = Vec<InvitationCodeResponse>)))]
+#[utoipa::path(tag = "registration-admin", operation_id = "list_invitation_codes", params(PageQuery),
+    responses((status = 200, description = "One page of codes, oldest first", body = PageResponse<InvitationCodeResponse>)))]
 #[get("/admin/invitation-codes")]
 pub async fn list_invitation_codes(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<InvitationCodeResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<InvitationCodeResponse>>, ApiError> {
+    let request = page.request()?;
     let codes = state
         .read(&admin, move |tx| {
-            invitations::list(tx.conn, &tx.actor.tenant_id)
+            invitations::list(tx.conn, &tx.actor.tenant_id, &request)
         })
         .await?;
-    Ok(web::Json(codes.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(codes, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

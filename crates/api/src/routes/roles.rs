@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::utc;
+use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -86,16 +86,21 @@ impl From<Role> for RoleResponse {
 /// List terminal roles.
 ///
 /// The tenant's terminal roles (built-in and its own) with their permissions.
-#[utoipa::path(tag = "roles", operation_id = "list_roles", responses((status = 200, description = "Every role", body = Vec<RoleResponse>)))]
+#[utoipa::path(tag = "roles", operation_id = "list_roles", params(PageQuery),
+    responses((status = 200, description = "One page of roles, oldest first", body = PageResponse<RoleResponse>)))]
 #[get("/admin/roles")]
 pub async fn list_roles(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<RoleResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<RoleResponse>>, ApiError> {
+    let request = page.request()?;
     let roles = state
-        .read(&admin, move |tx| roles::list(tx.conn, &tx.actor.tenant_id))
+        .read(&admin, move |tx| {
+            roles::list(tx.conn, &tx.actor.tenant_id, &request)
+        })
         .await?;
-    Ok(web::Json(roles.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(roles, Into::into)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

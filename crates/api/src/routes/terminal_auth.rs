@@ -218,7 +218,7 @@ async fn wechat_login(
                     let tenant = baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
                         .ok_or(DomainError::NotFound("tenant"))?;
                     // The shared program serves tenants that have none of their own.
-                    let own = baoxiu_accounts::wechat_apps::list(conn, &tenant.tenant_id())?
+                    let own = baoxiu_accounts::wechat_apps::all(conn, &tenant.tenant_id())?
                         .into_iter()
                         .any(|a| a.kind == AppKind::MiniProgram.as_str());
                     if own {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::utc;
+use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::AdminCaller;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -61,19 +61,21 @@ pub struct BindWechatAppRequest {
 /// List bound WeChat apps.
 ///
 /// The Mini Programs and Official Accounts bound to the tenant; their secrets are never answered.
-#[utoipa::path(tag = "wechat", operation_id = "list_wechat_apps",
-    responses((status = 200, description = "Bound apps (without secrets)", body = Vec<WechatAppResponse>)))]
+#[utoipa::path(tag = "wechat", operation_id = "list_wechat_apps", params(PageQuery),
+    responses((status = 200, description = "One page of bound apps (without secrets), oldest first", body = PageResponse<WechatAppResponse>)))]
 #[get("/admin/wechat-apps")]
 pub async fn list_wechat_apps(
     state: web::Data<AppState>,
     admin: AdminCaller,
-) -> Result<web::Json<Vec<WechatAppResponse>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PageResponse<WechatAppResponse>>, ApiError> {
+    let request = page.request()?;
     let apps = state
         .read(&admin, move |tx| {
-            wechat_apps::list(tx.conn, &tx.actor.tenant_id)
+            wechat_apps::list(tx.conn, &tx.actor.tenant_id, &request)
         })
         .await?;
-    Ok(web::Json(apps.into_iter().map(Into::into).collect()))
+    Ok(web::Json(PageResponse::from_page(apps, Into::into)))
 }
 
 /// Bind a WeChat app.

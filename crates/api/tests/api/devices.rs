@@ -170,7 +170,7 @@ backend_tests! {
         assert_eq!(device.body["latitude"], 23.1);
         assert_eq!(device.body["install_address"], "放射科 2 楼");
         let contacts = app.get(&format!("/api/v1/admin/accounts/{owner}/contacts"), bearer(&admin)).await;
-        assert_eq!(contacts.body.as_array().unwrap().len(), 1, "the contact was matched, not added");
+        assert_eq!(contacts.body["items"].as_array().unwrap().len(), 1, "the contact was matched, not added");
     }
 }
 

@@ -310,7 +310,7 @@ backend_tests! {
         let codes = app.post("/api/v1/admin/qr-codes", &json!({ "count": 1 }), bearer(&admin)).await;
         assert_eq!(codes.status, StatusCode::CREATED, "{}", codes.text);
         let apps = app.get("/api/v1/admin/wechat-apps", bearer(&admin)).await;
-        let wechat_app = apps.body.as_array().unwrap().iter().find(|w| w["app_id"] == MINI_APP).unwrap()["id"]
+        let wechat_app = apps.body["items"].as_array().unwrap().iter().find(|w| w["app_id"] == MINI_APP).unwrap()["id"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -26,8 +26,7 @@ pub async fn tenant_with_app(app: &TestApp) -> Provider {
 
 pub async fn role_id(app: &TestApp, admin: &str, key: &str) -> String {
     let roles = app.get("/api/v1/admin/roles", bearer(admin)).await;
-    roles
-        .body
+    roles.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -288,7 +287,7 @@ backend_tests! {
         assert_eq!(account.body["name"], "广州某某设备有限公司");
         assert_eq!(account.body["source"], "registration");
         let contacts = app.get(&format!("/api/v1/admin/accounts/{account_id}/contacts"), bearer(&admin)).await;
-        assert_eq!(contacts.body[0]["mobile"], "13900139001");
+        assert_eq!(contacts.body["items"][0]["mobile"], "13900139001");
         // Carol's enterprise is now the account's, under its name.
         assert_eq!(registered.body["enterprise"]["id"], own_enterprise);
         assert_eq!(registered.body["enterprise"]["name"], "广州某某设备有限公司");
@@ -562,7 +561,7 @@ backend_tests! {
         .problem(422, "validation-failed");
         let apps = app.get("/api/v1/admin/wechat-apps", bearer(&admin)).await;
         assert!(!apps.text.contains("acme-mini-secret"), "secrets are write-only");
-        assert_eq!(apps.body[0]["app_id"], MINI_APP);
+        assert_eq!(apps.body["items"][0]["app_id"], MINI_APP);
     }
 }
 
@@ -613,7 +612,7 @@ backend_tests! {
         // Used up.
         register_with("i3", "三公司", "13900139053", Some(code.clone())).await.problem(422, "validation-failed");
         let codes = app.get("/api/v1/admin/invitation-codes", bearer(&admin)).await;
-        assert_eq!(codes.body[0]["uses"], 2);
+        assert_eq!(codes.body["items"][0]["uses"], 2);
         // Owners in turn.
         let owner = |id: &Value| {
             let app = &app;
@@ -809,7 +808,7 @@ backend_tests! {
         // (The admin's access token has expired meanwhile.)
         let admin = app.login("acme", "13800138000", PASSWORD).await.body["access_token"].as_str().unwrap().to_owned();
         let codes = app.get("/api/v1/admin/invitation-codes", bearer(&admin)).await;
-        let uses: Vec<(&str, i64)> = codes.body.as_array().unwrap().iter().map(|c| (c["code"].as_str().unwrap(), c["uses"].as_i64().unwrap())).collect();
+        let uses: Vec<(&str, i64)> = codes.body["items"].as_array().unwrap().iter().map(|c| (c["code"].as_str().unwrap(), c["uses"].as_i64().unwrap())).collect();
         assert_eq!(uses, [(once.as_str(), 1), (expiring.as_str(), 1)]);
         // A code cannot be made expired already.
         let past = app

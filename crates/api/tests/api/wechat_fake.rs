@@ -198,7 +198,12 @@ async fn run(backend: baoxiu_store::Backend) {
     squat.problem(422, "validation-failed");
     assert_eq!(squat.error_fields(), ["secret"]);
     let apps = app.get("/api/v1/admin/wechat-apps", bearer(&admin)).await;
-    assert_eq!(apps.body.as_array().unwrap().len(), 1, "{}", apps.text);
+    assert_eq!(
+        apps.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        apps.text
+    );
 
     // The Official Account login exchanges an OAuth code.
     app.post(
@@ -288,8 +293,7 @@ async fn run(backend: baoxiu_store::Backend) {
     let methods = app
         .get("/api/v1/admin/registration-methods", bearer(&admin))
         .await;
-    let auto = methods
-        .body
+    let auto = methods.body["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,0 +1,215 @@
+//! `Idempotency-Key` on the creating POST routes where a retry would create twice (a device,
+//! an account, a contact, a registration): one middleware, put on a route with
+//! `wrap = "from_fn(crate::idempotency::idempotent)"`. With the header, the first request
+//! with a key runs and its answer is stored (`baoxiu_store::idempotency`) for 24 hours; a
+//! retry with the same key and the same request gets that answer again, with
+//! `Idempotent-Replayed: true`; the same key with another request answers 422 naming
+//! `Idempotency-Key`; the same key while the first request is still running answers 409.
+//! Keys are the caller's own: (tenant, principal, key). Without the header nothing changes.
+//!
+//! Answers a retry could change are not kept: server errors, 409 and 429 give the key back,
+//! so that the retry runs again.
+
+use std::collections::BTreeMap;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpResponse, ResponseError, web};
+use baoxiu_core::DomainError;
+use baoxiu_store::idempotency::{self, Claim, KeyOwner, StoredResponse};
+use sha2::{Digest, Sha256};
+
+use crate::extract::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// The headers of an answer that are stored and replayed with its body.
+const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::ETAG, header::LOCATION];
+const MAX_KEY_LEN: usize = 255;
+
+fn key_of(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(HEADER)?;
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()))
+        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic()));
+    Some(key.map(str::to_owned).ok_or_else(|| {
+        DomainError::invalid(
+            "Idempotency-Key",
+            "invalid",
+            format!("the key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        )
+        .into()
+    }))
+}
+
+fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(req.method().as_str());
+    hash.update(b" ");
+    hash.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
+    hash.update(b"\n");
+    hash.update(body);
+    hex::encode(hash.finalize())
+}
+
+fn refuse(req: ServiceRequest, error: impl Into<ApiError>) -> ServiceResponse<BoxBody> {
+    req.into_response(error.into().error_response())
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    let status = u16::try_from(stored.status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    let headers: BTreeMap<String, String> =
+        serde_json::from_str(&stored.headers).unwrap_or_default();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.insert_header((name, value));
+        }
+    }
+    response.insert_header((REPLAYED_HEADER, "true"));
+    response.body(stored.body)
+}
+
+/// Whether an answer is the request's for good, so a retry gets it again.
+fn keeps(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || status == StatusCode::CONFLICT
+        || status == StatusCode::TOO_MANY_REQUESTS)
+}
+
+/// Middleware for the routes that take `Idempotency-Key` (see the module).
+pub async fn idempotent(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let key = match key_of(&req) {
+        None => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Some(Err(error)) => return Ok(refuse(req, error)),
+        Some(Ok(key)) => key,
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // Whose key: without a valid caller the route itself answers (401, 403).
+    let caller = match Caller::from_request(req.request(), &mut Payload::None).await {
+        Ok(caller) => caller,
+        Err(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
+    };
+    let body = req.extract::<web::Bytes>().await?;
+    let fingerprint = fingerprint(&req, &body);
+    req.set_payload(Payload::from(body));
+    let owner = KeyOwner {
+        tenant_id: caller.tenant_id.0.clone(),
+        principal_id: caller.subject.clone(),
+        key,
+    };
+    let now = state.now();
+    let claim = {
+        let owner = owner.clone();
+        state
+            .write(&crate::state::Nobody, move |tx| {
+                Ok(idempotency::claim(tx.conn, &owner, &fingerprint, now)?)
+            })
+            .await
+    };
+    match claim {
+        Err(error) => return Ok(refuse(req, error)),
+        Ok(Claim::Replay(stored)) => return Ok(req.into_response(replay(stored))),
+        Ok(Claim::InFlight) => {
+            return Ok(refuse(
+                req,
+                DomainError::conflict(
+                    "idempotency-key-in-flight",
+                    "a request with this Idempotency-Key is still running; retry once it \
+                     has answered",
+                ),
+            ));
+        }
+        Ok(Claim::Mismatch) => {
+            return Ok(refuse(
+                req,
+                DomainError::invalid(
+                    "Idempotency-Key",
+                    "reused",
+                    "this key was used for another request; use a new key for a new request",
+                ),
+            ));
+        }
+        Ok(Claim::Fresh) => {}
+    }
+    let outcome = next.call(req).await;
+    let response = match outcome {
+        Ok(response) => response,
+        Err(error) => {
+            forget(&state, owner).await;
+            return Err(error);
+        }
+    };
+    let status = response.status();
+    if !keeps(status) {
+        forget(&state, owner).await;
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = match actix_web::body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            forget(&state, owner).await;
+            return Ok(ServiceResponse::new(
+                request,
+                ApiError::from(DomainError::Internal("the answer could not be read".into()))
+                    .error_response(),
+            ));
+        }
+    };
+    let headers: BTreeMap<&str, &str> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            head.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (name.as_str(), v))
+        })
+        .collect();
+    let stored = StoredResponse {
+        status: i32::from(status.as_u16()),
+        headers: serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into()),
+        body: bytes.to_vec(),
+    };
+    let saved = state
+        .write(&crate::state::Nobody, move |tx| {
+            Ok(idempotency::complete(tx.conn, &owner, &stored)?)
+        })
+        .await;
+    if let Err(error) = saved {
+        // The change is made; only its replay is lost. A retry then runs again.
+        tracing::error!(%error, "the idempotent answer could not be stored");
+    }
+    let response = head.set_body(BoxBody::new(bytes));
+    Ok(ServiceResponse::new(request, response))
+}
+
+async fn forget(state: &AppState, owner: KeyOwner) {
+    if let Err(error) = state
+        .write(&crate::state::Nobody, move |tx| {
+            Ok(idempotency::release(tx.conn, &owner)?)
+        })
+        .await
+    {
+        tracing::error!(%error, "an idempotency key could not be given back");
+    }
+}
