@@ -282,13 +282,12 @@ impl MethodRow {
     }
 }
 
-/// A method as access decisions read it (in the principal's one statement): its settings
-/// without the roles and owner staff it refers to, which live in their join tables.
-impl TryFrom<MethodRow> for Method {
-    type Error = DomainError;
-
-    fn try_from(row: MethodRow) -> DomainResult<Self> {
-        row.into_method(&mut References::new(), &mut References::new())
+impl MethodRow {
+    /// The method as access decisions read it (in the principal's one statement): its
+    /// settings without the roles and owner staff it refers to, which live in their join
+    /// tables. Anything that gives roles or owners reads them with `references`.
+    pub(crate) fn without_references(self) -> DomainResult<Method> {
+        self.into_method(&mut References::new(), &mut References::new())
     }
 }
 
@@ -580,9 +579,11 @@ pub fn for_channel(
         .select(MethodRow::as_select())
         .load(conn)?;
     for row in enabled {
-        let method = Method::try_from(row)?;
+        let id = row.id.clone();
+        let method = row.without_references()?;
         if method.settings.channels.contains(&channel) {
-            return Ok(Some(method));
+            // With the roles it gives and the owners it assigns, for the login it decides.
+            return get(conn, tenant_id, &id).map(Some);
         }
     }
     Ok(None)

@@ -240,7 +240,7 @@ fn terminal(
     let user = terminal_users::assemble(row, enterprise, own)?;
     let policy = policy.unwrap_or_default();
     // A method that can no longer be read counts as one that requires registration.
-    let method = method.and_then(|row| Method::try_from(row).ok());
+    let method = method.and_then(|row| row.without_references().ok());
     let guest_permissions = guest.map(|g| g.permissions).unwrap_or_default();
     let access = decide(&user, &policy, &guest_permissions, method.as_ref());
     Ok(Some(Principal {

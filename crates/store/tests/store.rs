@@ -53,6 +53,7 @@ loads_as!(
     diesel::sql_types::Double => f64,
     diesel::sql_types::Timestamp => chrono::NaiveDateTime,
     diesel::sql_types::Date => chrono::NaiveDate,
+    diesel::sql_types::Binary => Vec<u8>,
 );
 
 macro_rules! loads_tuple {
@@ -152,6 +153,8 @@ fn every_table() -> Vec<TableCheck> {
         job_schedules,
         wechat_app_ids,
         tenant_hosts,
+        counters,
+        idempotency_keys,
     )
     .to_vec()
 }

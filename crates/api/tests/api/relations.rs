@@ -34,7 +34,7 @@ backend_tests! {
 
         // The role and the method's reference to it are still there, and logins work.
         let roles = app.get("/api/v1/admin/roles", bearer(&admin)).await;
-        assert!(roles.body.as_array().unwrap().iter().any(|r| r["id"] == vip.as_str()));
+        assert!(roles.body["items"].as_array().unwrap().iter().any(|r| r["id"] == vip.as_str()));
         let kept = app.get(&path, bearer(&admin)).await;
         assert_eq!(kept.body["settings"]["role_ids"], json!([vip]));
         let login = wx_login(&app, "ann").await;
