@@ -22,7 +22,7 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use crate::access::{Access, DataScope, decide};
-use crate::methods::{Method, MethodRow};
+use crate::methods::MethodRow;
 use crate::policy::Policy;
 
 /// What a verified token says of its caller: enough to find the rest.
