@@ -829,3 +829,56 @@ fn the_tenant_lock_never_deadlocks_with_inserts_on_postgres() {
         .unwrap();
     assert_eq!(roles, 2);
 }
+
+/// Two processes writing one SQLite file (two pools stand for them: each has its own
+/// writer lock). Each unit reads, then writes, while the other is between the two. With a
+/// deferred BEGIN both hold a read lock when they try to write; SQLite cannot wait its way
+/// out of that and answers SQLITE_BUSY at once. Write units begin IMMEDIATE: the second
+/// waits for the first at BEGIN (up to `busy_timeout`), and both commit.
+#[test]
+fn two_processes_writing_one_sqlite_file_both_commit() {
+    use baoxiu_core::{Actor, ActorKind, TenantId};
+    use baoxiu_store::Work;
+
+    let database = TestDatabase::new(Backend::Sqlite);
+    let first = Db::open(&database.url, 2).unwrap();
+    let second = Db::open(&database.url, 2).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let actor = Actor {
+        tenant_id: TenantId("t1".into()),
+        kind: ActorKind::System,
+        id: "test".into(),
+        request_id: None,
+    };
+    let unit = |db: Db, actor: Actor, i: i64| {
+        std::thread::spawn(move || {
+            db.run(Work::Write, actor, now, |tx| {
+                let before: i64 = tenants::table.count().get_result(tx.conn)?;
+                // The other process reads now too.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                diesel::sql_query(format!(
+                    "INSERT INTO tenants (id, slug, name, display_name, trial_ends_at, version, \
+                     created_at, updated_at) VALUES ('t{i}', 't{i}', 'T', 'T', ?, 1, ?, ?)"
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .execute(tx.conn)?;
+                Ok(before)
+            })
+        })
+    };
+    let a = unit(first.clone(), actor.clone(), 1);
+    let b = unit(second, actor, 2);
+    let counts = [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()];
+    // One after the other: the second saw the first's row.
+    let mut sorted = counts;
+    sorted.sort();
+    assert_eq!(sorted, [0, 1]);
+    let rows: i64 = first
+        .read(|conn| -> Result<i64, baoxiu_core::DomainError> {
+            Ok(tenants::table.count().get_result(conn)?)
+        })
+        .unwrap();
+    assert_eq!(rows, 2);
+}
