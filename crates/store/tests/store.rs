@@ -882,3 +882,31 @@ fn two_processes_writing_one_sqlite_file_both_commit() {
         .unwrap();
     assert_eq!(rows, 2);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    enabled: i32,
+}
+
+/// diesel keeps every statement prepared between executions. SQLite parses and plans one
+/// again each time a parameter its planner looked at (every `LIMIT ?`) is bound anew,
+/// unless the query planner stability guarantee is compiled in (`.cargo/config.toml`):
+/// without it a read by key on SQLite spent most of its time in SQLite's parser.
+#[test]
+fn sqlite_is_built_to_keep_prepared_statements() {
+    let test_db = TestDatabase::sqlite();
+    let db = Db::open(&test_db.url, 1).unwrap();
+    let flag: Flag = db
+        .read(|conn| -> Result<Flag, baoxiu_core::DomainError> {
+            Ok(
+                diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_QPSG') AS enabled")
+                    .get_result(conn)?,
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        flag.enabled, 1,
+        "the bundled SQLite lacks SQLITE_ENABLE_QPSG"
+    );
+}
