@@ -5,7 +5,6 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod demo;
-pub mod dto;
 pub mod extract;
 pub mod hashing;
 pub mod idempotency;
@@ -25,6 +24,9 @@ pub mod state;
 pub mod text;
 pub mod tokens;
 pub mod upload;
+
+// The old path of the shared DTOs, until the files that name it are updated.
+pub use routes::shared as dto;
 
 pub use app::{Application, StartError, build_state};
 pub use config::Config;

@@ -9,16 +9,19 @@ pub mod domains;
 pub mod health;
 pub mod jobs;
 pub mod me;
-pub mod profile;
-pub mod providers;
 pub mod qr;
 pub mod registration;
-pub mod registration_admin;
 pub mod roles;
+pub mod shared;
 pub mod staff;
-pub mod terminal_auth;
+pub mod tenant;
 pub mod terminal_users;
 pub mod wechat_apps;
+
+// The old module paths, until the files that name them are updated.
+pub use auth::terminal as terminal_auth;
+pub use registration::admin as registration_admin;
+pub use tenant::{profile, providers};
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -27,10 +30,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     cfg.service(providers::send_provider_sms_code)
         .service(providers::create_provider)
         .service(providers::get_provider)
-        .service(auth::send_staff_sms_code)
-        .service(auth::login_staff)
-        .service(auth::refresh_tokens)
-        .service(auth::logout_session)
+        .service(auth::staff::send_staff_sms_code)
+        .service(auth::staff::login_staff)
+        .service(auth::staff::refresh_tokens)
+        .service(auth::staff::logout_session)
         .service(me::get_me)
         .service(profile::get_profile)
         .service(profile::update_profile)
@@ -53,8 +56,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(terminal_auth::send_terminal_sms_code)
         .service(terminal_auth::login_terminal_sms)
         .service(terminal_auth::login_guest)
-        .service(registration::get_registration_form)
-        .service(registration::complete_registration)
+        .service(registration::terminal::get_registration_form)
+        .service(registration::terminal::complete_registration)
         .service(customers::list_accounts)
         .service(customers::create_account)
         .service(customers::get_account)
