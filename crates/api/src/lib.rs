@@ -25,8 +25,5 @@ pub mod text;
 pub mod tokens;
 pub mod upload;
 
-// The old path of the shared DTOs, until the files that name it are updated.
-pub use routes::shared as dto;
-
 pub use app::{Application, StartError, build_state};
 pub use config::Config;

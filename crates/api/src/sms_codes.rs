@@ -5,9 +5,9 @@ use baoxiu_accounts::sms::{self, CodeCheck, Purpose};
 use baoxiu_core::DomainError;
 use baoxiu_wechat::sms::SmsMessage;
 
-use crate::dto::CodeSent;
 use crate::jobs::DeliverSms;
 use crate::problem::ApiError;
+use crate::routes::shared::CodeSent;
 use crate::state::AppState;
 
 /// Issues a code under the send limits and, when `deliver`, enqueues its delivery in the

@@ -1,7 +1,14 @@
-//! Response shapes shared by many routes: token pairs, pages, timestamps.
+//! Request and response shapes that several areas share: pages, timestamps, token pairs,
+//! SMS codes, and the terminal user's view that logins, registration and `/me` answer with.
 
+use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::sessions::IssuedRefresh;
-use baoxiu_core::Page;
+use baoxiu_accounts::terminal_users::TerminalUser;
+use baoxiu_core::{DomainError, DomainResult, Page, TenantId};
+use baoxiu_registration::access::{DataScope, RegistrationState};
+use baoxiu_registration::flows::{self, ApprovalReason};
+use baoxiu_registration::principal::{self, Principal};
+use baoxiu_store::DbConn;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -83,6 +90,15 @@ pub struct CodeSent {
     pub resend_after: i64,
 }
 
+/// A mobile to send a login or sign-up code to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendCodeRequest {
+    /// Mainland China mobile number.
+    #[schema(example = "13800138000")]
+    pub mobile: String,
+}
+
 /// Reads a field that may be absent (leave as is), `null` (clear) or a value (set).
 pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -91,11 +107,6 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
-
-/// A file's bytes, as an answer other than JSON (PNG, ZIP).
-#[derive(Debug, ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct BinaryFile(pub Vec<u8>);
 
 /// The external enterprise a terminal user belongs to (互联企业).
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,4 +126,99 @@ impl From<baoxiu_accounts::enterprises::Enterprise> for EnterpriseView {
             account_id: e.account_id,
         }
     }
+}
+
+/// Where a request awaiting a decision stands (the document's enum; answered as text).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Decision {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+/// The newest registration of the caller, when it went through approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationStatus {
+    /// `pending`, `approved` or `rejected`.
+    #[schema(value_type = Decision)]
+    pub status: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// Why it waits (or waited) for approval: `method` (the registration method requires
+    /// it) or `unverified_claim` (it claims an existing account the caller has not been
+    /// shown to belong to).
+    pub approval_reason: ApprovalReason,
+}
+
+/// A terminal user (or the guest) and what they may do now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TerminalView {
+    pub user_id: String,
+    /// `guest`, `registered`, `unregistered`, `awaiting_approval` or `rejected`.
+    pub registration_state: RegistrationState,
+    /// Which data the caller sees: `none` (every data endpoint answers
+    /// `registration-required`), `public_only` (as a guest), `own` or `enterprise`.
+    pub data_scope: DataScope,
+    /// Whether a work order may be submitted now.
+    pub may_submit: bool,
+    /// If not, the problem type a submission answers (`registration-required`, `forbidden`).
+    pub submit_denied: Option<String>,
+    /// Whether the registration form applies (`GET /registration/form`).
+    pub may_register: bool,
+    #[schema(value_type = Vec<String>)]
+    pub permissions: Vec<Permission>,
+    /// Role keys.
+    pub roles: Vec<String>,
+    /// None for the guest.
+    pub enterprise: Option<EnterpriseView>,
+    pub account_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub mobile: Option<String>,
+    pub registration: Option<RegistrationStatus>,
+}
+
+/// What a terminal user (or the guest) may do now, as a login or registration answers it:
+/// the principal's two statements and the newest registration.
+pub fn terminal_view(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    user: &TerminalUser,
+) -> DomainResult<TerminalView> {
+    let principal = principal::of_terminal_user(conn, tenant_id, &user.id)?;
+    view_of(conn, &principal)?
+        .ok_or_else(|| DomainError::Internal("a terminal user resolved as staff".into()))
+}
+
+/// The terminal part of a principal, with the newest registration (one statement); None
+/// for staff.
+pub fn view_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Option<TerminalView>> {
+    let Some((user, access)) = principal.terminal() else {
+        return Ok(None);
+    };
+    let registration = if user.is_guest {
+        None
+    } else {
+        flows::latest_registration(conn, &principal.tenant_id(), &user.id)?
+    };
+    Ok(Some(TerminalView {
+        user_id: user.id.clone(),
+        registration_state: access.state,
+        data_scope: access.data_scope,
+        may_submit: access.may_submit,
+        submit_denied: access.submit_denied.map(str::to_owned),
+        may_register: access.may_register,
+        permissions: access.permissions.clone(),
+        roles: user.role_keys(),
+        enterprise: user.enterprise.clone().map(Into::into),
+        account_id: user.account_id.clone(),
+        contact_id: user.contact_id.clone(),
+        mobile: user.mobile.clone(),
+        registration: registration.map(|r| RegistrationStatus {
+            status: r.status,
+            reason: r.reason,
+            approval_reason: r.approval_reason,
+        }),
+    }))
 }

@@ -13,12 +13,12 @@ use baoxiu_wechat::wechat::{AppCredentials, WechatError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{CodeSent, TokenPair};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
-use crate::routes::me::{TerminalView, terminal_view, view_of};
-use crate::routes::providers::SendCodeRequest;
+use crate::routes::shared::{
+    CodeSent, SendCodeRequest, TerminalView, TokenPair, terminal_view, view_of,
+};
 use crate::state::AppState;
 use crate::tokens::{TokenKind, WechatClaim};
 

@@ -16,7 +16,7 @@ use crate::extract::{Caller, RegistrantCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
-use crate::routes::me::{TerminalView, terminal_view};
+use crate::routes::shared::{TerminalView, terminal_view};
 use crate::state::AppState;
 
 /// A field of the registration form.

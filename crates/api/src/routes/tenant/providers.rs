@@ -9,21 +9,13 @@ use baoxiu_core::DomainError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{CodeSent, TokenPair};
 use crate::extract::{ClientInfo, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::routes::staff::StaffResponse;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendCodeRequest {
-    /// Mainland China mobile number.
-    #[schema(example = "13800138000")]
-    pub mobile: String,
-}
 
 /// Send a sign-up code.
 ///
@@ -170,7 +162,7 @@ pub async fn create_provider(
             id: tenant.id,
             slug: tenant.slug,
             name: tenant.name,
-            trial_ends_at: crate::dto::utc(tenant.trial_ends_at),
+            trial_ends_at: crate::routes::shared::utc(tenant.trial_ends_at),
         },
         admin: admin.into(),
         tokens: TokenPair::new(access, refresh),

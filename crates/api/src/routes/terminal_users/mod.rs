@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::shared::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
