@@ -122,8 +122,7 @@ pub async fn create_provider(
         let input = input.clone();
         state
             .read(&crate::state::Nobody, move |tx| {
-                let conn = &mut *tx.conn;
-                tenants::validate_sign_up(conn, &input)
+                tenants::validate_sign_up(tx.conn, &input)
             })
             .await?
     };
@@ -139,13 +138,12 @@ pub async fn create_provider(
     let now = state.now();
     let (tenant, admin, refresh) = state
         .write(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            sms::consume(conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
+            sms::consume(tx.conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
                 DomainError::invalid("code", "invalid", "the code is wrong or has expired")
             })?;
-            let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
-            baoxiu_workorders::settings::create_defaults(conn, &tenant.tenant_id(), now)?;
-            let refresh = sessions::start_staff(conn, &tenant.tenant_id(), &admin.id, now)?;
+            let (tenant, admin) = tenants::sign_up(tx.conn, valid, now)?;
+            baoxiu_workorders::settings::create_defaults(tx.conn, &tenant.tenant_id(), now)?;
+            let refresh = sessions::start_staff(tx.conn, &tenant.tenant_id(), &admin.id, now)?;
             Ok((tenant, admin, refresh))
         })
         .await?;
