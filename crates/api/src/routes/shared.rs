@@ -167,7 +167,7 @@ pub struct TerminalView {
     pub submit_denied: Option<String>,
     /// Whether the registration form applies (`GET /registration/form`).
     pub may_register: bool,
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<crate::routes::roles::PermissionDto>)]
     pub permissions: Vec<Permission>,
     /// Role keys.
     pub roles: Vec<String>,

@@ -15,9 +15,7 @@ use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
-use crate::routes::shared::{
-    Decision, PageQuery, PageResponse, TerminalView, terminal_view, utc,
-};
+use crate::routes::shared::{Decision, PageQuery, PageResponse, TerminalView, terminal_view, utc};
 use crate::state::AppState;
 
 /// The registration policy as it is.

@@ -26,7 +26,6 @@ pub struct TerminalUserResponse {
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
     /// `active`, `unregistered`, `awaiting_approval`, `rejected` or `disabled`.
-    #[schema(value_type = String)]
     pub status: TerminalStatus,
     pub registered: bool,
     pub role_ids: Vec<String>,
