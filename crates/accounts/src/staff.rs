@@ -1,14 +1,13 @@
 //! Staff users: a tenant's own people (admin, dispatcher, engineer), how they are managed,
 //! and password login. A tenant always keeps at least one active admin.
 
-use baoxiu_core::version;
 use baoxiu_core::{
     DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
 use baoxiu_store::Change;
-use baoxiu_store::Tx;
 use baoxiu_store::schema::{password_failures, staff_users};
 use baoxiu_store::{DbConn, MultiBackend, is_unique_violation};
+use baoxiu_store::{Tx, Versioned};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -436,8 +435,25 @@ pub fn update(
     changes: StaffChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<StaffUser> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    version::check(before.version, expected_version)?;
+    tx.update_versioned(
+        Versioned {
+            action: "staff.update",
+            object_type: "staff",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| write_changes(tx, before, changes),
+    )
+}
+
+/// Writes a staff user's changes where the version read still holds (the rows changed).
+fn write_changes(
+    tx: &mut Tx<'_>,
+    before: &StaffUser,
+    changes: StaffChanges,
+) -> DomainResult<usize> {
     let mut errors = Validator::new();
     let name = changes
         .name
@@ -474,7 +490,7 @@ pub fn update(
         .transpose()?;
     let target = staff_users::table
         .filter(staff_users::tenant_id.eq(tx.actor.tenant_id.as_str()))
-        .filter(staff_users::id.eq(id));
+        .filter(staff_users::id.eq(&before.id));
     let updated = diesel::update(target.filter(staff_users::version.eq(before.version)))
         .set((
             staff_users::name.eq(name.unwrap_or(before.name.clone())),
@@ -484,29 +500,22 @@ pub fn update(
             staff_users::updated_at.eq(tx.now),
         ))
         .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
+    if updated != 1 {
+        return Ok(updated);
+    }
     if let Some(hash) = password_hash {
         diesel::update(target)
             .set(staff_users::password_hash.eq(hash))
             .execute(tx.conn)?;
     }
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
     // Access tokens carry the role, so a new role (or a new password, or being disabled)
     // ends the sessions made under the old one: the next request logs in again.
-    let ends_sessions = (after.disabled && !before.disabled)
-        || after.role != before.role
-        || changes.password.is_some();
+    let ends_sessions =
+        (disabled && !before.disabled) || role != before.role || changes.password.is_some();
     if ends_sessions {
-        crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, id, tx.now)?;
+        crate::sessions::revoke_subject(tx.conn, &tx.actor.tenant_id, &before.id, tx.now)?;
     }
-    tx.audit(Change {
-        action: "staff.update",
-        object_type: "staff",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
+    Ok(updated)
 }
 
 /// Removes a staff user (kept as a deleted row so the audit log still resolves).

@@ -1,14 +1,13 @@
 //! Tenants: sign-up (15-day trial, name fixed for good), the public profile, the settings,
 //! and whether a tenant may still change anything.
 
-use baoxiu_core::version;
 use baoxiu_core::{
     Actor, ActorKind, DomainError, DomainResult, FieldError, TenantId, Validator, new_id,
 };
 use baoxiu_store::Change;
-use baoxiu_store::Tx;
 use baoxiu_store::schema::tenants;
 use baoxiu_store::{DbConn, is_unique_violation};
+use baoxiu_store::{Tx, Versioned};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -222,8 +221,22 @@ pub fn update_profile(
     changes: ProfileChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Tenant> {
-    let before = get(tx.conn, &tx.actor.tenant_id)?;
-    version::check(before.version, expected_version)?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.update_versioned(
+        Versioned {
+            action: "profile.update",
+            object_type: "tenant",
+            object_id: tenant_id.as_str(),
+            expected: expected_version,
+        },
+        get,
+        |before| before.version,
+        |tx, before| write_profile(tx, before, changes),
+    )
+}
+
+/// Writes the profile's changes where the version read still holds (the rows it changed).
+fn write_profile(tx: &mut Tx<'_>, before: &Tenant, changes: ProfileChanges) -> DomainResult<usize> {
     let mut errors = Validator::new();
     let mut field =
         |name: &str, value: &Option<String>, max: usize, required: bool| -> Option<String> {
@@ -280,14 +293,5 @@ pub fn update_profile(
         tenants::updated_at.eq(tx.now),
     ))
     .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    let tenant_id = tx.actor.tenant_id.clone();
-    tx.audit(Change {
-        action: "profile.update",
-        object_type: "tenant",
-        object_id: tenant_id.as_str(),
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
+    Ok(updated)
 }

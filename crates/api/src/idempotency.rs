@@ -7,7 +7,7 @@
 //! `Idempotency-Key`; the same key while the first request is still running answers 409.
 //! Keys are the caller's own: (tenant, principal, key). Without the header nothing changes.
 //!
-//! Answers a retry could change are not kept: server errors, 409 and 429 give the key back,
+//! Answers a retry could change are not kept: server errors, 401, 409 and 429 give the key back,
 //! so that the retry runs again.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, FromRequest, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpResponse, ResponseError, web};
 use baoxiu_core::DomainError;
 use baoxiu_store::idempotency::{self, Claim, KeyOwner, StoredResponse};
 use sha2::{Digest, Sha256};
@@ -83,9 +83,11 @@ fn replay(stored: StoredResponse) -> HttpResponse {
     response.body(stored.body)
 }
 
-/// Whether an answer is the request's for good, so a retry gets it again.
+/// Whether an answer is the request's for good, so a retry gets it again. A 401 is the
+/// session's (ended since the token was issued), not the request's.
 fn keeps(status: StatusCode) -> bool {
     !(status.is_server_error()
+        || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::CONFLICT
         || status == StatusCode::TOO_MANY_REQUESTS)
 }
@@ -103,10 +105,10 @@ pub async fn idempotent(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    // Whose key: without a valid caller the route itself answers (401, 403).
-    let caller = match Caller::from_request(req.request(), &mut Payload::None).await {
-        Ok(caller) => caller,
-        Err(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
+    // Whose key: the token's caller (the route checks its session with the principal it
+    // resolves anyway). Without a valid token the route itself answers (401, 403).
+    let Some(caller) = Caller::from_token(req.request()) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let body = req.extract::<web::Bytes>().await?;
     let fingerprint = fingerprint(&req, &body);

@@ -5,7 +5,6 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod demo;
-pub mod dto;
 pub mod extract;
 pub mod hashing;
 pub mod idempotency;

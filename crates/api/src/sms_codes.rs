@@ -5,9 +5,9 @@ use baoxiu_accounts::sms::{self, CodeCheck, Purpose};
 use baoxiu_core::DomainError;
 use baoxiu_wechat::sms::SmsMessage;
 
-use crate::dto::CodeSent;
 use crate::jobs::DeliverSms;
 use crate::problem::ApiError;
+use crate::routes::shared::CodeSent;
 use crate::state::AppState;
 
 /// Issues a code under the send limits and, when `deliver`, enqueues its delivery in the
@@ -30,13 +30,12 @@ pub async fn send(
     let key = state.secrets_key.clone();
     state
         .write(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            let issued = sms::issue(conn, &scope, &mobile, purpose, &client_ip, caps, now)?;
+            let issued = sms::issue(tx.conn, &scope, &mobile, purpose, &client_ip, caps, now)?;
             // Sealed either way, so that both paths do the same work up to the enqueue.
             let message = SmsMessage::code(&mobile, purpose.as_str(), &issued.code);
             let job = DeliverSms::seal(&key, &message, issued.expires_at)?;
             if deliver {
-                baoxiu_jobs::enqueue_job(conn, &scope, &job, now)?;
+                baoxiu_jobs::enqueue_job(tx.conn, &scope, &job, now)?;
             }
             Ok(())
         })
@@ -61,8 +60,7 @@ pub async fn check(
     let now = state.now();
     let checked = state
         .write(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            sms::check(conn, &scope, &mobile, purpose, &code, now)
+            sms::check(tx.conn, &scope, &mobile, purpose, &code, now)
         })
         .await?;
     match checked {

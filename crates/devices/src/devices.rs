@@ -3,15 +3,14 @@
 //! public ones, guests public ones only.
 
 use baoxiu_accounts::customers;
-use baoxiu_core::version;
 use baoxiu_core::{
     DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
 use baoxiu_store::Change;
 use baoxiu_store::MultiBackend;
-use baoxiu_store::Tx;
 use baoxiu_store::schema::{devices, qr_codes};
 use baoxiu_store::{DbConn, is_unique_violation};
+use baoxiu_store::{Tx, Versioned};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -192,6 +191,54 @@ fn optional(text: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The columns a device's input sets, written the same way by an insert and an update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = devices, treat_none_as_null = true)]
+struct DeviceColumns<'a> {
+    account_id: Option<&'a str>,
+    name: &'a str,
+    brand: &'a str,
+    category: &'a str,
+    model: &'a str,
+    machine_key: Option<String>,
+    machine_no: Option<String>,
+    serial_key: Option<String>,
+    serial_no: Option<String>,
+    install_address: &'a str,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    warranty_status: String,
+    warranty_ends_on: Option<NaiveDate>,
+    status: String,
+    visibility: String,
+}
+
+impl<'a> DeviceColumns<'a> {
+    /// What `input` sets; what it leaves out is taken from `defaults`.
+    fn new(input: &'a DeviceInput, defaults: (WarrantyStatus, DeviceStatus, Visibility)) -> Self {
+        let serial = optional(&input.serial_no);
+        let machine = optional(&input.machine_no);
+        Self {
+            account_id: input.account_id.as_deref(),
+            name: input.name.trim(),
+            brand: input.brand.trim(),
+            category: input.category.trim(),
+            model: input.model.trim(),
+            machine_key: machine.as_deref().map(code_key),
+            machine_no: machine,
+            serial_key: serial.as_deref().map(code_key),
+            serial_no: serial,
+            install_address: input.install_address.trim(),
+            latitude: input.latitude,
+            longitude: input.longitude,
+            warranty_status: to_text(input.warranty_status.unwrap_or(defaults.0)),
+            warranty_ends_on: input.warranty_ends_on,
+            status: to_text(input.status.unwrap_or(defaults.1)),
+            visibility: to_text(input.visibility.unwrap_or(defaults.2)),
+        }
+    }
+}
+
 /// Checks a device's fields and that its owner account exists.
 pub fn check(
     conn: &mut DbConn,
@@ -295,32 +342,19 @@ pub fn insert(
     now: NaiveDateTime,
 ) -> DomainResult<String> {
     let id = new_id();
-    let serial = optional(&input.serial_no);
-    let machine = optional(&input.machine_no);
+    let columns = DeviceColumns::new(
+        input,
+        (
+            WarrantyStatus::OutOfWarranty,
+            DeviceStatus::Running,
+            Visibility::Private,
+        ),
+    );
     let inserted = diesel::insert_into(devices::table)
         .values((
             devices::tenant_id.eq(tenant_id.as_str()),
             devices::id.eq(&id),
-            devices::account_id.eq(&input.account_id),
-            devices::name.eq(input.name.trim()),
-            devices::brand.eq(input.brand.trim()),
-            devices::category.eq(input.category.trim()),
-            devices::model.eq(input.model.trim()),
-            devices::machine_key.eq(machine.as_deref().map(code_key)),
-            devices::machine_no.eq(&machine),
-            devices::serial_key.eq(serial.as_deref().map(code_key)),
-            devices::serial_no.eq(&serial),
-            devices::install_address.eq(input.install_address.trim()),
-            devices::latitude.eq(input.latitude),
-            devices::longitude.eq(input.longitude),
-            devices::warranty_status.eq(to_text(
-                input
-                    .warranty_status
-                    .unwrap_or(WarrantyStatus::OutOfWarranty),
-            )),
-            devices::warranty_ends_on.eq(input.warranty_ends_on),
-            devices::status.eq(to_text(input.status.unwrap_or(DeviceStatus::Running))),
-            devices::visibility.eq(to_text(input.visibility.unwrap_or(Visibility::Private))),
+            columns,
             devices::version.eq(1),
             devices::created_at.eq(now),
             devices::updated_at.eq(now),
@@ -531,55 +565,41 @@ pub fn update(
     input: DeviceInput,
     expected_version: Option<i32>,
 ) -> DomainResult<Device> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    version::check(before.version, expected_version)?;
-    let mut errors = Validator::new();
-    check(tx.conn, &tx.actor.tenant_id, &input, &mut errors)?;
-    errors.finish()?;
-    let serial = optional(&input.serial_no);
-    let machine = optional(&input.machine_no);
-    let updated = diesel::update(
-        devices::table
-            .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(devices::id.eq(id))
-            .filter(devices::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "device.update",
+            object_type: "device",
+            object_id: id,
+            expected: expected_version,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            let mut errors = Validator::new();
+            check(tx.conn, &tx.actor.tenant_id, &input, &mut errors)?;
+            errors.finish()?;
+            let columns = DeviceColumns::new(
+                &input,
+                (before.warranty_status, before.status, before.visibility),
+            );
+            let updated = diesel::update(
+                devices::table
+                    .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(devices::id.eq(id))
+                    .filter(devices::version.eq(before.version)),
+            )
+            .set((
+                columns,
+                devices::version.eq(before.version + 1),
+                devices::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn);
+            match updated {
+                Err(e) if is_unique_violation(&e) => Err(serial_taken("")),
+                other => Ok(other?),
+            }
+        },
     )
-    .set((
-        devices::account_id.eq(&input.account_id),
-        devices::name.eq(input.name.trim()),
-        devices::brand.eq(input.brand.trim()),
-        devices::category.eq(input.category.trim()),
-        devices::model.eq(input.model.trim()),
-        devices::machine_key.eq(machine.as_deref().map(code_key)),
-        devices::machine_no.eq(&machine),
-        devices::serial_key.eq(serial.as_deref().map(code_key)),
-        devices::serial_no.eq(&serial),
-        devices::install_address.eq(input.install_address.trim()),
-        devices::latitude.eq(input.latitude),
-        devices::longitude.eq(input.longitude),
-        devices::warranty_status.eq(to_text(
-            input.warranty_status.unwrap_or(before.warranty_status),
-        )),
-        devices::warranty_ends_on.eq(input.warranty_ends_on),
-        devices::status.eq(to_text(input.status.unwrap_or(before.status))),
-        devices::visibility.eq(to_text(input.visibility.unwrap_or(before.visibility))),
-        devices::version.eq(before.version + 1),
-        devices::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn);
-    match updated {
-        Err(e) if is_unique_violation(&e) => return Err(serial_taken("")),
-        other => version::updated(other?, expected_version)?,
-    };
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "device.update",
-        object_type: "device",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }
 
 impl From<&Device> for DeviceInput {
@@ -681,44 +701,46 @@ pub fn update_location(
     longitude: f64,
     address: Option<&str>,
 ) -> DomainResult<Device> {
-    let before = get(tx.conn, &tx.actor.tenant_id, id)?;
-    let mut errors = Validator::new();
-    errors.check(
-        (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude),
-        "device_location",
-        "out_of_range",
-        "latitude -90 to 90, longitude -180 to 180",
-    );
-    let address = address.map(str::trim).filter(|a| !a.is_empty());
-    errors.check(
-        address.is_none_or(|a| a.chars().count() <= MAX_ADDRESS_CHARS),
-        "device_location.address",
-        "too_long",
-        &format!("at most {MAX_ADDRESS_CHARS} characters"),
-    );
-    errors.finish()?;
-    let rows = diesel::update(
-        devices::table
-            .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
-            .filter(devices::id.eq(id))
-            .filter(devices::version.eq(before.version)),
+    tx.update_versioned(
+        Versioned {
+            action: "device.update_location",
+            object_type: "device",
+            object_id: id,
+            expected: None,
+        },
+        |conn, tenant_id| get(conn, tenant_id, id),
+        |before| before.version,
+        |tx, before| {
+            let mut errors = Validator::new();
+            errors.check(
+                (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude),
+                "device_location",
+                "out_of_range",
+                "latitude -90 to 90, longitude -180 to 180",
+            );
+            let address = address.map(str::trim).filter(|a| !a.is_empty());
+            errors.check(
+                address.is_none_or(|a| a.chars().count() <= MAX_ADDRESS_CHARS),
+                "device_location.address",
+                "too_long",
+                &format!("at most {MAX_ADDRESS_CHARS} characters"),
+            );
+            errors.finish()?;
+            diesel::update(
+                devices::table
+                    .filter(devices::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                    .filter(devices::id.eq(id))
+                    .filter(devices::version.eq(before.version)),
+            )
+            .set((
+                devices::latitude.eq(latitude),
+                devices::longitude.eq(longitude),
+                devices::install_address.eq(address.unwrap_or(&before.install_address)),
+                devices::version.eq(before.version + 1),
+                devices::updated_at.eq(tx.now),
+            ))
+            .execute(tx.conn)
+            .map_err(Into::into)
+        },
     )
-    .set((
-        devices::latitude.eq(latitude),
-        devices::longitude.eq(longitude),
-        devices::install_address.eq(address.unwrap_or(&before.install_address)),
-        devices::version.eq(before.version + 1),
-        devices::updated_at.eq(tx.now),
-    ))
-    .execute(tx.conn)?;
-    version::updated(rows, None)?;
-    let after = get(tx.conn, &tx.actor.tenant_id, id)?;
-    tx.audit(Change {
-        action: "device.update_location",
-        object_type: "device",
-        object_id: id,
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
 }

@@ -3,12 +3,11 @@
 //! and binding blank codes. Codes are unique per tenant and never reissued.
 
 use baoxiu_accounts::{domains, tenants};
-use baoxiu_core::version;
 use baoxiu_core::{
     DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator, new_id,
 };
 use baoxiu_store::schema::{devices as device_rows, qr_codes, qr_settings};
-use baoxiu_store::{Change, Tx};
+use baoxiu_store::{Change, Tx, Versioned};
 use baoxiu_store::{DbConn, is_unique_violation};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -219,8 +218,41 @@ pub fn put_settings(
     rules: &UrlRules,
     expected_version: Option<i32>,
 ) -> DomainResult<(QrSettings, i32)> {
-    let (before, version) = get_settings(tx.conn, &tx.actor.tenant_id)?;
-    version::check(version, expected_version)?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    let saved = tx.update_versioned(
+        Versioned {
+            action: "qr_settings.update",
+            object_type: "qr_settings",
+            object_id: tenant_id.as_str(),
+            expected: expected_version,
+        },
+        |conn, tenant_id| {
+            get_settings(conn, tenant_id)
+                .map(|(settings, version)| VersionedSettings { settings, version })
+        },
+        |before| before.version,
+        |tx, before| write_settings(tx, before.version, settings, rules),
+    )?;
+    Ok((saved.settings, saved.version))
+}
+
+/// The settings with their version, audited as the settings alone.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct VersionedSettings {
+    settings: QrSettings,
+    #[serde(skip)]
+    version: i32,
+}
+
+/// Writes the settings where the version read still holds (the rows it changed); the first
+/// write makes the row.
+fn write_settings(
+    tx: &mut Tx<'_>,
+    version: i32,
+    settings: QrSettings,
+    rules: &UrlRules,
+) -> DomainResult<usize> {
     let mut errors = Validator::new();
     match &settings.rule {
         CodeRule::Sequence { prefix, digits } => {
@@ -342,16 +374,7 @@ pub fn put_settings(
         Err(e) if is_unique_violation(&e) => 0,
         other => other?,
     };
-    version::updated(rows, expected_version)?;
-    let tenant_id = tx.actor.tenant_id.clone();
-    tx.audit(Change {
-        action: "qr_settings.update",
-        object_type: "qr_settings",
-        object_id: tenant_id.as_str(),
-        before: Some(&before),
-        after: Some(&settings),
-    })?;
-    get_settings(tx.conn, &tx.actor.tenant_id)
+    Ok(rows)
 }
 
 /// Where `/q/{code}` sends a scan: the tenant's landing page for the code when it is on

@@ -248,7 +248,7 @@ impl StoredSettings {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = registration_methods)]
 pub(crate) struct MethodRow {
     id: String,
@@ -579,11 +579,17 @@ pub fn for_channel(
         .select(MethodRow::as_select())
         .load(conn)?;
     for row in enabled {
-        let id = row.id.clone();
-        let method = row.without_references()?;
-        if method.settings.channels.contains(&channel) {
-            // With the roles it gives and the owners it assigns, for the login it decides.
-            return get(conn, tenant_id, &id).map(Some);
+        if row
+            .clone()
+            .without_references()?
+            .settings
+            .channels
+            .contains(&channel)
+        {
+            // With the roles it gives and the owners it assigns, for the login it decides:
+            // the chosen method's references, the method itself not read again.
+            let (mut roles, mut owners) = references(conn, tenant_id, Some(&row.id))?;
+            return row.into_method(&mut roles, &mut owners).map(Some);
         }
     }
     Ok(None)

@@ -3,12 +3,10 @@
 //! invitation code, and the number of terminal-user seats (licenses).
 
 use baoxiu_accounts::customers;
-use baoxiu_core::version;
 use baoxiu_core::{DomainResult, TenantId, Validator};
-use baoxiu_store::Change;
-use baoxiu_store::Tx;
 use baoxiu_store::schema::registration_policies;
 use baoxiu_store::{DbConn, is_unique_violation};
+use baoxiu_store::{Tx, Versioned};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -66,8 +64,22 @@ pub fn put(
     input: PolicyInput,
     expected_version: Option<i32>,
 ) -> DomainResult<Policy> {
-    let before = get(tx.conn, &tx.actor.tenant_id)?;
-    version::check(before.version, expected_version)?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.update_versioned(
+        Versioned {
+            action: "registration_policy.update",
+            object_type: "registration_policy",
+            object_id: tenant_id.as_str(),
+            expected: expected_version,
+        },
+        get,
+        |before| before.version,
+        |tx, before| write_policy(tx, before, input),
+    )
+}
+
+/// Writes the policy where the version read still holds (the rows it changed).
+fn write_policy(tx: &mut Tx<'_>, before: &Policy, input: PolicyInput) -> DomainResult<usize> {
     let mut errors = Validator::new();
     if input.guest_enabled {
         match (&input.guest_account_id, &input.guest_contact_id) {
@@ -138,10 +150,8 @@ pub fn put(
         Err(e) if is_unique_violation(&e) => 0,
         other => other?,
     };
-    version::updated(rows, expected_version)?;
-    let after = get(tx.conn, &tx.actor.tenant_id)?;
     // Guest off ends the guest sessions at once (refresh and data routes alike).
-    if before.guest_enabled && !after.guest_enabled {
+    if rows == 1 && before.guest_enabled && !input.guest_enabled {
         baoxiu_accounts::sessions::revoke_kind(
             tx.conn,
             &tx.actor.tenant_id,
@@ -149,14 +159,7 @@ pub fn put(
             tx.now,
         )?;
     }
-    tx.audit(Change {
-        action: "registration_policy.update",
-        object_type: "registration_policy",
-        object_id: &tx.actor.tenant_id.0.clone(),
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
+    Ok(rows)
 }
 
 /// The most seats a tenant can hold.
@@ -174,8 +177,24 @@ pub fn set_seats(tx: &mut Tx<'_>, seats: i32) -> DomainResult<Policy> {
     );
     errors.finish()?;
     tx.lock_tenant()?;
-    let before = get(tx.conn, &tx.actor.tenant_id)?;
-    if before.version == 0 {
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.update_versioned(
+        Versioned {
+            action: "registration_policy.set_seats",
+            object_type: "registration_policy",
+            object_id: tenant_id.as_str(),
+            expected: None,
+        },
+        get,
+        |before| before.version,
+        |tx, before| write_seats(tx, before, seats),
+    )
+}
+
+/// Writes the seats where the version read still holds (the rows it changed); the first
+/// write makes the policy row.
+fn write_seats(tx: &mut Tx<'_>, before: &Policy, seats: i32) -> DomainResult<usize> {
+    let rows = if before.version == 0 {
         let defaults = Policy::default();
         diesel::insert_into(registration_policies::table)
             .values((
@@ -190,9 +209,9 @@ pub fn set_seats(tx: &mut Tx<'_>, seats: i32) -> DomainResult<Policy> {
                 registration_policies::version.eq(1),
                 registration_policies::updated_at.eq(tx.now),
             ))
-            .execute(tx.conn)?;
+            .execute(tx.conn)?
     } else {
-        let rows = diesel::update(
+        diesel::update(
             registration_policies::table
                 .filter(registration_policies::tenant_id.eq(tx.actor.tenant_id.as_str()))
                 .filter(registration_policies::version.eq(before.version)),
@@ -202,16 +221,7 @@ pub fn set_seats(tx: &mut Tx<'_>, seats: i32) -> DomainResult<Policy> {
             registration_policies::version.eq(before.version + 1),
             registration_policies::updated_at.eq(tx.now),
         ))
-        .execute(tx.conn)?;
-        version::updated(rows, None)?;
-    }
-    let after = get(tx.conn, &tx.actor.tenant_id)?;
-    tx.audit(Change {
-        action: "registration_policy.set_seats",
-        object_type: "registration_policy",
-        object_id: &tx.actor.tenant_id.0.clone(),
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
+        .execute(tx.conn)?
+    };
+    Ok(rows)
 }

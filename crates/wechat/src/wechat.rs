@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// An app's id and secret.
 #[derive(Clone)]
@@ -74,52 +75,129 @@ pub trait WechatAuth: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<(), WechatError>>;
 }
 
-/// What WeChat answers; `session_key` and `access_token` of OAuth are not even read.
+/// What code2Session and OAuth answer; `session_key` and OAuth's `access_token` are not
+/// even read.
 #[derive(Debug, Deserialize)]
 struct IdentityAnswer {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
     openid: Option<String>,
     unionid: Option<String>,
 }
 
-fn map_errcode(errcode: i64, errmsg: String) -> WechatError {
-    match errcode {
-        40029 | 40163 => WechatError::InvalidCode,
-        45011 => WechatError::RateLimited {
-            retry_after_secs: 60,
-        },
-        40226 => WechatError::HighRiskUser,
-        40001 | 42001 | 40014 | 40125 | 40013 => WechatError::InvalidCredential,
-        -1 => WechatError::Unavailable("WeChat is busy".into()),
-        _ => WechatError::Other { errcode, errmsg },
+impl WechatError {
+    /// What a non-zero `errcode` means, for every WeChat API (each caller may look further
+    /// at `Other`'s code: 43101 and 47003 of subscribe messages, for instance).
+    pub fn from_errcode(errcode: i64, errmsg: String) -> Self {
+        match errcode {
+            40029 | 40163 => Self::InvalidCode,
+            45011 => Self::RateLimited {
+                retry_after_secs: 60,
+            },
+            40226 => Self::HighRiskUser,
+            40001 | 42001 | 40014 | 40125 | 40013 => Self::InvalidCredential,
+            BUSY => Self::Unavailable("WeChat is busy".into()),
+            _ => Self::Other { errcode, errmsg },
+        }
     }
 }
 
-/// Every WeChat answer carries `errcode` (0 or absent when it went well) and `errmsg`.
-trait WechatAnswer: serde::de::DeserializeOwned {
-    fn errcode(&self) -> (i64, &str);
+/// WeChat's "system busy, try again".
+const BUSY: i64 = -1;
+
+/// Every WeChat answer: `errcode` (0 or absent when it went well), `errmsg`, and the
+/// fields of the API called.
+#[derive(Debug, Deserialize)]
+struct Answer<T> {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+    #[serde(flatten)]
+    body: T,
 }
 
-impl WechatAnswer for IdentityAnswer {
-    fn errcode(&self) -> (i64, &str) {
-        (self.errcode, &self.errmsg)
+/// How WeChat is reached: one HTTP client and the configurable base URL. Every call to
+/// WeChat goes through `call`, which owns the timeout, the busy retry and the reading of
+/// `errcode`; an API is then its path, its parameters and the fields of its answer.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl Endpoint {
+    fn new(client: reqwest::Client, base_url: &str) -> Self {
+        Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// `GET {base}{path}?{query}`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, WechatError> {
+        self.call(|| {
+            self.client
+                .get(format!("{}{path}", self.base_url))
+                .query(query)
+        })
+        .await
+    }
+
+    /// `POST {base}{path}?{query}` with a JSON body.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<T, WechatError> {
+        self.call(|| {
+            self.client
+                .post(format!("{}{path}", self.base_url))
+                .query(query)
+                .json(body)
+        })
+        .await
+    }
+
+    /// Sends one WeChat request and reads its answer; busy (`-1`) is tried once more.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, WechatError> {
+        match send(request()).await {
+            Err(Busy) => send(request()).await,
+            other => other,
+        }
+        .map_err(WechatError::from)
     }
 }
 
-impl WechatAnswer for TokenAnswer {
-    fn errcode(&self) -> (i64, &str) {
-        (self.errcode, &self.errmsg)
+/// A failed call, with busy told apart so that `call` can retry it.
+enum CallError {
+    Busy,
+    Failed(WechatError),
+}
+use CallError::Busy;
+
+impl From<CallError> for WechatError {
+    fn from(error: CallError) -> Self {
+        match error {
+            Busy => WechatError::from_errcode(BUSY, String::new()),
+            CallError::Failed(error) => error,
+        }
     }
 }
 
-/// Sends one WeChat request (10 s at most) and reads its answer: transport failures and
-/// non-2xx statuses are `Unavailable`, a non-zero `errcode` is mapped once (`map_errcode`).
-/// WeChat often labels JSON as text/plain: the text is read, then parsed.
-async fn call_wechat<T: WechatAnswer>(request: reqwest::RequestBuilder) -> Result<T, WechatError> {
-    let unavailable = |e: reqwest::Error| WechatError::Unavailable(e.without_url().to_string());
+/// One request (10 s at most): transport failures and non-2xx statuses are `Unavailable`,
+/// a non-zero `errcode` is mapped once (`WechatError::from_errcode`). WeChat often labels
+/// JSON as text/plain: the text is read, then parsed.
+async fn send<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, CallError> {
+    let unavailable = |e: reqwest::Error| {
+        CallError::Failed(WechatError::Unavailable(e.without_url().to_string()))
+    };
     let response = request
         .timeout(Duration::from_secs(10))
         .send()
@@ -128,44 +206,45 @@ async fn call_wechat<T: WechatAnswer>(request: reqwest::RequestBuilder) -> Resul
     let status = response.status();
     let text = response.text().await.map_err(unavailable)?;
     if !status.is_success() {
-        return Err(WechatError::Unavailable(format!(
+        return Err(CallError::Failed(WechatError::Unavailable(format!(
             "WeChat answered {status}"
-        )));
+        ))));
     }
-    let answer: T = serde_json::from_str(&text)
-        .map_err(|_| WechatError::Unavailable("WeChat's answer is not JSON".into()))?;
-    match answer.errcode() {
-        (0, _) => Ok(answer),
-        (code, message) => Err(map_errcode(code, message.to_owned())),
+    let answer: Answer<T> = serde_json::from_str(&text).map_err(|_| {
+        CallError::Failed(WechatError::Unavailable(
+            "WeChat's answer is not JSON".into(),
+        ))
+    })?;
+    match answer.errcode {
+        0 => Ok(answer.body),
+        BUSY => Err(Busy),
+        code => Err(CallError::Failed(WechatError::from_errcode(
+            code,
+            answer.errmsg,
+        ))),
     }
 }
 
 /// The real client.
 #[derive(Debug, Clone)]
 pub struct HttpWechat {
-    client: reqwest::Client,
-    base_url: String,
+    endpoint: Endpoint,
 }
 
 impl HttpWechat {
     pub fn new(client: reqwest::Client, base_url: &str) -> Self {
         Self {
-            client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            endpoint: Endpoint::new(client, base_url),
         }
     }
 
-    async fn identity_once(
+    /// code2Session and OAuth: the same answer, read the same way.
+    async fn identity(
         &self,
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<WechatIdentity, WechatError> {
-        let answer: IdentityAnswer = call_wechat(
-            self.client
-                .get(format!("{}{path}", self.base_url))
-                .query(query),
-        )
-        .await?;
+        let answer: IdentityAnswer = self.endpoint.get(path, query).await?;
         let openid = answer
             .openid
             .filter(|o| !o.is_empty())
@@ -174,20 +253,6 @@ impl HttpWechat {
             openid,
             unionid: answer.unionid.filter(|u| !u.is_empty()),
         })
-    }
-
-    /// `-1` (busy) is tried once more.
-    async fn identity(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<WechatIdentity, WechatError> {
-        match self.identity_once(path, query).await {
-            Err(WechatError::Unavailable(why)) if why == "WeChat is busy" => {
-                self.identity_once(path, query).await
-            }
-            other => other,
-        }
     }
 }
 
@@ -228,11 +293,7 @@ impl WechatAuth for HttpWechat {
         &'a self,
         app: &'a AppCredentials,
     ) -> BoxFuture<'a, Result<(), WechatError>> {
-        Box::pin(async move {
-            stable_token(&self.client, &self.base_url, app)
-                .await
-                .map(drop)
-        })
+        Box::pin(async move { stable_token(&self.endpoint, app).await.map(drop) })
     }
 }
 
@@ -297,10 +358,6 @@ const RENEW_EARLY: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Deserialize)]
 struct TokenAnswer {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
     access_token: Option<String>,
     expires_in: Option<u64>,
 }
@@ -319,16 +376,14 @@ struct CachedToken {
 /// `with_token`, which renews a token WeChat refused and retries once.
 #[derive(Debug, Clone)]
 pub struct AccessTokenCache {
-    client: reqwest::Client,
-    base_url: String,
+    endpoint: Endpoint,
     slots: Arc<Mutex<HashMap<String, TokenSlot>>>,
 }
 
 impl AccessTokenCache {
     pub fn new(client: reqwest::Client, base_url: &str) -> Self {
         Self {
-            client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            endpoint: Endpoint::new(client, base_url),
             slots: Arc::default(),
         }
     }
@@ -391,27 +446,22 @@ impl AccessTokenCache {
     }
 
     async fn fetch(&self, app: &AppCredentials) -> Result<CachedToken, WechatError> {
-        stable_token(&self.client, &self.base_url, app).await
+        stable_token(&self.endpoint, app).await
     }
 }
 
 /// One `POST {base}/cgi-bin/stable_token` (never force-refreshed).
 async fn stable_token(
-    client: &reqwest::Client,
-    base_url: &str,
+    endpoint: &Endpoint,
     app: &AppCredentials,
 ) -> Result<CachedToken, WechatError> {
-    let answer: TokenAnswer = call_wechat(
-        client
-            .post(format!("{base_url}/cgi-bin/stable_token"))
-            .json(&serde_json::json!({
-                "grant_type": "client_credential",
-                "appid": app.app_id,
-                "secret": app.secret,
-                "force_refresh": false,
-            })),
-    )
-    .await?;
+    let body = serde_json::json!({
+        "grant_type": "client_credential",
+        "appid": app.app_id,
+        "secret": app.secret,
+        "force_refresh": false,
+    });
+    let answer: TokenAnswer = endpoint.post("/cgi-bin/stable_token", &[], &body).await?;
     let token = answer
         .access_token
         .ok_or_else(|| WechatError::Unavailable("WeChat's answer has no access_token".into()))?;

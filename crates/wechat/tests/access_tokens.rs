@@ -96,13 +96,7 @@ async fn errors_are_mapped_and_never_show_the_secret() {
 /// A call WeChat answers with `errcode` while the token is `TOKEN-1`, and success after.
 async fn call_with(token: String, errcode: i64) -> Result<String, WechatError> {
     if token == "TOKEN-1" {
-        Err(match errcode {
-            40001 | 42001 | 40014 => WechatError::InvalidCredential,
-            other => WechatError::Other {
-                errcode: other,
-                errmsg: "refused".into(),
-            },
-        })
+        Err(WechatError::from_errcode(errcode, "refused".into()))
     } else {
         Ok(token)
     }
@@ -199,4 +193,44 @@ async fn callers_refused_together_fetch_one_new_token() {
     for call in calls {
         assert_eq!(call.await.unwrap(), "TOKEN-2");
     }
+}
+
+/// A token server that is busy (`-1`) `busy` times, then gives TOKEN-1.
+async fn busy_token_server(busy: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(json!({ "errcode": -1, "errmsg": "system error" }).to_string()),
+        )
+        .up_to_n_times(busy)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(
+                json!({ "access_token": "TOKEN-1", "expires_in": 7200 }).to_string(),
+            ),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn busy_is_tried_once_more_then_unavailable() {
+    // Busy once: the second call gets the token.
+    let server = busy_token_server(1).await;
+    let cache = AccessTokenCache::new(reqwest::Client::new(), &server.uri());
+    assert_eq!(cache.get(&app("wx1")).await.unwrap(), "TOKEN-1");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+    // Busy twice: unavailable, and no third call.
+    let server = busy_token_server(2).await;
+    let cache = AccessTokenCache::new(reqwest::Client::new(), &server.uri());
+    let error = cache.get(&app("wx1")).await.unwrap_err();
+    assert!(matches!(error, WechatError::Unavailable(_)), "{error:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }

@@ -2,9 +2,9 @@
 //! the default form template, the work-order number prefix and auto-close. They belong to
 //! work orders (this crate), not to the tenant's profile.
 
-use baoxiu_core::{DomainError, DomainResult, TenantId, Validator, version};
+use baoxiu_core::{DomainError, DomainResult, TenantId, Validator};
 use baoxiu_store::schema::tenant_settings;
-use baoxiu_store::{Change, DbConn, Tx};
+use baoxiu_store::{DbConn, Tx, Versioned};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -146,8 +146,26 @@ pub fn update_settings(
     changes: SettingsChanges,
     expected_version: Option<i32>,
 ) -> DomainResult<Settings> {
-    let before = settings(tx.conn, &tx.actor.tenant_id)?;
-    version::check(before.version, expected_version)?;
+    let tenant_id = tx.actor.tenant_id.clone();
+    tx.update_versioned(
+        Versioned {
+            action: "settings.update",
+            object_type: "settings",
+            object_id: tenant_id.as_str(),
+            expected: expected_version,
+        },
+        settings,
+        |before| before.version,
+        |tx, before| write_settings(tx, before, changes),
+    )
+}
+
+/// Writes the settings' changes where the version read still holds (the rows it changed).
+fn write_settings(
+    tx: &mut Tx<'_>,
+    before: &Settings,
+    changes: SettingsChanges,
+) -> DomainResult<usize> {
     let mut errors = Validator::new();
     if let Some(levels) = &changes.rating_levels {
         let stars: Vec<i32> = levels.iter().map(|l| l.stars).collect();
@@ -250,14 +268,5 @@ pub fn update_settings(
         tenant_settings::updated_at.eq(tx.now),
     ))
     .execute(tx.conn)?;
-    version::updated(updated, expected_version)?;
-    let tenant_id = tx.actor.tenant_id.clone();
-    tx.audit(Change {
-        action: "settings.update",
-        object_type: "settings",
-        object_id: tenant_id.as_str(),
-        before: Some(&before),
-        after: Some(&after),
-    })?;
-    Ok(after)
+    Ok(updated)
 }

@@ -1,4 +1,9 @@
 //! Every route, listed once: the app and the OpenAPI document both come from here.
+//!
+//! One directory per area, named by what a reader looks for; an area's request and response
+//! types sit beside its handlers. Types that several areas answer with (pages, token pairs,
+//! the terminal user's view, …) live in [`shared`]. An area may name another area's public
+//! DTOs, never its handlers or helpers.
 
 pub mod audit;
 pub mod auth;
@@ -9,14 +14,12 @@ pub mod domains;
 pub mod health;
 pub mod jobs;
 pub mod me;
-pub mod profile;
-pub mod providers;
 pub mod qr;
 pub mod registration;
-pub mod registration_admin;
 pub mod roles;
+pub mod shared;
 pub mod staff;
-pub mod terminal_auth;
+pub mod tenant;
 pub mod terminal_users;
 pub mod wechat_apps;
 
@@ -24,18 +27,18 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The routes under `/api/v1`.
 pub fn api_v1(cfg: &mut ServiceConfig) {
-    cfg.service(providers::send_provider_sms_code)
-        .service(providers::create_provider)
-        .service(providers::get_provider)
-        .service(auth::send_staff_sms_code)
-        .service(auth::login_staff)
-        .service(auth::refresh_tokens)
-        .service(auth::logout_session)
+    cfg.service(tenant::providers::send_provider_sms_code)
+        .service(tenant::providers::create_provider)
+        .service(tenant::providers::get_provider)
+        .service(auth::staff::send_staff_sms_code)
+        .service(auth::staff::login_staff)
+        .service(auth::staff::refresh_tokens)
+        .service(auth::staff::logout_session)
         .service(me::get_me)
-        .service(profile::get_profile)
-        .service(profile::update_profile)
-        .service(profile::get_settings)
-        .service(profile::update_settings)
+        .service(tenant::profile::get_profile)
+        .service(tenant::profile::update_profile)
+        .service(tenant::profile::get_settings)
+        .service(tenant::profile::update_settings)
         .service(staff::list_staff)
         .service(staff::create_staff)
         .service(staff::get_staff)
@@ -47,14 +50,14 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(domains::create_domain)
         .service(domains::approve_domain)
         .service(domains::reject_domain)
-        .service(registration_admin::set_tenant_seats)
-        .service(terminal_auth::login_wechat_mini_program)
-        .service(terminal_auth::login_wechat_official_account)
-        .service(terminal_auth::send_terminal_sms_code)
-        .service(terminal_auth::login_terminal_sms)
-        .service(terminal_auth::login_guest)
-        .service(registration::get_registration_form)
-        .service(registration::complete_registration)
+        .service(registration::admin::set_tenant_seats)
+        .service(auth::terminal::login_wechat_mini_program)
+        .service(auth::terminal::login_wechat_official_account)
+        .service(auth::terminal::send_terminal_sms_code)
+        .service(auth::terminal::login_terminal_sms)
+        .service(auth::terminal::login_guest)
+        .service(registration::terminal::get_registration_form)
+        .service(registration::terminal::complete_registration)
         .service(customers::list_accounts)
         .service(customers::create_account)
         .service(customers::get_account)
@@ -66,18 +69,18 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(roles::create_role)
         .service(roles::update_role)
         .service(roles::delete_role)
-        .service(registration_admin::get_registration_policy)
-        .service(registration_admin::put_registration_policy)
-        .service(registration_admin::list_registration_methods)
-        .service(registration_admin::create_registration_method)
-        .service(registration_admin::get_registration_method)
-        .service(registration_admin::update_registration_method)
-        .service(registration_admin::delete_registration_method)
-        .service(registration_admin::list_invitation_codes)
-        .service(registration_admin::create_invitation_code)
-        .service(registration_admin::list_registrations)
-        .service(registration_admin::approve_registration)
-        .service(registration_admin::reject_registration)
+        .service(registration::admin::get_registration_policy)
+        .service(registration::admin::put_registration_policy)
+        .service(registration::admin::list_registration_methods)
+        .service(registration::admin::create_registration_method)
+        .service(registration::admin::get_registration_method)
+        .service(registration::admin::update_registration_method)
+        .service(registration::admin::delete_registration_method)
+        .service(registration::admin::list_invitation_codes)
+        .service(registration::admin::create_invitation_code)
+        .service(registration::admin::list_registrations)
+        .service(registration::admin::approve_registration)
+        .service(registration::admin::reject_registration)
         .service(terminal_users::list_terminal_users)
         .service(terminal_users::activate_terminal_users)
         .service(terminal_users::update_terminal_user)

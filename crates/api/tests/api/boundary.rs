@@ -257,6 +257,63 @@ backend_tests! {
     }
 }
 
+backend_tests! {
+    async fn the_limits_the_schema_states_are_the_servers(app: TestApp) {
+        // The changes whose every field is optional: a body of one field is valid but for
+        // that field. At each stated limit the server accepts; one past it, 422 naming it.
+        let provider = tenant_with_app(&app).await;
+        let admin = || bearer(&provider.access);
+        let document = app.get("/api/v1/openapi.json", Opts::default()).await.body;
+        let mut wrong = Vec::new();
+        let mut limits = 0;
+        for (path, method) in [("/api/v1/admin/profile", "patch"), ("/api/v1/admin/settings", "patch")] {
+            let operation = &document["paths"][path][method];
+            let schema = resolve(&document, &operation["requestBody"]["content"]["application/json"]["schema"]);
+            assert!(schema.get("required").is_none(), "{path}: every field optional");
+            for (name, property) in schema["properties"].as_object().unwrap() {
+                let property = resolve(&document, property);
+                let mut probes: Vec<(Value, bool)> = Vec::new();
+                if let Some(max) = property["maxLength"].as_u64() {
+                    let max = usize::try_from(max).unwrap();
+                    if property.get("pattern").is_none() {
+                        probes.push((json!("x".repeat(max)), true));
+                    }
+                    probes.push((json!("X".repeat(max + 1)), false));
+                }
+                if let Some(min) = property["minLength"].as_u64().filter(|m| *m > 0) {
+                    probes.push((json!("x".repeat(usize::try_from(min).unwrap() - 1)), false));
+                }
+                if let Some(max) = property["maximum"].as_i64() {
+                    probes.push((json!(max), true));
+                    probes.push((json!(max + 1), false));
+                }
+                if let Some(min) = property["minimum"].as_i64() {
+                    probes.push((json!(min), true));
+                    probes.push((json!(min - 1), false));
+                }
+                for (value, allowed) in probes {
+                    limits += 1;
+                    let body = json!({ name: value });
+                    let answer = app.call(Method::PATCH, path, Some(&body), admin()).await;
+                    let names_it = answer.body["errors"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|e| e["field"] == name.as_str()));
+                    let fine = if allowed {
+                        answer.status == StatusCode::OK
+                    } else {
+                        answer.status == StatusCode::UNPROCESSABLE_ENTITY && names_it
+                    };
+                    if !fine {
+                        wrong.push(format!("PATCH {path} {body}: {} {}", answer.status, answer.text));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} answers differ from the schema:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(limits >= 20, "only {limits} limits probed");
+    }
+}
+
 /// A schema with `$ref`s followed; for `Option<T>` (`oneOf` with null, or a type list), T.
 pub fn resolve<'d>(document: &'d Value, schema: &'d Value) -> &'d Value {
     if let Some(reference) = schema["$ref"].as_str() {

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{double_option, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{double_option, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,15 +83,21 @@ pub async fn get_profile(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(max_length = 500)]
     pub introduction: Option<String>,
+    #[schema(max_length = 64)]
     pub contact_person: Option<String>,
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
+    #[schema(max_length = 200)]
     pub address: Option<String>,
+    #[schema(max_length = 5000)]
     pub about: Option<String>,
-    /// `null` removes the logo.
+    /// An http(s) URL; `null` removes the logo.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 500, pattern = "^https?://")]
     pub logo_url: Option<Option<String>>,
 }
 
@@ -212,6 +218,8 @@ pub struct UpdateSettingsRequest {
     pub ratings_enabled: Option<bool>,
     /// All five levels, 1 to 5 stars in order.
     pub rating_levels: Option<Vec<RatingLevelDto>>,
+    /// Ratings at or below this many stars need a reason; 0 never.
+    #[schema(minimum = 0, maximum = 5)]
     pub rating_reason_threshold: Option<i32>,
     pub repair_without_serial: Option<bool>,
     /// `null` clears it.
@@ -219,6 +227,7 @@ pub struct UpdateSettingsRequest {
     #[schema(value_type = Option<String>, nullable)]
     pub default_form_template_id: Option<Option<String>>,
     /// 1-8 of A-Z and 0-9.
+    #[schema(min_length = 1, max_length = 8, pattern = "^[A-Z0-9]{1,8}$")]
     pub number_prefix: Option<String>,
     /// 1 to 90.
     #[schema(minimum = 1, maximum = 90)]

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::AdminCaller;
 use crate::problem::ApiError;
 use crate::query::ApiQuery;
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,12 +13,12 @@ use baoxiu_wechat::wechat::{AppCredentials, WechatError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{CodeSent, TokenPair};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
-use crate::routes::me::{TerminalView, terminal_view, view_of};
-use crate::routes::providers::SendCodeRequest;
+use crate::routes::shared::{
+    CodeSent, SendCodeRequest, TerminalView, TokenPair, terminal_view, view_of,
+};
 use crate::state::AppState;
 use crate::tokens::{TokenKind, WechatClaim};
 
@@ -80,17 +80,16 @@ async fn finish_login(
     });
     let (user, refresh, me) = state
         .write(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            let user = login(conn)?;
+            let user = login(tx.conn)?;
             let refresh = sessions::start(
-                conn,
+                tx.conn,
                 &tenant,
                 principal_kind(&user),
                 &user.id,
                 session_wechat.as_ref(),
                 now,
             )?;
-            let me = terminal_view(conn, &tenant, &user)?;
+            let me = terminal_view(tx.conn, &tenant, &user)?;
             Ok((user, refresh, me))
         })
         .await?;
@@ -182,8 +181,7 @@ async fn wechat_login(
         let app_id = app_id.clone();
         state
             .read(&crate::state::Nobody, move |tx| {
-                let conn = &mut *tx.conn;
-                wechat_apps::for_login(conn, &key, &app_id)
+                wechat_apps::for_login(tx.conn, &key, &app_id)
             })
             .await?
     };
@@ -214,11 +212,10 @@ async fn wechat_login(
                 .ok_or(DomainError::TenantRequired)?;
             let tenant = state
                 .read(&crate::state::Nobody, move |tx| {
-                    let conn = &mut *tx.conn;
-                    let tenant = baoxiu_accounts::tenants::find_by_slug(conn, &slug)?
+                    let tenant = baoxiu_accounts::tenants::find_by_slug(tx.conn, &slug)?
                         .ok_or(DomainError::NotFound("tenant"))?;
                     // The shared program serves tenants that have none of their own.
-                    let own = baoxiu_accounts::wechat_apps::all(conn, &tenant.tenant_id())?
+                    let own = baoxiu_accounts::wechat_apps::all(tx.conn, &tenant.tenant_id())?
                         .into_iter()
                         .any(|a| a.kind == AppKind::MiniProgram.as_str());
                     if own {

@@ -11,12 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
-use crate::routes::me::{TerminalView, terminal_view};
+use crate::routes::shared::{Decision, PageQuery, PageResponse, TerminalView, terminal_view, utc};
 use crate::state::AppState;
 
 /// The registration policy as it is.
@@ -427,16 +426,6 @@ pub struct RegistrationQuery {
     /// `pending` (default), `approved`, `rejected` or `all`.
     #[param(value_type = Option<RegistrationStatusFilter>, inline)]
     pub status: Option<String>,
-}
-
-/// Where a request awaiting a decision stands (the document's enum; answered as text).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum Decision {
-    Pending,
-    Approved,
-    Rejected,
 }
 
 /// The statuses `list_registrations` filters on (the document's enum; read as text).

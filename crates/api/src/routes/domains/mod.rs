@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, PlatformCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -22,7 +22,7 @@ pub struct DomainResponse {
     #[schema(value_type = DomainKind)]
     pub kind: String,
     /// `pending`, `approved` or `rejected`. Approved hosts resolve to the tenant.
-    #[schema(value_type = crate::routes::registration_admin::Decision)]
+    #[schema(value_type = crate::routes::shared::Decision)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,

@@ -10,11 +10,10 @@ use baoxiu_core::{DomainError, TenantId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::dto::{CodeSent, TokenPair};
 use crate::extract::TenantScope;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
-use crate::routes::providers::SendCodeRequest;
+use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::state::{AppState, Nobody};
 use crate::tokens::{TokenKind, WechatClaim};
 
@@ -285,7 +284,7 @@ pub async fn refresh_tokens(
                 app_id: w.app_id,
                 openid: w.openid,
             });
-            Ok(web::Json(crate::routes::terminal_auth::terminal_tokens(
+            Ok(web::Json(super::terminal::terminal_tokens(
                 &state,
                 &principal.tenant_id,
                 &user,

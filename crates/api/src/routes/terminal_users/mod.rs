@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::shared::{EnterpriseView, PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,7 +26,6 @@ pub struct TerminalUserResponse {
     pub contact_id: Option<String>,
     pub mobile: Option<String>,
     /// `active`, `unregistered`, `awaiting_approval`, `rejected` or `disabled`.
-    #[schema(value_type = String)]
     pub status: TerminalStatus,
     pub registered: bool,
     pub role_ids: Vec<String>,

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 /// `submit_work_order`, `view_own_work_orders`, `view_enterprise_work_orders`,

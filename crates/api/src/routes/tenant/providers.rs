@@ -9,21 +9,13 @@ use baoxiu_core::DomainError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{CodeSent, TokenPair};
 use crate::extract::{ClientInfo, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::routes::staff::StaffResponse;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendCodeRequest {
-    /// Mainland China mobile number.
-    #[schema(example = "13800138000")]
-    pub mobile: String,
-}
 
 /// Send a sign-up code.
 ///
@@ -130,8 +122,7 @@ pub async fn create_provider(
         let input = input.clone();
         state
             .read(&crate::state::Nobody, move |tx| {
-                let conn = &mut *tx.conn;
-                tenants::validate_sign_up(conn, &input)
+                tenants::validate_sign_up(tx.conn, &input)
             })
             .await?
     };
@@ -147,13 +138,12 @@ pub async fn create_provider(
     let now = state.now();
     let (tenant, admin, refresh) = state
         .write(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            sms::consume(conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
+            sms::consume(tx.conn, PLATFORM_SCOPE, &code_id, now).map_err(|_| {
                 DomainError::invalid("code", "invalid", "the code is wrong or has expired")
             })?;
-            let (tenant, admin) = tenants::sign_up(conn, valid, now)?;
-            baoxiu_workorders::settings::create_defaults(conn, &tenant.tenant_id(), now)?;
-            let refresh = sessions::start_staff(conn, &tenant.tenant_id(), &admin.id, now)?;
+            let (tenant, admin) = tenants::sign_up(tx.conn, valid, now)?;
+            baoxiu_workorders::settings::create_defaults(tx.conn, &tenant.tenant_id(), now)?;
+            let refresh = sessions::start_staff(tx.conn, &tenant.tenant_id(), &admin.id, now)?;
             Ok((tenant, admin, refresh))
         })
         .await?;
@@ -170,7 +160,7 @@ pub async fn create_provider(
             id: tenant.id,
             slug: tenant.slug,
             name: tenant.name,
-            trial_ends_at: crate::dto::utc(tenant.trial_ends_at),
+            trial_ends_at: crate::routes::shared::utc(tenant.trial_ends_at),
         },
         admin: admin.into(),
         tokens: TokenPair::new(access, refresh),

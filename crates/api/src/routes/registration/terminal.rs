@@ -16,7 +16,7 @@ use crate::extract::{Caller, RegistrantCaller};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
-use crate::routes::me::{TerminalView, terminal_view};
+use crate::routes::shared::{TerminalView, terminal_view};
 use crate::state::AppState;
 
 /// A field of the registration form.
@@ -45,7 +45,6 @@ pub struct RegistrationFormResponse {
     pub requires_approval: bool,
     pub invitation_required: bool,
     /// `user_defined`, `existing_only` or `business_registry`.
-    #[schema(value_type = String)]
     pub new_account_rule: methods::NewAccountRule,
     /// Asked besides the account name.
     pub account_fields: Vec<FormFieldDto>,
@@ -149,9 +148,8 @@ async fn registered_name(
     let channel = channel.unwrap_or(Channel::H5);
     let rule = state
         .read(&crate::state::Nobody, move |tx| {
-            let conn = &mut *tx.conn;
-            let user = terminal_users::get(conn, &tenant_id, &user_id)?;
-            Ok(flows::form(conn, &tenant_id, &user, channel)?.new_account_rule)
+            let user = terminal_users::get(tx.conn, &tenant_id, &user_id)?;
+            Ok(flows::form(tx.conn, &tenant_id, &user, channel)?.new_account_rule)
         })
         .await?;
     if rule != methods::NewAccountRule::BusinessRegistry || name.trim().is_empty() {

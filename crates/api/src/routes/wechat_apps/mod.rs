@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::AdminCaller;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 /// A bound app; its secret is never shown.

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, double_option, utc};
 use crate::extract::{IfMatch, StaffCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::shared::{PageQuery, PageResponse, double_option, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

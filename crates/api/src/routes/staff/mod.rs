@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
