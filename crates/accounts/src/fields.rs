@@ -2,29 +2,8 @@
 
 use baoxiu_core::FieldError;
 
-/// A mainland China mobile number: 11 digits starting 1[3-9]. Spaces, dashes and a
-/// leading +86 are accepted and dropped; the normalised number is returned.
-pub fn normalise_mobile(field: &str, input: &str) -> Result<String, FieldError> {
-    let digits: String = input
-        .trim()
-        .trim_start_matches("+86")
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .collect();
-    let valid = digits.len() == 11
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && digits.starts_with('1')
-        && matches!(digits.as_bytes()[1], b'3'..=b'9');
-    if valid {
-        Ok(digits)
-    } else {
-        Err(FieldError::new(
-            field,
-            "invalid",
-            "must be a mainland China mobile number (11 digits starting with 13-19)",
-        ))
-    }
-}
+/// Mobiles are checked by the forms engine, which mobile fields of forms use too.
+pub use baoxiu_forms::normalise_mobile;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;

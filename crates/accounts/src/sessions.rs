@@ -2,7 +2,7 @@
 //! token presented twice revokes its whole family (it was stolen, or replayed); logout
 //! revokes the family too. The family id is the session id carried by access tokens.
 
-use baoxiu_core::{DomainError, DomainResult, TenantId, new_id};
+use baoxiu_core::{DomainResult, TenantId, new_id};
 use baoxiu_store::DbConn;
 use baoxiu_store::schema::refresh_tokens;
 use base64::Engine;
@@ -17,33 +17,14 @@ pub const REFRESH_TTL: Duration = Duration::days(30);
 /// ...but no session outlives this age from its login, however often it is rotated.
 pub const SESSION_MAX_AGE: Duration = Duration::days(90);
 
+baoxiu_core::text_enum! {
 /// What kind of principal a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
-    Staff,
-    Terminal,
-    Guest,
+    Staff = "staff",
+    Terminal = "terminal",
+    Guest = "guest",
 }
-
-impl PrincipalKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Staff => "staff",
-            Self::Terminal => "terminal",
-            Self::Guest => "guest",
-        }
-    }
-
-    fn parse(text: &str) -> DomainResult<Self> {
-        match text {
-            "staff" => Ok(Self::Staff),
-            "terminal" => Ok(Self::Terminal),
-            "guest" => Ok(Self::Guest),
-            other => Err(DomainError::Internal(format!(
-                "unknown principal kind {other}"
-            ))),
-        }
-    }
 }
 
 /// A refresh token handed to a client, with the session it belongs to.
@@ -230,7 +211,7 @@ pub fn rotate(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> DomainResul
         revoke_family(conn, &tenant_id, &family_id, now)?;
         return Ok(Rotation::Reused);
     }
-    let kind = PrincipalKind::parse(&kind)?;
+    let kind = PrincipalKind::from_stored(&kind)?;
     let wechat = wechat_app_id
         .zip(wechat_openid)
         .map(|(app_id, openid)| SessionWechat { app_id, openid });

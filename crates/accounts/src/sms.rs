@@ -32,21 +32,13 @@ pub struct PlatformCaps {
     pub per_mobile_per_day: i64,
 }
 
+baoxiu_core::text_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    ProviderSignup,
-    StaffLogin,
-    TerminalLogin,
+    ProviderSignup = "provider_signup",
+    StaffLogin = "staff_login",
+    TerminalLogin = "terminal_login",
 }
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ProviderSignup => "provider_signup",
-            Self::StaffLogin => "staff_login",
-            Self::TerminalLogin => "terminal_login",
-        }
-    }
 }
 
 /// A code just issued: the plain code goes to the SMS sender and nowhere else.

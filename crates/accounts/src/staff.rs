@@ -14,31 +14,14 @@ use serde::Serialize;
 
 use crate::{fields, passwords};
 
+baoxiu_core::text_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
-    Admin,
-    Dispatcher,
-    Engineer,
+    Admin = "admin",
+    Dispatcher = "dispatcher",
+    Engineer = "engineer",
 }
-
-impl StaffRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Dispatcher => "dispatcher",
-            Self::Engineer => "engineer",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "admin" => Some(Self::Admin),
-            "dispatcher" => Some(Self::Dispatcher),
-            "engineer" => Some(Self::Engineer),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

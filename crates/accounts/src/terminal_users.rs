@@ -16,54 +16,21 @@ use serde::{Deserialize, Serialize};
 use crate::enterprises::{self, Enterprise};
 use crate::roles::{self, Permission, Role};
 
+baoxiu_core::text_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TerminalStatus {
     /// May log in and act by its roles (registered or not).
-    Active,
+    Active = "active",
     /// Known (by WeChat or mobile) but must register before it counts as a customer.
-    Unregistered,
+    Unregistered = "unregistered",
     /// Registered through a method that needs staff approval; waiting.
-    AwaitingApproval,
+    AwaitingApproval = "awaiting_approval",
     /// The registration was rejected; the user may register again.
-    Rejected,
+    Rejected = "rejected",
     /// Turned off by an admin: cannot log in.
-    Disabled,
+    Disabled = "disabled",
 }
-
-impl TerminalStatus {
-    pub const ALL: [Self; 5] = [
-        Self::Active,
-        Self::Unregistered,
-        Self::AwaitingApproval,
-        Self::Rejected,
-        Self::Disabled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Unregistered => "unregistered",
-            Self::AwaitingApproval => "awaiting_approval",
-            Self::Rejected => "rejected",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    fn parse(text: &str) -> DomainResult<Self> {
-        Ok(match text {
-            "active" => Self::Active,
-            "unregistered" => Self::Unregistered,
-            "awaiting_approval" => Self::AwaitingApproval,
-            "rejected" => Self::Rejected,
-            "disabled" => Self::Disabled,
-            other => {
-                return Err(DomainError::Internal(format!(
-                    "unknown terminal status {other}"
-                )));
-            }
-        })
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,7 +99,7 @@ pub fn assemble(
 ) -> DomainResult<TerminalUser> {
     Ok(TerminalUser {
         is_guest: row.kind == "guest",
-        status: TerminalStatus::parse(&row.status)?,
+        status: TerminalStatus::from_stored(&row.status)?,
         id: row.id,
         enterprise: enterprise.filter(|_| row.enterprise_id.is_some()),
         account_id: row.account_id,

@@ -70,20 +70,13 @@ impl SecretsKey {
     }
 }
 
+baoxiu_core::text_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppKind {
-    MiniProgram,
-    OfficialAccount,
+    MiniProgram = "mini_program",
+    OfficialAccount = "official_account",
 }
-
-impl AppKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MiniProgram => "mini_program",
-            Self::OfficialAccount => "official_account",
-        }
-    }
 }
 
 /// An app as the API shows it: never with its secret.

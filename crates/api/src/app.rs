@@ -56,10 +56,23 @@ fn bind_hint(error: &std::io::Error) -> &'static str {
     }
 }
 
+/// Writes what tenants that signed up before a feature existed lack, once the database is
+/// migrated: the preset form templates. Each start checks (one statement when nothing is
+/// missing).
+pub fn backfill(db: &Db, clock: &dyn Clock) -> Result<(), StartError> {
+    let filled = baoxiu_workorders::templates::backfill_presets(db, clock.now().naive_utc())
+        .map_err(|e| StartError::Other(format!("form template presets: {e}")))?;
+    if filled > 0 {
+        tracing::info!(tenants = filled, "preset form templates written");
+    }
+    Ok(())
+}
+
 /// The state built from configuration: database (migrated), tokens, SMS sender.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
     config.validate()?;
     let db = Db::open(&config.database_url, config.database_pool_size)?;
+    backfill(&db, clock.as_ref())?;
     let tokens = TokenService::new(
         &config.jwt_secret,
         &config.jwt_issuer,

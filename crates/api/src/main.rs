@@ -160,7 +160,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Migrate => {
-            Db::open(&config.database_url, 1).map_err(|e| e.to_string())?;
+            let db = Db::open(&config.database_url, 1).map_err(|e| e.to_string())?;
+            baoxiu_api::app::backfill(&db, clock.as_ref()).map_err(|e| e.to_string())?;
             println!("database migrated");
             Ok(())
         }

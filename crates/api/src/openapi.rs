@@ -42,6 +42,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
         (name = "wechat", description = "Bound WeChat apps"),
         (name = "devices", description = "Devices"),
         (name = "qr-codes", description = "QR codes: settings, generation, images, scanning, binding"),
+        (name = "form-templates", description = "Work-order form templates: the presets, the tenant's own, the default"),
     ),
 )]
 struct ApiDoc;

@@ -2,26 +2,16 @@
 
 use crate::ids::TenantId;
 
+crate::text_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActorKind {
-    Staff,
-    Terminal,
-    Guest,
-    Platform,
+    Staff = "staff",
+    Terminal = "terminal",
+    Guest = "guest",
+    Platform = "platform",
     /// The system itself (sign-up, scheduled jobs, seeding).
-    System,
+    System = "system",
 }
-
-impl ActorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Staff => "staff",
-            Self::Terminal => "terminal",
-            Self::Guest => "guest",
-            Self::Platform => "platform",
-            Self::System => "system",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod page;
 pub mod state;
+pub mod text_enum;
 pub mod version;
 
 pub use access::{Channel, Permission};

@@ -11,22 +11,15 @@ use serde::Serialize;
 
 use crate::job::Job;
 
+baoxiu_core::text_enum! {
 /// Where a job stands. Done jobs are deleted, so they have no status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
     /// Waiting for its run time, or running under a worker's lease.
-    Queued,
+    Queued = "queued",
     /// Its tries are spent (or it failed for good): kept, with its last error, for admins.
-    Dead,
+    Dead = "dead",
 }
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Dead => "dead",
-        }
-    }
 }
 
 /// Adds a job to the queue, due now, in the caller's transaction: it exists exactly when

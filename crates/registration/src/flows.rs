@@ -253,40 +253,13 @@ pub struct RegistrationInput {
     pub invitation_code: Option<String>,
 }
 
+/// Checks the values of the visible fields of one form, every bad one at once, into
+/// `errors`. Registration's extra fields are `free` fields, whose normal form is the value
+/// sent: the input is kept as sent (the approval of a waiting registration reads it again).
 fn check_fields(errors: &mut Validator, prefix: &str, form: &[FormField], values: &ExtraFields) {
-    for field in form {
-        let value = values.get(&field.key);
-        let present =
-            value.is_some_and(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()));
-        if field.required && !present {
-            errors.push(FieldError::new(
-                format!("{prefix}.{}", field.key),
-                "required",
-                format!("{} is required", field.label),
-            ));
-        }
-        if let Some(v) = value {
-            let ok = v.is_null()
-                || v.as_str().is_some_and(|s| s.chars().count() <= 500)
-                || v.is_number()
-                || v.is_boolean();
-            if !ok {
-                errors.push(FieldError::new(
-                    format!("{prefix}.{}", field.key),
-                    "invalid",
-                    "a text of at most 500 characters, a number or a boolean",
-                ));
-            }
-        }
-    }
-    for key in values.keys() {
-        if !form.iter().any(|f| &f.key == key) {
-            errors.push(FieldError::new(
-                format!("{prefix}.{key}"),
-                "unknown_field",
-                "this field is not on the form",
-            ));
-        }
+    let fields: Vec<_> = form.iter().map(FormField::to_field).collect();
+    if let Err(bad) = baoxiu_forms::validate(prefix, &fields, values) {
+        bad.into_iter().for_each(|e| errors.push(e));
     }
 }
 
@@ -299,59 +272,30 @@ pub enum RegistrationOutcome {
     },
 }
 
+baoxiu_core::text_enum! {
 /// How a registration found the existing account it claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimKind {
     /// The account name matched an existing account (by the method's duplicate rule).
-    AccountName,
+    AccountName = "account_name",
     /// The user gave a device serial number: the device's owner account.
-    DeviceSerial,
+    DeviceSerial = "device_serial",
+}
 }
 
-impl ClaimKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::AccountName => "account_name",
-            Self::DeviceSerial => "device_serial",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "account_name" => Some(Self::AccountName),
-            "device_serial" => Some(Self::DeviceSerial),
-            _ => None,
-        }
-    }
-}
-
+baoxiu_core::text_enum! {
 /// Why a registration waits for staff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalReason {
     /// The registration method requires approval.
-    Method,
+    Method = "method",
     /// It claims an existing account without proof: the login mobile is none of the
     /// account's contacts' and no invitation code issued for that account was redeemed (or
     /// the serial number given matched no device with an owner).
-    UnverifiedClaim,
+    UnverifiedClaim = "unverified_claim",
 }
-
-impl ApprovalReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Method => "method",
-            Self::UnverifiedClaim => "unverified_claim",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        match text {
-            "unverified_claim" => Self::UnverifiedClaim,
-            _ => Self::Method,
-        }
-    }
 }
 
 /// Registration attempts one user may make in an hour (each also spends a try of its SMS
@@ -933,7 +877,8 @@ impl TryFrom<RegistrationRow> for Registration {
             claimed_account_id: row.claimed_account_id,
             claimed_account_name: None,
             claim_kind: row.claim_kind.as_deref().and_then(ClaimKind::parse),
-            approval_reason: ApprovalReason::parse(&row.approval_reason),
+            approval_reason: ApprovalReason::parse(&row.approval_reason)
+                .unwrap_or(ApprovalReason::Method),
         })
     }
 }

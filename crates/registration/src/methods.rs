@@ -49,6 +49,19 @@ pub struct FormField {
     pub required: bool,
 }
 
+impl FormField {
+    /// The field as the forms engine checks it: registration's extra fields take a text, a
+    /// number or a yes/no.
+    pub fn to_field(&self) -> baoxiu_forms::Field {
+        baoxiu_forms::Field::new(
+            &self.key,
+            &self.label,
+            baoxiu_forms::FieldKind::Free,
+            self.required,
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OwnerAssignment {
@@ -123,9 +136,13 @@ impl Method {
 
 /// The settings as stored: everything but the references, which are rows of
 /// `registration_method_roles` and `registration_method_owners` (foreign keys, so a role a
-/// method gives cannot vanish under it). Read leniently: no `deny_unknown_fields`.
+/// method gives cannot vanish under it). Its own type, separate from the API's
+/// `MethodSettings`; versioned by `v` (rows written before it had one read as version 1)
+/// and read leniently: no `deny_unknown_fields`, so what a newer build added still reads.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredSettings {
+    #[serde(default = "first_version")]
+    v: u32,
     channels: Vec<Channel>,
     mode: Mode,
     requires_approval: bool,
@@ -188,9 +205,17 @@ fn form_fields(fields: Vec<StoredField>) -> Vec<FormField> {
         .collect()
 }
 
+/// The shape `StoredSettings` has now.
+const STORED_VERSION: u32 = 1;
+
+fn first_version() -> u32 {
+    1
+}
+
 impl StoredSettings {
     fn of(settings: &MethodSettings) -> Self {
         Self {
+            v: STORED_VERSION,
             channels: settings.channels.clone(),
             mode: settings.mode,
             requires_approval: settings.requires_approval,
@@ -431,28 +456,14 @@ fn check(
         ("account", &settings.account.fields),
         ("contact", &settings.contact.fields),
     ] {
-        let mut keys = std::collections::HashSet::new();
-        for (i, field) in fields.iter().enumerate() {
-            let ok = (1..=32).contains(&field.key.len())
-                && field
-                    .key
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                && !["name", "mobile"].contains(&field.key.as_str())
-                && keys.insert(field.key.clone());
-            errors.check(
-                ok,
-                &format!("settings.{form}.fields.{i}.key"),
-                "invalid",
-                "a unique key of a-z, 0-9 and _ (not name or mobile)",
-            );
-            errors.check(
-                !field.label.trim().is_empty() && field.label.chars().count() <= 32,
-                &format!("settings.{form}.fields.{i}.label"),
-                "invalid",
-                "1-32 characters",
-            );
-        }
+        let rules = baoxiu_forms::Rules {
+            reserved: &["name", "mobile"],
+            ..baoxiu_forms::Rules::default()
+        };
+        let fields: Vec<_> = fields.iter().map(FormField::to_field).collect();
+        baoxiu_forms::check_definition(&format!("settings.{form}.fields"), &fields, &rules)
+            .into_iter()
+            .for_each(|e| errors.push(e));
     }
     match &settings.account.owner {
         OwnerAssignment::None => {}

@@ -27,7 +27,6 @@ diesel::table! {
         rating_levels -> Text,
         rating_reason_threshold -> Integer,
         repair_without_serial -> Bool,
-        default_form_template_id -> Nullable<Text>,
         number_prefix -> Text,
         auto_close_days -> Integer,
         version -> Integer,
@@ -435,6 +434,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    form_templates (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        name -> Text,
+        preset -> Nullable<Text>,
+        is_default -> Bool,
+        fields -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -470,4 +483,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_hosts,
     counters,
     idempotency_keys,
+    form_templates,
 );

@@ -1,6 +1,7 @@
 //! A tenant's work-order settings: ratings and their levels, repairs without a serial,
 //! the default form template, the work-order number prefix and auto-close. They belong to
-//! work orders (this crate), not to the tenant's profile.
+//! work orders (this crate), not to the tenant's profile. Which form template is the
+//! default is the templates' own flag (`templates::default_id`), shown and set here too.
 
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator};
 use baoxiu_store::schema::tenant_settings;
@@ -9,7 +10,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Writes a new tenant's default settings, in the sign-up's transaction.
+use crate::templates;
+
+/// Writes a new tenant's default settings and its preset form templates, in the
+/// sign-up's transaction.
 pub fn create_defaults(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -18,7 +22,7 @@ pub fn create_defaults(
     diesel::insert_into(tenant_settings::table)
         .values(Settings::defaults().to_row(tenant_id.as_str(), 1, now))
         .execute(conn)?;
-    Ok(())
+    templates::create_presets(conn, tenant_id, now)
 }
 
 /// What customers may say for one star level when they rate a repair.
@@ -53,7 +57,6 @@ struct SettingsRow {
     rating_levels: String,
     rating_reason_threshold: i32,
     repair_without_serial: bool,
-    default_form_template_id: Option<String>,
     number_prefix: String,
     auto_close_days: i32,
     version: i32,
@@ -97,7 +100,6 @@ impl Settings {
                 .unwrap_or_else(|_| "[]".into()),
             rating_reason_threshold: self.rating_reason_threshold,
             repair_without_serial: self.repair_without_serial,
-            default_form_template_id: self.default_form_template_id.clone(),
             number_prefix: self.number_prefix.clone(),
             auto_close_days: self.auto_close_days,
             version,
@@ -105,14 +107,14 @@ impl Settings {
         }
     }
 
-    fn from_row(row: SettingsRow) -> DomainResult<Self> {
+    fn from_row(row: SettingsRow, default_form_template_id: Option<String>) -> DomainResult<Self> {
         Ok(Self {
             ratings_enabled: row.ratings_enabled,
             rating_levels: serde_json::from_str(&row.rating_levels)
                 .map_err(|e| DomainError::Internal(format!("stored rating levels: {e}")))?,
             rating_reason_threshold: row.rating_reason_threshold,
             repair_without_serial: row.repair_without_serial,
-            default_form_template_id: row.default_form_template_id,
+            default_form_template_id,
             number_prefix: row.number_prefix,
             auto_close_days: row.auto_close_days,
             version: row.version,
@@ -125,7 +127,8 @@ pub fn settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Setting
         .filter(tenant_settings::tenant_id.eq(tenant_id.as_str()))
         .select(SettingsRow::as_select())
         .first(conn)?;
-    Settings::from_row(row)
+    let default_form_template_id = templates::default_id(conn, tenant_id)?;
+    Settings::from_row(row, default_form_template_id)
 }
 
 /// Changes to the settings; `None` leaves a field as it is.
@@ -135,7 +138,7 @@ pub struct SettingsChanges {
     pub rating_levels: Option<Vec<RatingLevel>>,
     pub rating_reason_threshold: Option<i32>,
     pub repair_without_serial: Option<bool>,
-    /// `Some(None)` clears it. Checked against form templates once they exist.
+    /// Makes this template the default; `Some(None)` is refused (there is always one).
     pub default_form_template_id: Option<Option<String>>,
     pub number_prefix: Option<String>,
     pub auto_close_days: Option<i32>,
@@ -221,15 +224,37 @@ fn write_settings(
             "must be 1 to 90",
         );
     }
-    if let Some(Some(id)) = &changes.default_form_template_id {
-        errors.check(
-            !id.is_empty() && id.len() <= 64,
+    match &changes.default_form_template_id {
+        Some(None) => errors.push(baoxiu_core::FieldError::new(
             "default_form_template_id",
-            "invalid",
-            "must be a form template id",
-        );
+            "required",
+            "there is always a default form template: name the one to use",
+        )),
+        Some(Some(id))
+            if id.as_str()
+                != before
+                    .default_form_template_id
+                    .as_deref()
+                    .unwrap_or_default() =>
+        {
+            match templates::get(tx.conn, &tx.actor.tenant_id, id) {
+                Ok(_) => {}
+                Err(DomainError::NotFound(_)) => errors.push(baoxiu_core::FieldError::new(
+                    "default_form_template_id",
+                    "not_found",
+                    "no such form template",
+                )),
+                Err(other) => return Err(other),
+            }
+        }
+        _ => {}
     }
     errors.finish()?;
+    if let Some(Some(id)) = &changes.default_form_template_id
+        && before.default_form_template_id.as_deref() != Some(id.as_str())
+    {
+        templates::make_default(tx, id)?;
+    }
     let after = Settings {
         ratings_enabled: changes.ratings_enabled.unwrap_or(before.ratings_enabled),
         rating_levels: changes
@@ -261,7 +286,6 @@ fn write_settings(
         tenant_settings::rating_levels.eq(&row.rating_levels),
         tenant_settings::rating_reason_threshold.eq(row.rating_reason_threshold),
         tenant_settings::repair_without_serial.eq(row.repair_without_serial),
-        tenant_settings::default_form_template_id.eq(&row.default_form_template_id),
         tenant_settings::number_prefix.eq(&row.number_prefix),
         tenant_settings::auto_close_days.eq(row.auto_close_days),
         tenant_settings::version.eq(row.version),

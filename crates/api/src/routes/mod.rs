@@ -11,6 +11,7 @@ pub mod customers;
 pub mod dev;
 pub mod devices;
 pub mod domains;
+pub mod form_templates;
 pub mod health;
 pub mod jobs;
 pub mod me;
@@ -39,6 +40,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(tenant::profile::update_profile)
         .service(tenant::profile::get_settings)
         .service(tenant::profile::update_settings)
+        .service(form_templates::list_form_templates)
+        .service(form_templates::create_form_template)
+        .service(form_templates::update_form_template)
         .service(staff::list_staff)
         .service(staff::create_staff)
         .service(staff::get_staff)

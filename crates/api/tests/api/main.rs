@@ -15,6 +15,7 @@ mod device_files;
 mod devices;
 mod domains;
 mod errors;
+mod form_templates;
 mod idempotency;
 mod isolation;
 mod jobs;

@@ -50,6 +50,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("create_contact", Access::Staff),
     ("create_device", Access::Staff),
     ("create_domain", Access::Admin),
+    ("create_form_template", Access::Admin),
     ("create_invitation_code", Access::Admin),
     ("create_provider", Access::Public),
     ("create_registration_method", Access::Admin),
@@ -84,6 +85,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("list_contacts", Access::Staff),
     ("list_devices", Access::Terminal),
     ("list_domains", Access::Admin),
+    ("list_form_templates", Access::Admin),
     ("list_invitation_codes", Access::Admin),
     ("list_jobs", Access::Admin),
     ("list_qr_codes", Access::Staff),
@@ -113,6 +115,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("update_account", Access::Staff),
     ("update_contact", Access::Staff),
     ("update_device", Access::Staff),
+    ("update_form_template", Access::Admin),
     ("update_profile", Access::Admin),
     ("update_registration_method", Access::Admin),
     ("update_role", Access::Admin),
@@ -199,6 +202,7 @@ struct Ids {
     wechat_app: String,
     code: String,
     registration: String,
+    form_template: String,
 }
 
 /// What a caller's own tenant holds that a valid body names.
@@ -219,6 +223,9 @@ fn valid_body(operation: &str, own: &Own, a: &Ids) -> Value {
         // Tenant A's account, whoever asks: for anyone else it is another tenant's.
         "activate_terminal_users" => json!({ "account_ids": [a.account], "role_ids": [own.role] }),
         "set_tenant_seats" => json!({ "seats": 10 }),
+        "create_form_template" => json!({ "name": "矩阵表单", "fields": [
+            { "key": "fault_description", "label": "故障描述", "kind": "textarea", "required": true }
+        ] }),
         _ => json!({}),
     }
 }
@@ -238,6 +245,7 @@ fn tenant_rows(app: &TestApp, tenant_id: &str) -> Vec<(&'static str, i64)> {
         "invitation_codes",
         "qr_codes",
         "wechat_apps",
+        "form_templates",
         "audit_log",
     ]
     .into_iter()
@@ -263,6 +271,7 @@ impl Ids {
             ("/terminal-users/", &self.terminal_user),
             ("/registrations/", &self.registration),
             ("/wechat-apps/", &self.wechat_app),
+            ("/form-templates/", &self.form_template),
         ]
         .iter()
         .find(|(segment, _)| template.contains(segment))
@@ -325,6 +334,10 @@ backend_tests! {
             wechat_app,
             code: codes.body[0]["code"].as_str().unwrap().to_owned(),
             registration,
+            form_template: app.get("/api/v1/admin/form-templates", bearer(&admin)).await.body["items"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
         };
         let own_a = Own { role: ids.role.clone(), device: ids.device.clone() };
         // Tenant B: its admin holds a valid token, for the wrong tenant, and its own objects.

@@ -159,6 +159,7 @@ pub struct SettingsResponse {
     pub rating_reason_threshold: i32,
     /// Whether customers may report a fault without a registered device.
     pub repair_without_serial: bool,
+    /// The form template new work orders use (`GET /admin/form-templates`).
     pub default_form_template_id: Option<String>,
     /// Work order numbers read `{prefix}-{YYYYMMDD}-{NNNNN}`.
     pub number_prefix: String,
@@ -222,7 +223,9 @@ pub struct UpdateSettingsRequest {
     #[schema(minimum = 0, maximum = 5)]
     pub rating_reason_threshold: Option<i32>,
     pub repair_without_serial: Option<bool>,
-    /// `null` clears it.
+    /// Makes that form template the default (as `PATCH /admin/form-templates/{id}` with
+    /// `is_default: true`); an unknown id answers 422. `null` is refused: one template is
+    /// always the default.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, nullable)]
     pub default_form_template_id: Option<Option<String>>,
