@@ -42,6 +42,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
         (name = "wechat", description = "Bound WeChat apps"),
         (name = "devices", description = "Devices"),
         (name = "qr-codes", description = "QR codes: settings, generation, images, scanning, binding"),
+        (name = "attachments", description = "Photos for work orders: upload (stripped of metadata) and download"),
     ),
 )]
 struct ApiDoc;

@@ -155,6 +155,7 @@ fn every_table() -> Vec<TableCheck> {
         tenant_hosts,
         counters,
         idempotency_keys,
+        attachments,
     )
     .to_vec()
 }

@@ -1,5 +1,6 @@
-//! Work orders: what one is and may do. So far the tenant's work-order settings; form
-//! templates, numbering, the status machine, the timeline, ratings and attachments' records
-//! come with the work-order issue.
+//! Work orders: what one is and may do. So far the tenant's work-order settings and the
+//! photo attachments (`attachments`); form templates, numbering, the status machine, the
+//! timeline and ratings come with the work-order issue.
 
+pub mod attachments;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! Every route, listed once: the app and the OpenAPI document both come from here.
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod customers;
@@ -102,7 +103,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(qr::get_qr_code_image)
         .service(qr::export_qr_codes)
         .service(qr::scan_qr_code)
-        .service(qr::bind_qr_code);
+        .service(qr::bind_qr_code)
+        .service(attachments::upload_attachment)
+        .service(attachments::get_attachment);
 }
 
 /// The routes at the root.
