@@ -147,6 +147,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         )
         .map_err(|e| StartError::Other(format!("password hash threads: {e}")))?,
         renders: Arc::new(tokio::sync::Semaphore::new(config.render_concurrency)),
+        blobs: Arc::new(baoxiu_store::blobs::LocalBlobStore::new(&config.blob_dir)),
         config: Arc::new(config),
         jobs: baoxiu_jobs::Waker::default(),
     })

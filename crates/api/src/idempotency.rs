@@ -1,5 +1,5 @@
 //! `Idempotency-Key` on the creating POST routes where a retry would create twice (a device,
-//! an account, a contact, a registration): one middleware, put on a route with
+//! an account, a contact, a registration, a photo upload): one middleware, put on a route with
 //! `wrap = "from_fn(crate::idempotency::idempotent)"`. With the header, the first request
 //! with a key runs and its answer is stored (`baoxiu_store::idempotency`) for 24 hours; a
 //! retry with the same key and the same request gets that answer again, with
@@ -110,7 +110,18 @@ pub async fn idempotent(
     let Some(caller) = Caller::from_token(req.request()) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let body = req.extract::<web::Bytes>().await?;
+    // A photo upload's body is read up to its own limit; every other one up to the JSON's.
+    let limit = if crate::upload::is_multipart(req.headers()) {
+        crate::upload::MULTIPART_BODY_LIMIT
+    } else {
+        state.config.max_body_bytes
+    };
+    let body = match crate::upload::read_body(actix_web::HttpMessage::take_payload(&mut req), limit)
+        .await
+    {
+        Ok(body) => body,
+        Err(error) => return Ok(refuse(req, error)),
+    };
     let fingerprint = fingerprint(&req, &body);
     req.set_payload(Payload::from(body));
     let owner = KeyOwner {

@@ -1,7 +1,8 @@
 //! The application's background jobs, and the runner that runs them: SMS delivery (the
 //! gateway is called here, never in a request), the hourly clean-ups of expired refresh
 //! tokens, old SMS codes, wrong-password rows past their window and expired idempotency
-//! keys, and the daily one of dead jobs 30 days old. `baoxiu serve` runs
+//! keys, and of attachments no work order claimed within a day, and the daily one of dead
+//! jobs 30 days old. `baoxiu serve` runs
 //! the runner in-process (unless `jobs.in_process` is off); `baoxiu worker` runs it alone.
 
 use baoxiu_accounts::retention;
@@ -46,7 +47,12 @@ pub fn runner(state: &AppState) -> DomainResult<Runner<AppState>> {
         Duration::hours(1),
         &DeleteExpiredIdempotencyKeys {},
     )?
-    .every(PLATFORM_SCOPE, Duration::days(1), &DeleteOldDeadJobs {})
+    .every(PLATFORM_SCOPE, Duration::days(1), &DeleteOldDeadJobs {})?
+    .every(
+        PLATFORM_SCOPE,
+        Duration::hours(1),
+        &DeleteUnclaimedAttachments {},
+    )
 }
 
 /// How long a dead job stays in the admins' list.
@@ -196,5 +202,48 @@ impl Job for DeleteExpiredIdempotencyKeys {
             Ok(baoxiu_store::idempotency::delete_expired(conn, now)?)
         })
         .await
+    }
+}
+
+/// Attachments removed per statement batch of the clean-up.
+const UNCLAIMED_BATCH: i64 = 200;
+
+/// Deletes attachments that no work order claimed within a day, row and blobs, in every
+/// tenant (hourly). A row goes first, guarded on being still unclaimed, and its blobs only
+/// if it went: a claim that comes in between keeps its photo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteUnclaimedAttachments {}
+
+impl Job for DeleteUnclaimedAttachments {
+    const KIND: &'static str = "attachments.delete_unclaimed";
+    type Context = AppState;
+
+    async fn run(self, state: AppState, run: JobRun) -> Result<(), JobError> {
+        use baoxiu_workorders::attachments;
+        let (db, before) = (run.db, run.now - attachments::UNCLAIMED_FOR);
+        let blobs = state.blobs.clone();
+        let removed = tokio::task::spawn_blocking(move || -> DomainResult<usize> {
+            let mut removed = 0;
+            loop {
+                let batch =
+                    db.read(|conn| attachments::unclaimed_before(conn, before, UNCLAIMED_BATCH))?;
+                let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) == UNCLAIMED_BATCH;
+                for row in batch {
+                    if db.write(|conn| attachments::remove_unclaimed(conn, &row))? {
+                        if let Some(stored) = row.blobs() {
+                            attachments::discard(&*blobs, &stored);
+                        }
+                        removed += 1;
+                    }
+                }
+                if !full {
+                    return Ok(removed);
+                }
+            }
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+        tracing::info!(removed, "deleted unclaimed attachments");
+        Ok(())
     }
 }

@@ -43,6 +43,7 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
         (name = "devices", description = "Devices"),
         (name = "qr-codes", description = "QR codes: settings, generation, images, scanning, binding"),
         (name = "form-templates", description = "Work-order form templates: the presets, the tenant's own, the default"),
+        (name = "attachments", description = "Photos for work orders: upload (stripped of metadata) and download"),
     ),
 )]
 struct ApiDoc;

@@ -1,5 +1,5 @@
 //! What every handler can reach: the database, the clock, tokens, the SMS sender, config,
-//! and the job runner's waker.
+//! the blob store and the job runner's waker.
 
 use std::sync::Arc;
 
@@ -47,6 +47,8 @@ pub struct AppState {
     pub renders: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job runner after a transaction that enqueued jobs commits.
     pub jobs: baoxiu_jobs::Waker,
+    /// Where stored files (attachments' photos) live; calls block.
+    pub blobs: Arc<dyn baoxiu_store::blobs::BlobStore>,
 }
 
 impl AppState {

@@ -448,6 +448,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Photos for work orders; `work_order_id` and `claimed_at` are set when an order
+    /// claims one.
+    attachments (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        uploaded_by_kind -> Text,
+        uploaded_by -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        blob_key -> Text,
+        thumb_blob_key -> Text,
+        thumb_width -> Integer,
+        thumb_height -> Integer,
+        sha256 -> Text,
+        work_order_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -484,4 +507,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     idempotency_keys,
     form_templates,
+    attachments,
 );

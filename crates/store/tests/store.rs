@@ -156,6 +156,7 @@ fn every_table() -> Vec<TableCheck> {
         counters,
         idempotency_keys,
         form_templates,
+        attachments,
     )
     .to_vec()
 }

@@ -5,6 +5,7 @@
 //! the terminal user's view, …) live in [`shared`]. An area may name another area's public
 //! DTOs, never its handlers or helpers.
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod customers;
@@ -109,7 +110,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(qr::get_qr_code_image)
         .service(qr::export_qr_codes)
         .service(qr::scan_qr_code)
-        .service(qr::bind_qr_code);
+        .service(qr::bind_qr_code)
+        .service(attachments::upload_attachment)
+        .service(attachments::get_attachment);
 }
 
 /// The routes at the root.

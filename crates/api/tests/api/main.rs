@@ -5,6 +5,7 @@
 
 mod support;
 
+mod attachments;
 mod audit;
 mod boundary;
 mod budgets;

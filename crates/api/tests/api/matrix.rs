@@ -64,6 +64,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("export_qr_codes", Access::Staff),
     ("generate_qr_codes", Access::Staff),
     ("get_account", Access::Staff),
+    ("get_attachment", Access::Anyone),
     ("get_admin_device", Access::Staff),
     ("get_device", Access::Terminal),
     ("get_liveness", Access::Public),
@@ -122,6 +123,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("update_settings", Access::Admin),
     ("update_staff", Access::Admin),
     ("update_terminal_user", Access::Admin),
+    ("upload_attachment", Access::Anyone),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]

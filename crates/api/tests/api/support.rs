@@ -50,6 +50,8 @@ pub struct TestApp {
     /// (every render slot or hash place taken, the SQLite writer held by a long write), its
     /// database (and statement log) and its job runner's waker.
     pub state: baoxiu_api::state::AppState,
+    /// This app's own blob store directory.
+    pub blob_dir: std::path::PathBuf,
 }
 
 /// A provider signed up in a test.
@@ -194,6 +196,8 @@ impl TestApp {
         config.limits.auth_per_ip_per_minute = 1_000_000;
         config.limits.auth_global_burst = 1_000_000;
         config.limits.auth_global_per_minute = 1_000_000;
+        let blob_dir = std::env::temp_dir().join(format!("baoxiu-blobs-{}", baoxiu_core::new_id()));
+        config.blob_dir = blob_dir.to_string_lossy().into_owned();
         adjust(&mut config);
         let app = Application::build(config, Arc::new(clock.clone())).expect("the app starts");
         let state = app.state().clone();
@@ -209,6 +213,7 @@ impl TestApp {
             backend,
             db,
             state,
+            blob_dir,
         }
     }
 

@@ -1,0 +1,3 @@
+DROP INDEX attachments_unclaimed;
+DROP INDEX attachments_work_order;
+DROP TABLE attachments;
