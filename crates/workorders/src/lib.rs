@@ -1,5 +1,11 @@
-//! Work orders: what one is and may do. So far the tenant's work-order settings; form
-//! templates, numbering, the status machine, the timeline, ratings and attachments' records
-//! come with the work-order issue.
+//! Work orders: what one is and may do — submission (for a device or without one), numbers,
+//! the status machine with its timeline and outbox events, assignment, check-in and
+//! check-out, ratings, tracking links — and the tenant's work-order settings. Form
+//! templates and attachments' records live beside them.
 
+pub mod numbering;
+pub mod orders;
 pub mod settings;
+pub mod status;
+pub mod timeline;
+pub mod tracking;

@@ -19,6 +19,7 @@ pub mod staff;
 pub mod terminal_auth;
 pub mod terminal_users;
 pub mod wechat_apps;
+pub mod work_orders;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -102,7 +103,22 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(qr::get_qr_code_image)
         .service(qr::export_qr_codes)
         .service(qr::scan_qr_code)
-        .service(qr::bind_qr_code);
+        .service(qr::bind_qr_code)
+        .service(work_orders::terminal::submit_work_order)
+        .service(work_orders::terminal::list_work_orders)
+        .service(work_orders::terminal::get_work_order)
+        .service(work_orders::terminal::cancel_work_order)
+        .service(work_orders::terminal::confirm_work_order)
+        .service(work_orders::terminal::rate_work_order)
+        .service(work_orders::tracking::get_tracked_work_order)
+        .service(work_orders::tracking::rate_tracked_work_order)
+        .service(work_orders::admin::list_admin_work_orders)
+        .service(work_orders::admin::create_work_order)
+        .service(work_orders::admin::get_admin_work_order)
+        .service(work_orders::admin::transition_work_order)
+        .service(work_orders::engineer::list_engineer_work_orders)
+        .service(work_orders::engineer::check_in_work_order)
+        .service(work_orders::engineer::check_out_work_order);
 }
 
 /// The routes at the root.

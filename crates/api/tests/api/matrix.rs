@@ -119,6 +119,22 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("update_settings", Access::Admin),
     ("update_staff", Access::Admin),
     ("update_terminal_user", Access::Admin),
+    // Work orders. The staff routes admit admins and dispatchers (engineers get 403).
+    ("submit_work_order", Access::Terminal),
+    ("list_work_orders", Access::Terminal),
+    ("get_work_order", Access::Terminal),
+    ("cancel_work_order", Access::Terminal),
+    ("confirm_work_order", Access::Terminal),
+    ("rate_work_order", Access::Terminal),
+    ("get_tracked_work_order", Access::Public),
+    ("rate_tracked_work_order", Access::Public),
+    ("list_admin_work_orders", Access::Admin),
+    ("create_work_order", Access::Admin),
+    ("get_admin_work_order", Access::Admin),
+    ("transition_work_order", Access::Admin),
+    ("list_engineer_work_orders", Access::Staff),
+    ("check_in_work_order", Access::Staff),
+    ("check_out_work_order", Access::Staff),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -219,6 +235,11 @@ fn valid_body(operation: &str, own: &Own, a: &Ids) -> Value {
         // Tenant A's account, whoever asks: for anyone else it is another tenant's.
         "activate_terminal_users" => json!({ "account_ids": [a.account], "role_ids": [own.role] }),
         "set_tenant_seats" => json!({ "seats": 10 }),
+        "check_in_work_order" | "check_out_work_order" => {
+            json!({ "latitude": 1.0, "longitude": 1.0 })
+        }
+        "transition_work_order" => json!({ "action": "accept" }),
+        "rate_work_order" | "rate_tracked_work_order" => json!({ "stars": 5 }),
         _ => json!({}),
     }
 }
