@@ -41,6 +41,9 @@ Errors are application/problem+json (RFC 9457) with a stable `type` slug. Lists 
         (name = "terminal-users", description = "Terminal users and manual activation"),
         (name = "wechat", description = "Bound WeChat apps"),
         (name = "devices", description = "Devices"),
+        (name = "work-orders", description = "Work orders: submit, follow, run, rate"),
+        (name = "tracking", description = "Tracking links: one order, without logging in"),
+        (name = "engineer", description = "The engineer's assigned orders, check-in and check-out"),
         (name = "qr-codes", description = "QR codes: settings, generation, images, scanning, binding"),
     ),
 )]

@@ -167,9 +167,10 @@ pub struct CreatedWorkOrderResponse {
 pub async fn create_work_order(
     state: web::Data<AppState>,
     staff: Dispatcher,
-    body: ApiJson<CreateWorkOrderRequest>,
+    body: ApiJson<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.0;
+    // Read as this type only now: an engineer is refused before the body is judged.
+    let request: CreateWorkOrderRequest = crate::json::from_value(body.0)?;
     if request.order.channel.is_some() {
         return Err(DomainError::invalid(
             "order.channel",
