@@ -52,6 +52,11 @@ pub fn runner(state: &AppState) -> DomainResult<Runner<AppState>> {
         PLATFORM_SCOPE,
         Duration::hours(1),
         &DeleteUnclaimedAttachments {},
+    )?
+    .every(
+        PLATFORM_SCOPE,
+        Duration::hours(1),
+        &CloseUnconfirmedWorkOrders {},
     )
 }
 
@@ -244,6 +249,55 @@ impl Job for DeleteUnclaimedAttachments {
         .await
         .map_err(|e| JobError::Retry(e.to_string()))??;
         tracing::info!(removed, "deleted unclaimed attachments");
+        Ok(())
+    }
+}
+
+/// Closes completed work orders their customers did not confirm within their tenant's
+/// `auto_close_days`: each in its own transaction, through the status machine (timeline
+/// row and outbox event), as the system. An order confirmed meanwhile is left as it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloseUnconfirmedWorkOrders {}
+
+/// The most orders one tenant has closed per run (the next run goes on).
+const AUTO_CLOSE_BATCH: i64 = 500;
+
+fn close_unconfirmed(db: &baoxiu_store::Db, now: NaiveDateTime) -> DomainResult<usize> {
+    use baoxiu_workorders::orders;
+    let mut closed = 0;
+    for (tenant_id, days) in db.read(orders::auto_close_days)? {
+        let before = now - Duration::days(i64::from(days));
+        let due =
+            db.read(|conn| orders::due_for_auto_close(conn, &tenant_id, before, AUTO_CLOSE_BATCH))?;
+        for id in due {
+            let actor = baoxiu_core::Actor {
+                tenant_id: tenant_id.clone(),
+                kind: baoxiu_core::ActorKind::System,
+                id: "auto-close".into(),
+                request_id: None,
+            };
+            match db.run(baoxiu_store::Work::Write, actor, now, |tx| {
+                orders::auto_close(tx, &id)
+            }) {
+                Ok(()) => closed += 1,
+                Err(DomainError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(closed)
+}
+
+impl Job for CloseUnconfirmedWorkOrders {
+    const KIND: &'static str = "work_orders.auto_close";
+    type Context = AppState;
+
+    async fn run(self, _: AppState, run: JobRun) -> Result<(), JobError> {
+        let (db, now) = (run.db, run.now);
+        let closed = tokio::task::spawn_blocking(move || close_unconfirmed(&db, now))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))??;
+        tracing::info!(closed, "closed unconfirmed work orders");
         Ok(())
     }
 }

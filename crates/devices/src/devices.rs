@@ -8,7 +8,7 @@ use baoxiu_core::{
 };
 use baoxiu_store::Change;
 use baoxiu_store::MultiBackend;
-use baoxiu_store::schema::{devices, qr_codes};
+use baoxiu_store::schema::{devices, qr_codes, work_orders};
 use baoxiu_store::{DbConn, is_unique_violation};
 use baoxiu_store::{Tx, Versioned};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -628,11 +628,13 @@ impl From<&Device> for DeviceInput {
 pub enum Removal {
     /// Nothing referred to it: it is gone.
     Deleted,
-    /// QR codes are bound to it: it is kept, retired (hidden from lists and terminals).
+    /// QR codes are bound to it, or work orders name it: it is kept, retired (hidden from
+    /// lists and terminals).
     Retired,
 }
 
-/// Deletes a device nothing refers to; one that QR codes are bound to is retired instead
+/// Deletes a device nothing refers to; one that QR codes are bound to, or work orders
+/// were reported for, is retired instead
 /// (its codes stay bound to it, and scanning them answers not-found to terminals).
 /// Retiring a retired device changes nothing.
 pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<Removal> {
@@ -642,7 +644,14 @@ pub fn delete(tx: &mut Tx<'_>, id: &str) -> DomainResult<Removal> {
         .filter(qr_codes::device_id.eq(id))
         .count()
         .get_result(tx.conn)?;
-    if codes > 0 {
+    let orders = codes == 0
+        && diesel::select(diesel::dsl::exists(
+            work_orders::table
+                .filter(work_orders::tenant_id.eq(tx.actor.tenant_id.as_str()))
+                .filter(work_orders::device_id.eq(id)),
+        ))
+        .get_result::<bool>(tx.conn)?;
+    if codes > 0 || orders {
         if before.retired_at.is_some() {
             return Ok(Removal::Retired);
         }

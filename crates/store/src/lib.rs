@@ -17,7 +17,7 @@ pub use conn::{DbConn, MultiBackend};
 pub use db::{Backend, Db, StoreError};
 pub use paginate::paginate;
 pub use statements::StatementLog;
-pub use unit::{Change, Tx, Versioned, Work};
+pub use unit::{Change, Event, Tx, Versioned, Work};
 
 /// Whether a diesel error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

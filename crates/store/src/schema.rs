@@ -31,6 +31,7 @@ diesel::table! {
         auto_close_days -> Integer,
         version -> Integer,
         updated_at -> Timestamp,
+        service_targets -> Text,
     }
 }
 
@@ -471,6 +472,93 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_events (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        kind -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        payload -> Text,
+        actor_kind -> Text,
+        actor_id -> Text,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+    }
+}
+
+diesel::table! {
+    work_orders (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        number -> Text,
+        tracking_hash -> Text,
+        status -> Text,
+        channel -> Text,
+        service_type -> Text,
+        device_id -> Nullable<Text>,
+        brand -> Text,
+        category -> Text,
+        model -> Text,
+        machine_no -> Nullable<Text>,
+        serial_no -> Nullable<Text>,
+        serial_key -> Nullable<Text>,
+        fault_description -> Text,
+        warranty_status -> Nullable<Text>,
+        appointment_at -> Nullable<Timestamp>,
+        notes -> Text,
+        contact_name -> Text,
+        contact_phone -> Text,
+        address -> Text,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        custom_fields -> Text,
+        account_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        enterprise_id -> Nullable<Text>,
+        terminal_user_id -> Nullable<Text>,
+        created_by_kind -> Text,
+        created_by_id -> Text,
+        engineer_id -> Nullable<Text>,
+        response_due_at -> Nullable<Timestamp>,
+        resolution_due_at -> Nullable<Timestamp>,
+        accepted_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        reject_reason -> Nullable<Text>,
+        check_in_at -> Nullable<Timestamp>,
+        check_in_latitude -> Nullable<Double>,
+        check_in_longitude -> Nullable<Double>,
+        check_out_at -> Nullable<Timestamp>,
+        check_out_latitude -> Nullable<Double>,
+        check_out_longitude -> Nullable<Double>,
+        rating_stars -> Nullable<Integer>,
+        rating_tags -> Nullable<Text>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    work_order_events (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        work_order_id -> Text,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tenant_settings -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -506,6 +594,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_hosts,
     counters,
     idempotency_keys,
+    outbox_events,
+    work_orders,
+    work_order_events,
     form_templates,
     attachments,
 );

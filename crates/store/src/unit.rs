@@ -1,8 +1,8 @@
 //! The unit of work: what one request (or job) does to the database, as one value. A `Tx`
 //! is the connection inside the request's transaction together with who acts and when;
 //! domain functions that change something take it, write through it, and record their
-//! audit entries with `tx.audit(...)` in the same transaction, so a change and its entry
-//! commit together or not at all.
+//! audit entries with `tx.audit(...)` and its outbox events with `tx.emit(...)` in the same
+//! transaction, so a change, its entry and its events commit together or not at all.
 //!
 //! How a unit runs (`Db::run`):
 //! - `Work::Read` runs without BEGIN/COMMIT: each statement sees committed data, and a
@@ -22,7 +22,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::DbConn;
-use crate::schema::{audit_log, tenants};
+use crate::schema::{audit_log, outbox_events, tenants};
 
 /// How a unit of work touches the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,34 @@ struct NewAuditEntry<'a> {
     created_at: NaiveDateTime,
 }
 
+/// Something that happened, for whoever listens (customer notifications, webhooks): `kind`
+/// is `<object>.<what>` (`work_order.status_changed`); the payload is its own versioned
+/// JSON. Delivery reads the outbox later; emitting only records.
+#[derive(Debug)]
+pub struct Event<'a, P: Serialize> {
+    pub kind: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: &'a str,
+    pub payload: &'a P,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox_events)]
+struct NewOutboxEvent<'a> {
+    tenant_id: &'a str,
+    id: String,
+    kind: &'a str,
+    subject_type: &'a str,
+    subject_id: &'a str,
+    payload: String,
+    actor_kind: &'a str,
+    actor_id: &'a str,
+    request_id: Option<&'a str>,
+    created_at: NaiveDateTime,
+    delivered_at: Option<NaiveDateTime>,
+    attempts: i32,
+}
+
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
@@ -187,6 +215,29 @@ impl<'c> Tx<'c> {
         };
         diesel::insert_into(audit_log::table)
             .values(&entry)
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Records one event in the outbox, in this transaction: it is there exactly when the
+    /// change that emitted it committed.
+    pub fn emit<P: Serialize>(&mut self, event: Event<'_, P>) -> DomainResult<()> {
+        let row = NewOutboxEvent {
+            tenant_id: self.actor.tenant_id.as_str(),
+            id: new_id(),
+            kind: event.kind,
+            subject_type: event.subject_type,
+            subject_id: event.subject_id,
+            payload: json(event.payload),
+            actor_kind: self.actor.kind.as_str(),
+            actor_id: &self.actor.id,
+            request_id: self.actor.request_id.as_deref(),
+            created_at: self.now,
+            delivered_at: None,
+            attempts: 0,
+        };
+        diesel::insert_into(outbox_events::table)
+            .values(&row)
             .execute(self.conn)?;
         Ok(())
     }

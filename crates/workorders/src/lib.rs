@@ -1,7 +1,13 @@
-//! Work orders: what one is and may do. So far the tenant's work-order settings and the
-//! form templates (`templates`) and photo attachments (`attachments`); numbering, the status
-//! machine, the timeline and ratings come with the work-order issue.
+//! Work orders: what one is and may do — submission (for a device or without one), numbers,
+//! the status machine with its timeline and outbox events, assignment, check-in and
+//! check-out, ratings, tracking links — and the tenant's work-order settings, form
+//! templates (`templates`) and photo attachments (`attachments`).
 
 pub mod attachments;
+pub mod numbering;
+pub mod orders;
 pub mod settings;
+pub mod status;
 pub mod templates;
+pub mod timeline;
+pub mod tracking;

@@ -14,6 +14,9 @@ use crate::templates;
 
 /// Writes a new tenant's default settings and its preset form templates, in the
 /// sign-up's transaction.
+use crate::orders::ServiceType;
+
+/// Writes a new tenant's default settings, in the sign-up's transaction.
 pub fn create_defaults(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -46,7 +49,90 @@ pub struct Settings {
     pub number_prefix: String,
     /// Completed work orders the customer has not confirmed close after this many days.
     pub auto_close_days: i32,
+    /// Response and resolution targets per service type.
+    pub service_targets: ServiceTargets,
     pub version: i32,
+}
+
+/// How soon an order of one service type is answered (accepted) and resolved (completed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ServiceTarget {
+    #[schema(minimum = 1, maximum = 43200)]
+    pub response_minutes: i32,
+    #[schema(minimum = 1, maximum = 525600)]
+    pub resolution_minutes: i32,
+}
+
+/// The targets of every service type. Stored as its own versioned JSON (`{"v":1,
+/// "targets":{...}}`), read leniently: a service type it does not name, or a document that
+/// cannot be read, takes the built-in targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceTargets(pub std::collections::BTreeMap<ServiceType, ServiceTarget>);
+
+#[derive(Serialize, Deserialize)]
+struct StoredTargets {
+    v: i32,
+    #[serde(default)]
+    targets: std::collections::BTreeMap<String, ServiceTarget>,
+}
+
+impl ServiceTargets {
+    /// The built-in targets: a repair is answered within 4 hours and resolved within 2
+    /// days; planned work (install, maintenance, inspection) within a day and 5 days.
+    pub fn defaults() -> Self {
+        let target = |hours: i32, days: i32| ServiceTarget {
+            response_minutes: hours * 60,
+            resolution_minutes: days * 24 * 60,
+        };
+        Self(
+            ServiceType::ALL
+                .iter()
+                .map(|t| {
+                    let target = match t {
+                        ServiceType::Repair => target(4, 2),
+                        _ => target(24, 5),
+                    };
+                    (*t, target)
+                })
+                .collect(),
+        )
+    }
+
+    /// The target of one service type.
+    pub fn of(&self, service_type: ServiceType) -> ServiceTarget {
+        self.0
+            .get(&service_type)
+            .copied()
+            .or_else(|| Self::defaults().0.get(&service_type).copied())
+            .unwrap_or(ServiceTarget {
+                response_minutes: 24 * 60,
+                resolution_minutes: 5 * 24 * 60,
+            })
+    }
+
+    fn read(text: &str) -> Self {
+        let mut targets = Self::defaults();
+        if let Ok(stored) = serde_json::from_str::<StoredTargets>(text) {
+            for (key, target) in stored.targets {
+                if let Some(t) = ServiceType::parse(&key) {
+                    targets.0.insert(t, target);
+                }
+            }
+        }
+        targets
+    }
+
+    fn write(&self) -> String {
+        let stored = StoredTargets {
+            v: 1,
+            targets: self
+                .0
+                .iter()
+                .map(|(t, target)| (t.as_str().to_owned(), *target))
+                .collect(),
+        };
+        serde_json::to_string(&stored).unwrap_or_else(|_| "{}".into())
+    }
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -61,6 +147,7 @@ struct SettingsRow {
     auto_close_days: i32,
     version: i32,
     updated_at: NaiveDateTime,
+    service_targets: String,
 }
 
 impl Settings {
@@ -88,6 +175,7 @@ impl Settings {
             default_form_template_id: None,
             number_prefix: "BX".into(),
             auto_close_days: 7,
+            service_targets: ServiceTargets::defaults(),
             version: 1,
         }
     }
@@ -104,6 +192,7 @@ impl Settings {
             auto_close_days: self.auto_close_days,
             version,
             updated_at: now,
+            service_targets: self.service_targets.write(),
         }
     }
 
@@ -117,6 +206,7 @@ impl Settings {
             default_form_template_id,
             number_prefix: row.number_prefix,
             auto_close_days: row.auto_close_days,
+            service_targets: ServiceTargets::read(&row.service_targets),
             version: row.version,
         })
     }
@@ -142,6 +232,8 @@ pub struct SettingsChanges {
     pub default_form_template_id: Option<Option<String>>,
     pub number_prefix: Option<String>,
     pub auto_close_days: Option<i32>,
+    /// Replaces the targets of the service types named.
+    pub service_targets: Option<std::collections::BTreeMap<ServiceType, ServiceTarget>>,
 }
 
 pub fn update_settings(
@@ -249,11 +341,27 @@ fn write_settings(
         }
         _ => {}
     }
+    if let Some(targets) = &changes.service_targets {
+        for (service_type, target) in targets {
+            errors.check(
+                (1..=43_200).contains(&target.response_minutes)
+                    && (1..=525_600).contains(&target.resolution_minutes)
+                    && target.response_minutes <= target.resolution_minutes,
+                &format!("service_targets.{}", service_type.as_str()),
+                "out_of_range",
+                "response 1-43200 minutes, resolution 1-525600 minutes and not sooner than the response",
+            );
+        }
+    }
     errors.finish()?;
     if let Some(Some(id)) = &changes.default_form_template_id
         && before.default_form_template_id.as_deref() != Some(id.as_str())
     {
         templates::make_default(tx, id)?;
+    }
+    let mut service_targets = before.service_targets.clone();
+    if let Some(targets) = changes.service_targets {
+        service_targets.0.extend(targets);
     }
     let after = Settings {
         ratings_enabled: changes.ratings_enabled.unwrap_or(before.ratings_enabled),
@@ -273,6 +381,7 @@ fn write_settings(
             .number_prefix
             .unwrap_or(before.number_prefix.clone()),
         auto_close_days: changes.auto_close_days.unwrap_or(before.auto_close_days),
+        service_targets,
         version: before.version + 1,
     };
     let row = after.to_row(tx.actor.tenant_id.as_str(), after.version, tx.now);
@@ -290,6 +399,7 @@ fn write_settings(
         tenant_settings::auto_close_days.eq(row.auto_close_days),
         tenant_settings::version.eq(row.version),
         tenant_settings::updated_at.eq(tx.now),
+        tenant_settings::service_targets.eq(&row.service_targets),
     ))
     .execute(tx.conn)?;
     Ok(updated)

@@ -2,7 +2,6 @@
 -- its stripped bytes and thumbnail live in the blob store). An attachment is the
 -- uploader's alone until a work order claims it (work_order_id and claimed_at set in one
 -- guarded UPDATE); one that no order claims within a day is removed with its blobs.
--- work_order_id gets its foreign key to work_orders when both are merged.
 CREATE TABLE attachments (
     tenant_id TEXT NOT NULL REFERENCES tenants (id),
     id TEXT NOT NULL,
@@ -20,7 +19,8 @@ CREATE TABLE attachments (
     work_order_id TEXT,
     created_at TIMESTAMP NOT NULL,
     claimed_at TIMESTAMP,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, work_order_id) REFERENCES work_orders (tenant_id, id)
 );
 -- An order's photos, in upload order.
 CREATE INDEX attachments_work_order ON attachments (tenant_id, work_order_id, created_at, id);

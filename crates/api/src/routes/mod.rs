@@ -24,6 +24,7 @@ pub mod staff;
 pub mod tenant;
 pub mod terminal_users;
 pub mod wechat_apps;
+pub mod work_orders;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -112,7 +113,22 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(qr::scan_qr_code)
         .service(qr::bind_qr_code)
         .service(attachments::upload_attachment)
-        .service(attachments::get_attachment);
+        .service(attachments::get_attachment)
+        .service(work_orders::terminal::submit_work_order)
+        .service(work_orders::terminal::list_work_orders)
+        .service(work_orders::terminal::get_work_order)
+        .service(work_orders::terminal::cancel_work_order)
+        .service(work_orders::terminal::confirm_work_order)
+        .service(work_orders::terminal::rate_work_order)
+        .service(work_orders::tracking::get_tracked_work_order)
+        .service(work_orders::tracking::rate_tracked_work_order)
+        .service(work_orders::admin::list_admin_work_orders)
+        .service(work_orders::admin::create_work_order)
+        .service(work_orders::admin::get_admin_work_order)
+        .service(work_orders::admin::transition_work_order)
+        .service(work_orders::engineer::list_engineer_work_orders)
+        .service(work_orders::engineer::check_in_work_order)
+        .service(work_orders::engineer::check_out_work_order);
 }
 
 /// The routes at the root.

@@ -222,3 +222,8 @@ pub fn view_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Option<
         }),
     }))
 }
+
+/// A file's bytes, as an answer other than JSON (PNG, ZIP, photos).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(pub Vec<u8>);

@@ -173,3 +173,33 @@ backend_tests! {
         }
     }
 }
+
+backend_tests! {
+    /// `GET /work-orders` (principal, one page) and `GET /work-orders/{id}` (principal, the
+    /// order with its engineer, its timeline) cost the same however many orders or steps.
+    async fn work_order_reads_stay_within_their_budgets(app: TestApp) {
+        use crate::work_orders::{customer, submit};
+        let (admin, token, _) = customer(&app, "wo-budget", "13900139600").await;
+        let mut last = String::new();
+        for i in 0..25 {
+            let body = json!({ "brand": "格力", "category": "空调", "model": "KFR", "fault_description": format!("故障 {i}") });
+            last = submit(&app, &token, body).await["work_order"]["id"].as_str().unwrap().to_owned();
+        }
+        let (engineer, _) = app.add_staff(&admin, "acme", "13700137600", "engineer").await;
+        for step in [json!({ "action": "accept" }), json!({ "action": "assign", "engineer_id": engineer }), json!({ "action": "start" })] {
+            let moved = app.post(&format!("/api/v1/admin/work-orders/{last}/transitions"), &step, bearer(&admin)).await;
+            assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+        }
+        for limit in [1, 25] {
+            let path = format!("/api/v1/work-orders?limit={limit}");
+            let list = statements_of(&app, || app.get(&path, bearer(&token))).await;
+            within("GET /work-orders", &list, 3);
+        }
+        let path = format!("/api/v1/work-orders/{last}");
+        let detail = statements_of(&app, || app.get(&path, bearer(&token))).await;
+        within("GET /work-orders/{id}", &detail, 4);
+        let seen = app.get(&format!("/api/v1/work-orders/{last}"), bearer(&token)).await;
+        assert_eq!(seen.body["timeline"].as_array().map(Vec::len), Some(4), "{}", seen.text);
+        assert_eq!(seen.body["work_order"]["engineer_name"], "engineer 13700137600");
+    }
+}

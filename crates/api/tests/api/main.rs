@@ -35,3 +35,4 @@ mod sms_gateway;
 mod staff;
 mod terminal;
 mod wechat_fake;
+mod work_orders;

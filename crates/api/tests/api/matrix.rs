@@ -124,6 +124,22 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("update_staff", Access::Admin),
     ("update_terminal_user", Access::Admin),
     ("upload_attachment", Access::Anyone),
+    // Work orders. The staff routes admit admins and dispatchers (engineers get 403).
+    ("submit_work_order", Access::Terminal),
+    ("list_work_orders", Access::Terminal),
+    ("get_work_order", Access::Terminal),
+    ("cancel_work_order", Access::Terminal),
+    ("confirm_work_order", Access::Terminal),
+    ("rate_work_order", Access::Terminal),
+    ("get_tracked_work_order", Access::Public),
+    ("rate_tracked_work_order", Access::Public),
+    ("list_admin_work_orders", Access::Admin),
+    ("create_work_order", Access::Admin),
+    ("get_admin_work_order", Access::Admin),
+    ("transition_work_order", Access::Admin),
+    ("list_engineer_work_orders", Access::Staff),
+    ("check_in_work_order", Access::Staff),
+    ("check_out_work_order", Access::Staff),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -228,6 +244,11 @@ fn valid_body(operation: &str, own: &Own, a: &Ids) -> Value {
         "create_form_template" => json!({ "name": "矩阵表单", "fields": [
             { "key": "fault_description", "label": "故障描述", "kind": "textarea", "required": true }
         ] }),
+        "check_in_work_order" | "check_out_work_order" => {
+            json!({ "latitude": 1.0, "longitude": 1.0 })
+        }
+        "transition_work_order" => json!({ "action": "accept" }),
+        "rate_work_order" | "rate_tracked_work_order" => json!({ "stars": 5 }),
         _ => json!({}),
     }
 }

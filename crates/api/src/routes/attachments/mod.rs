@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{BinaryFile, utc};
 use crate::extract::{Caller, PrincipalCaller};
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::renders;
+use crate::routes::shared::{BinaryFile, utc};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 use crate::upload;

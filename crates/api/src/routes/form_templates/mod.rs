@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::extract::{AdminCaller, IfMatch, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::{PageQuery, PageResponse, utc};
 use crate::state::AppState;
 
 /// What a field takes. `attachments` (photos) is the standard `photos` field's own.

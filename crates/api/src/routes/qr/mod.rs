@@ -25,14 +25,9 @@ use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::renders;
 use crate::routes::devices::{CreateDeviceRequest, DeviceView};
-use crate::routes::shared::{PageQuery, PageResponse, utc};
+use crate::routes::shared::{BinaryFile, PageQuery, PageResponse, utc};
 use crate::state::{AppState, resolve_principal};
 use crate::tokens::TokenKind;
-
-/// A file's bytes, as an answer other than JSON (PNG, ZIP).
-#[derive(Debug, ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct BinaryFile(pub Vec<u8>);
 
 /// What the configuration says about the URLs of codes.
 fn url_rules(state: &AppState) -> UrlRules {

@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, patch, web};
 use baoxiu_accounts::tenants::{self, ProfileChanges, Tenant};
-use baoxiu_workorders::settings::{self, RatingLevel, Settings, SettingsChanges};
+use baoxiu_workorders::orders::ServiceType;
+use baoxiu_workorders::settings::{self, RatingLevel, ServiceTarget, Settings, SettingsChanges};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -165,6 +166,10 @@ pub struct SettingsResponse {
     pub number_prefix: String,
     /// Completed orders close by themselves after this many days.
     pub auto_close_days: i32,
+    /// Response (accepted) and resolution (completed) targets per service type: each
+    /// order's due times are set from them when it is submitted.
+    #[schema(value_type = std::collections::BTreeMap<String, ServiceTarget>)]
+    pub service_targets: std::collections::BTreeMap<ServiceType, ServiceTarget>,
     pub version: i32,
 }
 
@@ -185,6 +190,7 @@ fn settings_response(settings: Settings) -> HttpResponse {
         default_form_template_id: settings.default_form_template_id,
         number_prefix: settings.number_prefix,
         auto_close_days: settings.auto_close_days,
+        service_targets: settings.service_targets.0,
         version: settings.version,
     };
     HttpResponse::build(StatusCode::OK)
@@ -235,6 +241,10 @@ pub struct UpdateSettingsRequest {
     /// 1 to 90.
     #[schema(minimum = 1, maximum = 90)]
     pub auto_close_days: Option<i32>,
+    /// Replaces the targets of the service types named (`repair`, `install`,
+    /// `maintenance`, `inspection`, `other`); the others stay.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, ServiceTarget>>)]
+    pub service_targets: Option<std::collections::BTreeMap<ServiceType, ServiceTarget>>,
 }
 
 /// Change the settings.
@@ -275,6 +285,7 @@ pub async fn update_settings(
         default_form_template_id: request.default_form_template_id,
         number_prefix: request.number_prefix,
         auto_close_days: request.auto_close_days,
+        service_targets: request.service_targets,
     };
     let settings = state
         .change(&admin, move |tx| {
