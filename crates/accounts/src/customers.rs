@@ -76,8 +76,15 @@ pub struct NewAccount {
 }
 
 pub fn create_account(tx: &mut Tx<'_>, input: NewAccount) -> DomainResult<Account> {
-    let name =
-        fields::text("name", &input.name, 128).map_err(|e| DomainError::Validation(vec![e]))?;
+    let mut errors = Validator::new();
+    let name = fields::text("name", &input.name, 128)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let record_type = fields::record_type("record_type", &input.record_type)
+        .map_err(|e| errors.push(e))
+        .ok();
+    errors.finish()?;
+    let (name, record_type) = (name.unwrap_or_default(), record_type.unwrap_or_default());
     let id = new_id();
     diesel::insert_into(accounts::table)
         .values((
@@ -86,7 +93,7 @@ pub fn create_account(tx: &mut Tx<'_>, input: NewAccount) -> DomainResult<Accoun
             accounts::exact_key.eq(exact_key(&name)),
             accounts::fuzzy_key.eq(fuzzy_key(&name)),
             accounts::name.eq(&name),
-            accounts::record_type.eq(&input.record_type),
+            accounts::record_type.eq(&record_type),
             accounts::fields_json.eq(serde_json::Value::Object(input.fields).to_string()),
             accounts::owner_staff_id.eq(&input.owner_staff_id),
             accounts::source.eq(input.source),
@@ -333,6 +340,9 @@ pub fn create_contact(
         .map_err(|e| errors.push(e))
         .ok()
         .flatten();
+    let record_type = fields::record_type("record_type", &input.record_type)
+        .map_err(|e| errors.push(e))
+        .ok();
     errors.finish()?;
     let id = new_id();
     diesel::insert_into(contacts::table)
@@ -342,7 +352,7 @@ pub fn create_contact(
             contacts::account_id.eq(account_id),
             contacts::name.eq(name.unwrap_or_default()),
             contacts::mobile.eq(mobile),
-            contacts::record_type.eq(&input.record_type),
+            contacts::record_type.eq(record_type.unwrap_or_default()),
             contacts::fields_json.eq(serde_json::Value::Object(input.fields).to_string()),
             contacts::version.eq(1),
             contacts::created_at.eq(tx.now),

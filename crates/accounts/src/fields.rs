@@ -43,6 +43,14 @@ pub fn text(field: &str, input: &str, max: usize) -> Result<String, FieldError> 
     }
 }
 
+/// The most characters of a record type (`default`, `customer`, ...).
+pub const MAX_RECORD_TYPE_CHARS: usize = 32;
+
+/// A record type: a non-empty name of at most [`MAX_RECORD_TYPE_CHARS`] characters.
+pub fn record_type(field: &str, input: &str) -> Result<String, FieldError> {
+    text(field, input, MAX_RECORD_TYPE_CHARS)
+}
+
 /// A trimmed text that may be empty, of at most `max` characters.
 pub fn optional_text(field: &str, input: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = input.trim();

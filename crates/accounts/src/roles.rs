@@ -265,6 +265,23 @@ pub fn by_key(conn: &mut DbConn, tenant_id: &TenantId, key: &str) -> DomainResul
         .try_into()
 }
 
+/// The most roles one user, registration or method may be given.
+pub const MAX_ROLES_AT_ONCE: usize = 50;
+
+/// The most permissions a role's list may name (each once; the list is de-duplicated).
+pub const MAX_PERMISSIONS: usize = 64;
+
+fn check_permissions(errors: &mut Validator, permissions: Option<&[Permission]>) {
+    if let Some(permissions) = permissions {
+        errors.check(
+            permissions.len() <= MAX_PERMISSIONS,
+            "permissions",
+            "too_many",
+            "at most 64 permissions",
+        );
+    }
+}
+
 /// Checks that every id names a role of the tenant that may be given (not `guest`);
 /// answers a field error naming the bad ones.
 pub fn check_assignable(
@@ -273,6 +290,13 @@ pub fn check_assignable(
     field: &str,
     ids: &[String],
 ) -> DomainResult<Vec<Role>> {
+    if ids.len() > MAX_ROLES_AT_ONCE {
+        return Err(DomainError::invalid(
+            field,
+            "too_many",
+            format!("at most {MAX_ROLES_AT_ONCE} roles"),
+        ));
+    }
     let mut roles = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         match get(conn, tenant_id, id) {
@@ -329,6 +353,7 @@ fn check_key_and_name(errors: &mut Validator, key: Option<&str>, name: Option<&s
 pub fn create(tx: &mut Tx<'_>, input: NewRole) -> DomainResult<Role> {
     let mut errors = Validator::new();
     check_key_and_name(&mut errors, Some(&input.key), Some(&input.name));
+    check_permissions(&mut errors, Some(&input.permissions));
     errors.finish()?;
     let id = new_id();
     let mut permissions = input.permissions;
@@ -387,6 +412,7 @@ pub fn update(
             }
             let mut errors = Validator::new();
             check_key_and_name(&mut errors, None, changes.name.as_deref());
+            check_permissions(&mut errors, changes.permissions.as_deref());
             errors.finish()?;
             let mut permissions = changes.permissions.unwrap_or(before.permissions.clone());
             permissions.sort();

@@ -58,8 +58,10 @@ pub struct QrStyle {
     pub quiet_zone: u32,
     pub error_correction: ErrorCorrection,
     /// `#RRGGBB`.
+    #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
     pub foreground: String,
     /// `#RRGGBB`.
+    #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
     pub background: String,
     pub caption: Caption,
 }
@@ -71,8 +73,10 @@ pub struct QrSettings {
     pub rule: CodeRule,
     /// The URL in the code; `{host}`, `{slug}` and `{code}` are filled in. At most 300
     /// characters, and at most 512 once filled in (with the longest code the rule makes).
+    #[schema(max_length = 512)]
     pub url_template: String,
     /// Where `/q/{code}` redirects; same placeholders and limits.
+    #[schema(max_length = 512)]
     pub landing_url_template: String,
     pub style: QrStyle,
 }

@@ -379,6 +379,13 @@ pub fn normalise_phone(input: &str) -> Option<String> {
 /// A mainland China mobile number: 11 digits starting 1[3-9]. Spaces, dashes and a
 /// leading +86 are accepted and dropped; the normalised number is returned.
 pub fn normalise_mobile(field: &str, input: &str) -> Result<String, FieldError> {
+    if input.chars().count() > MAX_MOBILE_CHARS {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("at most {MAX_MOBILE_CHARS} characters"),
+        ));
+    }
     let digits: String = input
         .trim()
         .trim_start_matches("+86")
@@ -420,6 +427,9 @@ impl Default for Rules<'_> {
         }
     }
 }
+
+/// The most characters a mobile may be typed in (`+86 138-0013-8000` is 17).
+pub const MAX_MOBILE_CHARS: usize = 20;
 
 /// The most options a select may offer, and the longest option.
 pub const MAX_OPTIONS: usize = 50;

@@ -44,7 +44,9 @@ pub enum NewAccountRule {
 #[serde(deny_unknown_fields)]
 pub struct FormField {
     /// The key the value is sent and stored under (a-z, 0-9, _).
+    #[schema(pattern = r"^[a-z0-9_]{1,32}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 32)]
     pub label: String,
     pub required: bool,
 }
@@ -76,8 +78,10 @@ pub enum OwnerAssignment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountForm {
+    #[schema(min_length = 1, max_length = 32)]
     pub record_type: String,
     /// Fields shown (besides the name), in order.
+    #[schema(max_items = 50)]
     pub fields: Vec<FormField>,
     /// Show only the required fields.
     pub show_only_required: bool,
@@ -89,8 +93,10 @@ pub struct AccountForm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactForm {
+    #[schema(min_length = 1, max_length = 32)]
     pub record_type: String,
     /// Fields shown (besides name and mobile), in order.
+    #[schema(max_items = 50)]
     pub fields: Vec<FormField>,
     pub show_only_required: bool,
 }
@@ -99,7 +105,7 @@ pub struct ContactForm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodSettings {
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 8)]
     pub channels: Vec<Channel>,
     pub mode: Mode,
     /// Registrations wait for a staff member to approve them.
@@ -107,6 +113,7 @@ pub struct MethodSettings {
     pub account: AccountForm,
     pub contact: ContactForm,
     /// Roles given to users who register (or log in, in `openid_auto` mode) through it.
+    #[schema(max_items = 50)]
     pub role_ids: Vec<String>,
 }
 
@@ -433,6 +440,9 @@ fn stored_json(settings: &MethodSettings) -> String {
     serde_json::to_string(&StoredSettings::of(settings)).unwrap_or_default()
 }
 
+/// The most entries a method's channel list may have.
+pub const MAX_CHANNELS: usize = 8;
+
 fn check(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -452,6 +462,23 @@ fn check(
         "required",
         "name at least one channel",
     );
+    errors.check(
+        settings.channels.len() <= MAX_CHANNELS,
+        "settings.channels",
+        "too_many",
+        "at most 8 channels",
+    );
+    for (form, record_type) in [
+        ("account", &settings.account.record_type),
+        ("contact", &settings.contact.record_type),
+    ] {
+        if let Err(error) = baoxiu_accounts::fields::record_type(
+            &format!("settings.{form}.record_type"),
+            record_type,
+        ) {
+            errors.push(error);
+        }
+    }
     for (form, fields) in [
         ("account", &settings.account.fields),
         ("contact", &settings.contact.fields),

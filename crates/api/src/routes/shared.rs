@@ -95,7 +95,7 @@ pub struct CodeSent {
 #[serde(deny_unknown_fields)]
 pub struct SendCodeRequest {
     /// Mainland China mobile number.
-    #[schema(example = "13800138000")]
+    #[schema(example = "13800138000", max_length = 20)]
     pub mobile: String,
 }
 

@@ -98,10 +98,12 @@ pub struct CreateAccountRequest {
     #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// Default `default`.
+    #[schema(min_length = 1, max_length = 32)]
     pub record_type: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: ExtraFields,
+    #[schema(format = Uuid)]
     pub owner_staff_id: Option<String>,
 }
 
@@ -176,7 +178,7 @@ pub struct UpdateAccountRequest {
     pub fields: Option<ExtraFields>,
     /// `null` clears the owner.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, format = Uuid)]
     pub owner_staff_id: Option<Option<String>>,
 }
 
@@ -269,7 +271,9 @@ pub struct CreateContactRequest {
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// The login mobile of the contact once its account is activated.
+    #[schema(max_length = 20)]
     pub mobile: Option<String>,
+    #[schema(min_length = 1, max_length = 32)]
     pub record_type: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -320,7 +324,7 @@ pub struct UpdateContactRequest {
     pub name: Option<String>,
     /// `null` clears the mobile.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 20)]
     pub mobile: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub fields: Option<ExtraFields>,

@@ -498,6 +498,7 @@ pub async fn scan_qr_code(
 #[serde(deny_unknown_fields)]
 pub struct StaffBindRequest {
     /// An existing device...
+    #[schema(format = Uuid)]
     pub device_id: Option<String>,
     /// ...or a new one.
     pub device: Option<CreateDeviceRequest>,
@@ -512,14 +513,19 @@ pub struct CustomerDeviceRequest {
     #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     pub brand: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     pub category: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
     pub model: String,
     /// 机器编号.
+    #[schema(max_length = 64)]
     pub machine_no: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub install_address: String,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -550,6 +556,7 @@ impl CustomerDeviceRequest {
 #[serde(deny_unknown_fields)]
 pub struct CustomerBindRequest {
     /// An existing device...
+    #[schema(format = Uuid)]
     pub device_id: Option<String>,
     /// ...or a new one, which joins the user's account.
     pub device: Option<CustomerDeviceRequest>,

@@ -40,8 +40,10 @@ pub struct PolicyBody {
     /// Unregistered visitors may act as the shared guest.
     pub guest_enabled: bool,
     /// The account that owns guest data (required with guests on).
+    #[schema(format = Uuid)]
     pub guest_account_id: Option<String>,
     /// The contact (of that account) that owns guest data.
+    #[schema(format = Uuid)]
     pub guest_contact_id: Option<String>,
     /// Work orders need an account and contact: unregistered users must register to submit.
     pub require_account_on_work_orders: bool,
@@ -217,6 +219,7 @@ pub async fn get_registration_method(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMethodRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     pub enabled: Option<bool>,
     /// Replaces all settings.
@@ -332,6 +335,7 @@ pub struct CreateInvitationCodeRequest {
     /// that account takes effect at once (it proves the holder belongs there). Without it,
     /// a registration that claims an existing account waits for approval unless the login
     /// mobile is already one of the account's contacts'.
+    #[schema(format = Uuid)]
     pub account_id: Option<String>,
 }
 
@@ -481,6 +485,7 @@ pub async fn list_registrations(
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     /// The roles the user gets.
+    #[schema(max_items = 50)]
     pub role_ids: Vec<String>,
 }
 
@@ -513,7 +518,7 @@ pub async fn approve_registration(
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Shown to the user.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

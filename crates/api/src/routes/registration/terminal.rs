@@ -104,24 +104,28 @@ pub struct RegisterRequest {
     /// rule: `exact` (case, width and spacing aside) or `fuzzy` (also ignoring
     /// punctuation, a leading 省/市 place prefix's 省/市 character and legal suffixes
     /// such as 有限公司, 股份有限公司, 集团, Co., Ltd., Inc.).
-    #[schema(example = "深圳市某某科技有限公司")]
+    #[schema(example = "深圳市某某科技有限公司", max_length = 128)]
     #[serde(default)]
     pub account_name: String,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub account_fields: ExtraFields,
+    #[schema(min_length = 1, max_length = 64)]
     pub contact_name: String,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub contact_fields: ExtraFields,
     /// The login mobile; it becomes the contact's mobile.
-    #[schema(example = "13800138000")]
+    #[schema(example = "13800138000", max_length = 20)]
     pub mobile: String,
     /// The code sent to the mobile by `POST /auth/sms-code` (proves it is the caller's).
+    #[schema(max_length = 8)]
     pub mobile_code: String,
+    #[schema(max_length = 64)]
     pub invitation_code: Option<String>,
     /// Registration by device serial: the contact joins the owner account of the device
     /// with this serial number (`account_name` is then not needed).
+    #[schema(max_length = 64)]
     pub device_serial: Option<String>,
     /// Where the device is, captured on the spot (with `device_serial`).
     pub device_location: Option<DeviceLocation>,
@@ -132,8 +136,11 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceLocation {
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
+    #[schema(max_length = 200)]
     pub address: Option<String>,
 }
 

@@ -111,6 +111,7 @@ pub struct CreateRoleRequest {
     pub key: String,
     #[schema(min_length = 1, max_length = 32)]
     pub name: String,
+    #[schema(max_items = 64)]
     pub permissions: Vec<PermissionDto>,
 }
 
@@ -144,6 +145,7 @@ pub async fn create_role(
 pub struct UpdateRoleRequest {
     #[schema(min_length = 1, max_length = 32)]
     pub name: Option<String>,
+    #[schema(max_items = 64)]
     pub permissions: Option<Vec<PermissionDto>>,
 }
 

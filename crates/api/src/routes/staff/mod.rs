@@ -119,7 +119,7 @@ pub async fn list_staff(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
-    #[schema(example = "13900139000")]
+    #[schema(example = "13900139000", max_length = 20)]
     pub mobile: String,
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,

@@ -147,7 +147,9 @@ pub async fn update_profile(
 pub struct RatingLevelDto {
     /// 1 to 5.
     pub stars: i32,
+    #[schema(min_length = 1, max_length = 32)]
     pub description: String,
+    #[schema(max_items = 12)]
     pub tags: Vec<String>,
 }
 
@@ -224,6 +226,7 @@ pub async fn get_settings(
 pub struct UpdateSettingsRequest {
     pub ratings_enabled: Option<bool>,
     /// All five levels, 1 to 5 stars in order.
+    #[schema(min_items = 5, max_items = 5)]
     pub rating_levels: Option<Vec<RatingLevelDto>>,
     /// Ratings at or below this many stars need a reason; 0 never.
     #[schema(minimum = 0, maximum = 5)]
@@ -233,7 +236,7 @@ pub struct UpdateSettingsRequest {
     /// `is_default: true`); an unknown id answers 422. `null` is refused: one template is
     /// always the default.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, format = Uuid)]
     pub default_form_template_id: Option<Option<String>>,
     /// 1-8 of A-Z and 0-9.
     #[schema(min_length = 1, max_length = 8, pattern = "^[A-Z0-9]{1,8}$")]

@@ -54,13 +54,13 @@ pub async fn send_provider_sms_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(example = "13800138000")]
+    #[schema(example = "13800138000", max_length = 20)]
     pub mobile: String,
     /// The code sent by `POST /providers/sms-code`.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", max_length = 8)]
     pub code: String,
     /// The provider's name; it cannot be changed afterwards.
-    #[schema(example = "深圳某某科技有限公司")]
+    #[schema(example = "深圳某某科技有限公司", min_length = 1, max_length = 64)]
     pub provider_name: String,
     /// At least 8 characters.
     #[schema(min_length = 8, max_length = 128)]
@@ -69,6 +69,7 @@ pub struct SignUpRequest {
     #[schema(example = "acme-repair")]
     pub slug: String,
     /// Name of the first admin (default "Admin").
+    #[schema(max_length = 64)]
     pub admin_name: Option<String>,
 }
 

@@ -95,10 +95,11 @@ pub async fn list_terminal_users(
 #[serde(deny_unknown_fields)]
 pub struct ActivationRequest {
     /// Accounts whose contacts (those with a mobile) become terminal users.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 100)]
     pub account_ids: Vec<String>,
     /// Roles they get (default: `end_customer`).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub role_ids: Vec<String>,
 }
 
@@ -134,6 +135,7 @@ pub async fn activate_terminal_users(
 #[serde(deny_unknown_fields)]
 pub struct UpdateTerminalUserRequest {
     /// Replaces the user's roles.
+    #[schema(max_items = 50)]
     pub role_ids: Option<Vec<String>>,
     /// Disabling ends the user's sessions at once.
     pub disabled: Option<bool>,

@@ -48,7 +48,7 @@ pub enum AppKindDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindWechatAppRequest {
-    #[schema(example = "wx1234567890abcdef")]
+    #[schema(example = "wx1234567890abcdef", min_length = 1, max_length = 32)]
     pub app_id: String,
     pub kind: AppKindDto,
     #[schema(min_length = 1, max_length = 64)]
