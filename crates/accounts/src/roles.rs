@@ -29,9 +29,11 @@ pub struct Role {
     pub updated_at: NaiveDateTime,
 }
 
+/// A role as stored: read with `RoleRow::as_select()` where a role joins another query (the
+/// principal), turned into a `Role` with `try_from`.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = terminal_roles)]
-struct RoleRow {
+pub struct RoleRow {
     id: String,
     key: String,
     name: String,
@@ -228,14 +230,25 @@ pub fn of_user_and_guest(
             terminal_user_roles::user_id.nullable(),
         ))
         .load(conn)?;
+    own_and_guest(
+        rows.into_iter()
+            .map(|(row, holder)| (row, holder.is_some())),
+    )
+}
+
+/// A user's roles (by key) and the guest role, from rows of roles that the user holds or
+/// that are the guest role, each with whether the user holds it.
+pub fn own_and_guest(
+    rows: impl IntoIterator<Item = (RoleRow, bool)>,
+) -> DomainResult<(Vec<Role>, Option<Role>)> {
     let mut own = Vec::new();
     let mut guest = None;
-    for (row, holder) in rows {
+    for (row, held) in rows {
         let role = Role::try_from(row)?;
         if role.key == GUEST {
             guest = Some(role.clone());
         }
-        if holder.is_some() {
+        if held {
             own.push(role);
         }
     }

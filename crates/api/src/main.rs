@@ -13,6 +13,11 @@ use baoxiu_core::{Clock, SystemClock, TenantId};
 use baoxiu_store::Db;
 use clap::{Parser, Subcommand};
 
+// libc's malloc showed as a tenth of a request's instructions; mimalloc's thread-local
+// free lists cost a fraction of that for the many small allocations a request makes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "baoxiu",

@@ -90,7 +90,7 @@ impl AppState {
     }
 
     /// Reads on behalf of `caller`, whose principal (session, identity, access) is
-    /// resolved first on the same connection, in two statements at most: the one place a
+    /// resolved first on the same connection, in one statement: the one place a
     /// request works out who is calling.
     pub async fn read_as<T: Send + 'static>(
         &self,

@@ -1,13 +1,14 @@
 //! The principal: who the caller is and what they may see — tenant, user, account,
-//! enterprise, roles, permissions, data scope — resolved once per request, in at most two
-//! statements, here and nowhere else. The session's liveness is checked in the first.
+//! enterprise, roles, permissions, data scope — resolved once per request, in one statement
+//! (two for a WeChat login, which knows the identity, not the user), here and nowhere else.
+//! The session's liveness is checked in the first.
 //! Handlers and domain functions take the `Principal`; they do not work it out again.
 //!
 //! It lives in `registration` because what a terminal user may see depends on the tenant's
 //! registration policy and the user's registration method (`access::decide`).
 
 use baoxiu_accounts::enterprises::Enterprise;
-use baoxiu_accounts::roles::{self, Permission};
+use baoxiu_accounts::roles::{self, Permission, RoleRow};
 use baoxiu_accounts::staff::{StaffRow, StaffUser};
 use baoxiu_accounts::tenants::Tenant;
 use baoxiu_accounts::terminal_users::{self, TerminalUser, UserRow};
@@ -16,7 +17,7 @@ use baoxiu_devices::Viewer;
 use baoxiu_store::DbConn;
 use baoxiu_store::schema::{
     external_enterprises, refresh_tokens, registration_methods, registration_policies, staff_users,
-    tenants, terminal_users as users, wechat_identities,
+    tenants, terminal_roles, terminal_user_roles, terminal_users as users, wechat_identities,
 };
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -125,8 +126,8 @@ fn ended() -> DomainError {
     DomainError::Unauthenticated("the session has ended; log in again")
 }
 
-/// Resolves the caller a token claims: one statement for staff, two for terminal users and
-/// the guest. Fails with `unauthenticated` when the token's session has ended.
+/// Resolves the caller a token claims, in one statement (staff, terminal users and the
+/// guest alike). Fails with `unauthenticated` when the token's session has ended.
 pub fn resolve(conn: &mut DbConn, claimed: Claimed<'_>) -> DomainResult<Principal> {
     let tenant_id = claimed.tenant_id.as_str();
     if claimed.staff {
@@ -174,9 +175,58 @@ enum Who<'a> {
     Wechat { app_id: &'a str, openid: &'a str },
 }
 
-/// The terminal principal `who` names, in two statements: the user with its tenant,
-/// enterprise, the tenant's policy, the user's method and whether `revoked` (the
-/// session) holds; then its roles and the guest role's.
+/// The tables of a terminal principal: the user with its tenant, enterprise, the tenant's
+/// policy and the user's method. Written out, not boxed, so that each query built on them is
+/// one prepared statement the connection keeps (a boxed query is built anew per request).
+macro_rules! terminal_tables {
+    () => {
+        users::table
+            .inner_join(tenants::table.on(tenants::id.eq(users::tenant_id)))
+            .left_join(
+                external_enterprises::table.on(external_enterprises::tenant_id
+                    .eq(users::tenant_id)
+                    .and(external_enterprises::id.nullable().eq(users::enterprise_id))),
+            )
+            .left_join(
+                registration_policies::table
+                    .on(registration_policies::tenant_id.eq(users::tenant_id)),
+            )
+            .left_join(
+                registration_methods::table.on(registration_methods::tenant_id
+                    .eq(users::tenant_id)
+                    .and(registration_methods::id.nullable().eq(users::method_id))),
+            )
+    };
+}
+
+/// What `terminal_tables!` gives, and whether `revoked` (the session) holds.
+macro_rules! terminal_columns {
+    ($revoked:expr) => {
+        (
+            UserRow::as_select(),
+            Tenant::as_select(),
+            Option::<Enterprise>::as_select(),
+            Option::<Policy>::as_select(),
+            Option::<MethodRow>::as_select(),
+            $revoked,
+        )
+    };
+}
+
+/// One terminal principal's rows, before its roles.
+type Found = (
+    UserRow,
+    Tenant,
+    Option<Enterprise>,
+    Option<Policy>,
+    Option<MethodRow>,
+    bool,
+);
+
+/// The terminal principal `who` names. By id, in one statement: the user with its tenant,
+/// enterprise, the tenant's policy, the user's method and whether `revoked` (the session)
+/// holds, once for each role the user holds and for the guest role. By WeChat identity, in
+/// two: the user first, then its roles and the guest role's.
 fn terminal(
     conn: &mut DbConn,
     tenant_id: &TenantId,
@@ -184,59 +234,94 @@ fn terminal(
     session_id: Option<&str>,
 ) -> DomainResult<Option<Principal>> {
     let revoked = revoked(tenant_id, session_id);
-    type Found = (
-        UserRow,
-        Tenant,
-        Option<Enterprise>,
-        Option<Policy>,
-        Option<MethodRow>,
-        bool,
-    );
-    let mut query = users::table
-        .inner_join(tenants::table.on(tenants::id.eq(users::tenant_id)))
-        .left_join(
-            external_enterprises::table.on(external_enterprises::tenant_id
-                .eq(users::tenant_id)
-                .and(external_enterprises::id.nullable().eq(users::enterprise_id))),
-        )
-        .left_join(
-            registration_policies::table.on(registration_policies::tenant_id.eq(users::tenant_id)),
-        )
-        .left_join(
-            registration_methods::table.on(registration_methods::tenant_id
-                .eq(users::tenant_id)
-                .and(registration_methods::id.nullable().eq(users::method_id))),
-        )
-        .filter(users::tenant_id.eq(tenant_id.as_str().to_owned()))
-        .select((
-            UserRow::as_select(),
-            Tenant::as_select(),
-            Option::<Enterprise>::as_select(),
-            Option::<Policy>::as_select(),
-            Option::<MethodRow>::as_select(),
-            revoked,
-        ))
-        .into_boxed();
-    query = match who {
-        Who::Id(id) => query.filter(users::id.eq(id.to_owned())),
-        Who::Wechat { app_id, openid } => query.filter(
-            users::id.eq_any(
-                wechat_identities::table
-                    .filter(wechat_identities::tenant_id.eq(tenant_id.as_str().to_owned()))
-                    .filter(wechat_identities::app_id.eq(app_id.to_owned()))
-                    .filter(wechat_identities::openid.eq(openid.to_owned()))
-                    .select(wechat_identities::user_id),
-            ),
-        ),
+    let tenant = tenant_id.as_str();
+    let (found, own, guest) = match who {
+        Who::Id(id) => {
+            // Owned: a join's ON clause keeps no borrowed binds.
+            let held = terminal_user_roles::table
+                .filter(terminal_user_roles::tenant_id.eq(tenant.to_owned()))
+                .filter(terminal_user_roles::user_id.eq(id.to_owned()))
+                .select(terminal_user_roles::role_id);
+            type Row = (
+                UserRow,
+                Tenant,
+                Option<Enterprise>,
+                Option<Policy>,
+                Option<MethodRow>,
+                bool,
+                Option<RoleRow>,
+                Option<String>,
+            );
+            let rows: Vec<Row> = terminal_tables!()
+                .left_join(
+                    terminal_roles::table.on(terminal_roles::tenant_id.eq(users::tenant_id).and(
+                        terminal_roles::key
+                            .eq(roles::GUEST)
+                            .or(terminal_roles::id.eq_any(held)),
+                    )),
+                )
+                .left_join(
+                    terminal_user_roles::table.on(terminal_user_roles::tenant_id
+                        .eq(users::tenant_id)
+                        .and(terminal_user_roles::user_id.eq(users::id))
+                        .and(terminal_user_roles::role_id.eq(terminal_roles::id))),
+                )
+                .filter(users::tenant_id.eq(tenant))
+                .filter(users::id.eq(id))
+                .select((
+                    UserRow::as_select(),
+                    Tenant::as_select(),
+                    Option::<Enterprise>::as_select(),
+                    Option::<Policy>::as_select(),
+                    Option::<MethodRow>::as_select(),
+                    revoked,
+                    Option::<RoleRow>::as_select(),
+                    terminal_user_roles::role_id.nullable(),
+                ))
+                .load(conn)?;
+            let mut found = None;
+            let mut roles = Vec::new();
+            for (row, tenant, enterprise, policy, method, revoked, role, holder) in rows {
+                if let Some(role) = role {
+                    roles.push((role, holder.is_some()));
+                }
+                found.get_or_insert((row, tenant, enterprise, policy, method, revoked));
+            }
+            let Some(found) = found else {
+                return Ok(None);
+            };
+            if found.5 {
+                return Err(ended());
+            }
+            let (own, guest) = roles::own_and_guest(roles)?;
+            (found, own, guest)
+        }
+        Who::Wechat { app_id, openid } => {
+            let found: Option<Found> = terminal_tables!()
+                .filter(users::tenant_id.eq(tenant))
+                .filter(
+                    users::id.eq_any(
+                        wechat_identities::table
+                            .filter(wechat_identities::tenant_id.eq(tenant))
+                            .filter(wechat_identities::app_id.eq(app_id))
+                            .filter(wechat_identities::openid.eq(openid))
+                            .select(wechat_identities::user_id),
+                    ),
+                )
+                .select(terminal_columns!(revoked))
+                .first(conn)
+                .optional()?;
+            let Some(found) = found else {
+                return Ok(None);
+            };
+            if found.5 {
+                return Err(ended());
+            }
+            let (own, guest) = roles::of_user_and_guest(conn, tenant_id, found.0.id())?;
+            (found, own, guest)
+        }
     };
-    let found: Option<Found> = query.first(conn).optional()?;
-    let Some((row, tenant, enterprise, policy, method, revoked)) = found else {
-        return Ok(None);
-    };
-    if revoked {
-        return Err(ended());
-    }
-    let (own, guest) = roles::of_user_and_guest(conn, tenant_id, row.id())?;
+    let (row, tenant, enterprise, policy, method, _) = found;
     let user = terminal_users::assemble(row, enterprise, own)?;
     let policy = policy.unwrap_or_default();
     // A method that can no longer be read counts as one that requires registration.
@@ -264,7 +349,7 @@ pub fn of_wechat_identity(
 }
 
 /// A terminal user as a principal, without a session (a login or registration answering
-/// about the user it has just let in): the same two statements.
+/// about the user it has just let in): the same one statement.
 pub fn of_terminal_user(
     conn: &mut DbConn,
     tenant_id: &TenantId,

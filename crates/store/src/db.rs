@@ -106,11 +106,37 @@ impl Target {
             }
             Ok(Self::SqliteFile(PathBuf::from(path)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(url.to_owned()))
+            Ok(Self::Postgres(without_loopback_tls(url)))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
     }
+}
+
+/// A PostgreSQL URL with `sslmode=disable` added when it names a server on this machine
+/// (loopback or a Unix socket) and says nothing of TLS itself: libpq's default, `prefer`,
+/// encrypts every round trip to a server that has TLS on, which costs each statement on
+/// loopback and protects nothing there. An explicit `sslmode` is kept as written.
+fn without_loopback_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let local = matches!(host, "" | "localhost" | "127.0.0.1" | "::1");
+    if !local || url.contains("host=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
 }
 
 /// Opens connections of the one backend the URL names (never guessing between them).
@@ -349,6 +375,37 @@ mod tests {
     #[test]
     fn a_request_that_panicked_leaves_no_transaction_behind_postgres() {
         a_request_that_panicked_leaves_no_transaction_behind(Backend::Postgres);
+    }
+
+    #[test]
+    fn loopback_postgres_goes_without_tls_unless_the_url_asks() {
+        for (url, expected) in [
+            (
+                "postgres://u@127.0.0.1:5432/db",
+                "postgres://u@127.0.0.1:5432/db?sslmode=disable",
+            ),
+            (
+                "postgres://localhost/db?x=1",
+                "postgres://localhost/db?x=1&sslmode=disable",
+            ),
+            (
+                "postgresql://u:p@[::1]:5432/db",
+                "postgresql://u:p@[::1]:5432/db?sslmode=disable",
+            ),
+            ("postgres:///db", "postgres:///db?sslmode=disable"),
+            (
+                "postgres://127.0.0.1/db?sslmode=require",
+                "postgres://127.0.0.1/db?sslmode=require",
+            ),
+            (
+                "postgres://db.internal:5432/db",
+                "postgres://db.internal:5432/db",
+            ),
+            ("postgres://u@10.0.0.7/db", "postgres://u@10.0.0.7/db"),
+            ("postgres:///db?host=/run/pg", "postgres:///db?host=/run/pg"),
+        ] {
+            assert_eq!(without_loopback_tls(url), expected, "{url}");
+        }
     }
 
     #[test]

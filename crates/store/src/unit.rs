@@ -130,8 +130,11 @@ pub struct Versioned<'a> {
     pub expected: Option<i32>,
 }
 
+// `None` binds NULL rather than leaving the column out, so that the statement is the same
+// text every time and the connection keeps it prepared (an insert with defaultable columns
+// is prepared anew on each call).
 #[derive(Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewAuditEntry<'a> {
     tenant_id: &'a str,
     id: String,
@@ -158,7 +161,7 @@ pub struct Event<'a, P: Serialize> {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = outbox_events)]
+#[diesel(table_name = outbox_events, treat_none_as_default_value = false)]
 struct NewOutboxEvent<'a> {
     tenant_id: &'a str,
     id: String,
