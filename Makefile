@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BAOXIU := $(CARGO) run -p baoxiu-api --bin baoxiu --
 
-.PHONY: run test check openapi openapi-check bench demo
+.PHONY: run test check openapi openapi-check bench bench-growth demo
 
 ## run: build, migrate ./data/baoxiu.db, seed the demo tenant once, serve on 127.0.0.1:8080
 run:
@@ -33,6 +33,12 @@ openapi-check:
 demo:
 	$(BAOXIU) demo
 
-## bench: release build, load from crates/bench (our own client) on loopback
+## bench: release build, load from crates/bench (our own client) on loopback: auth, QR and
+## the work-order scenarios, on both backends
 bench:
 	./bench/run
+
+## bench-growth: the work-order reads and searches with 10k, 100k and 1M orders seeded in
+## bulk with SQL, on both backends; figures into bench/results.json (`growth`)
+bench-growth:
+	./bench/growth

@@ -1,3 +1,4 @@
+// @ts-check
 // Where the API is and which Mini Program this is (the app id picks the tenant).
 App({
   globalData: {

@@ -1,4 +1,5 @@
-//! The Mini Program sample calls only operations the OpenAPI document has.
+//! The Mini Program sample calls only operations the OpenAPI document has, type-checks
+//! against types generated from it, and its client works against a demo server.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,10 @@ fn every_call_of_the_sample_is_an_operation_of_the_openapi_document() {
         "/api/v1/auth/wechat/mini-program",
         "/api/v1/me",
         "/api/v1/scan/{code}",
+        "/api/v1/attachments",
+        "/api/v1/work-orders",
+        "/api/v1/work-orders/{id}",
+        "/api/v1/work-orders/{id}/rating",
     ] {
         assert!(
             used.iter().any(|(_, path)| path == expected),
@@ -63,6 +68,42 @@ fn every_call_of_the_sample_is_an_operation_of_the_openapi_document() {
         assert!(
             document["paths"][path][method].is_object(),
             "the sample calls {method} {path}, which openapi/openapi.json does not have"
+        );
+    }
+}
+
+/// `npm ci` (openapi-typescript and typescript, pinned by the sample's package-lock.json,
+/// from the npm registry), then `npm run check`: types generated from openapi/openapi.json
+/// and `tsc --noEmit` over the sample's `// @ts-check` JS files. A call with a path, method,
+/// parameter or field the document does not have fails here. Skipped (saying so) only
+/// where npm is not installed; `.ci/run` installs it.
+#[test]
+fn the_sample_type_checks_against_types_generated_from_the_openapi_document() {
+    let sample = repository().join("miniprogram-sample");
+    let npm = |args: &[&str]| {
+        std::process::Command::new("npm")
+            .args(args)
+            .current_dir(&sample)
+            .output()
+    };
+    if npm(&["--version"]).is_err() {
+        eprintln!(
+            "SKIPPED: npm is not installed, so the Mini Program sample is not type-checked \
+             (install npm, e.g. `apt-get install npm`, to run this test)"
+        );
+        return;
+    }
+    for args in [
+        &["ci", "--no-audit", "--no-fund", "--loglevel=error"][..],
+        &["run", "--silent", "check"][..],
+    ] {
+        let output = npm(args).unwrap();
+        assert!(
+            output.status.success(),
+            "npm {}:\n{}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
         );
     }
 }
