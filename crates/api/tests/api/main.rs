@@ -36,3 +36,4 @@ mod staff;
 mod terminal;
 mod wechat_fake;
 mod work_orders;
+mod work_orders_export;

@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::csv_export::CsvExport;
 use crate::extract::{IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -533,7 +534,9 @@ pub async fn import_devices(
 /// Export devices as CSV.
 ///
 /// UTF-8 with a BOM (so Excel reads it as UTF-8), in the columns an import reads; the
-/// filters of the device list apply.
+/// filters of the device list apply. Text cells a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) get a leading `'`. The file
+/// is streamed, `export_batch_rows` devices per batch.
 #[utoipa::path(tag = "devices", operation_id = "export_devices", params(DeviceQuery),
     responses((status = 200, description = "The CSV file", content((String = "text/csv")))))]
 #[get("/admin/devices/export")]
@@ -543,16 +546,13 @@ pub async fn export_devices(
     query: ApiQuery<DeviceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = DeviceFilter::from(query.into_inner());
-    let file = state
-        .read(&staff, move |tx| {
-            transfer::export(tx.conn, &tx.actor.tenant_id, &filter)
+    let export = CsvExport {
+        filename: "devices.csv",
+        header: transfer::export_header().to_vec(),
+    };
+    export
+        .respond(state, &staff, move |tx, page| {
+            transfer::export_batch(tx.conn, &tx.actor.tenant_id, &filter, page)
         })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"devices.csv\"",
-        ))
-        .body(file))
+        .await
 }
