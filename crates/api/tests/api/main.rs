@@ -17,6 +17,7 @@ mod devices;
 mod domains;
 mod errors;
 mod form_templates;
+mod guest_upgrade;
 mod idempotency;
 mod isolation;
 mod jobs;

@@ -7,9 +7,10 @@ use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, SessionWecha
 use baoxiu_accounts::sms::{self, Purpose};
 use baoxiu_accounts::terminal_users::TerminalUser;
 use baoxiu_accounts::wechat_apps::{self, AppKind};
-use baoxiu_core::{DomainError, TenantId};
+use baoxiu_core::{Actor, ActorKind, DomainError, TenantId};
 use baoxiu_registration::{Channel, flows};
 use baoxiu_wechat::wechat::{AppCredentials, WechatError};
+use baoxiu_workorders::upgrade;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,7 +69,7 @@ async fn finish_login(
     state: &AppState,
     tenant_id: TenantId,
     wx: Option<WechatClaim>,
-    login: impl FnOnce(&mut baoxiu_store::DbConn) -> baoxiu_core::DomainResult<TerminalUser>
+    login: impl FnOnce(&mut baoxiu_store::Tx<'_>) -> baoxiu_core::DomainResult<TerminalUser>
     + Send
     + 'static,
 ) -> Result<TerminalLoginResponse, ApiError> {
@@ -80,7 +81,7 @@ async fn finish_login(
     });
     let (user, refresh, me) = state
         .write(&crate::state::Nobody, move |tx| {
-            let user = login(tx.conn)?;
+            let user = login(tx)?;
             let refresh = sessions::start(
                 tx.conn,
                 &tenant,
@@ -299,7 +300,7 @@ async fn wechat_login(
         }));
     }
     let tenant = tenant_id.clone();
-    let response = finish_login(&state, tenant_id, Some(wx), move |conn| {
+    let response = finish_login(&state, tenant_id, Some(wx), move |tx| {
         let login = flows::WechatLogin {
             channel,
             app_id: &credentials.app_id,
@@ -307,7 +308,7 @@ async fn wechat_login(
             unionid: identity.unionid.as_deref(),
             bind_to: bind_to.as_deref(),
         };
-        flows::wechat_login(conn, &tenant, login, now)
+        flows::wechat_login(tx.conn, &tenant, login, now)
     })
     .await?;
     Ok(web::Json(response))
@@ -436,7 +437,10 @@ pub struct SmsLoginRequest {
 ///
 /// A known mobile (an activated contact, or a user who registered with it) logs its user
 /// in; an unknown one is created by the channel's self-registration method, or refused
-/// with `not-activated`.
+/// with `not-activated`. Guest upgrade: the tenant's work orders submitted as the guest
+/// with this mobile as their contact phone move to the user who logs in (submitter, and
+/// the user's account, contact and enterprise where the user has them), each with a
+/// `guest_upgrade` step in its timeline; a later login finds none left to move.
 #[utoipa::path(
     tag = "terminal-auth",
     operation_id = "login_terminal_sms",
@@ -473,9 +477,19 @@ pub async fn login_terminal_sms(
     let now = state.now();
     let channel = request.channel.unwrap_or(Channel::H5);
     let tenant = tenant_id.clone();
-    let response = finish_login(&state, tenant_id, None, move |conn| {
-        sms::consume(conn, tenant.as_str(), &code_id, now)?;
-        flows::sms_login(conn, &tenant, channel, &mobile, now)
+    let request_id = scope.request_id;
+    let response = finish_login(&state, tenant_id, None, move |tx| {
+        sms::consume(tx.conn, tenant.as_str(), &code_id, now)?;
+        let user = flows::sms_login(tx.conn, &tenant, channel, &mobile, now)?;
+        // From here on the user acts: moving their guest orders is theirs (timeline, audit).
+        tx.actor = Actor {
+            tenant_id: tenant.clone(),
+            kind: ActorKind::Terminal,
+            id: user.id.clone(),
+            request_id: Some(request_id),
+        };
+        upgrade::move_guest_orders(tx, &user, &mobile)?;
+        Ok(user)
     })
     .await?;
     Ok(web::Json(response))
@@ -503,8 +517,8 @@ pub async fn login_guest(
 ) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
     let now = state.now();
     let tenant = scope.tenant_id.clone();
-    let response = finish_login(&state, scope.tenant_id, None, move |conn| {
-        flows::guest_login(conn, &tenant, now)
+    let response = finish_login(&state, scope.tenant_id, None, move |tx| {
+        flows::guest_login(tx.conn, &tenant, now)
     })
     .await?;
     Ok(web::Json(response))
