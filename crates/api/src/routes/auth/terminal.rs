@@ -14,6 +14,7 @@ use baoxiu_workorders::upgrade;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{LoginSubject, login_answer};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -32,28 +33,21 @@ pub struct TerminalLoginResponse {
     pub me: TerminalView,
 }
 
-/// Issues the token pair of a terminal (or guest) session.
-pub fn terminal_tokens(
-    state: &AppState,
-    tenant_id: &TenantId,
-    user: &TerminalUser,
-    refresh: IssuedRefresh,
-    wx: Option<WechatClaim>,
-) -> Result<TokenPair, ApiError> {
-    let kind = if user.is_guest {
-        TokenKind::Guest
-    } else {
-        TokenKind::Terminal
-    };
-    let access = state.tokens.issue(
-        tenant_id,
-        kind,
-        &user.id,
-        user.role_keys(),
-        Some(refresh.session_id.clone()),
-        wx,
-    )?;
-    Ok(TokenPair::new(access, refresh))
+impl TerminalLoginResponse {
+    /// The answer of a terminal (or guest) login: the token pair of its session and `me`.
+    fn new(
+        state: &AppState,
+        tenant_id: &TenantId,
+        user: &TerminalUser,
+        refresh: IssuedRefresh,
+        wx: Option<WechatClaim>,
+        me: TerminalView,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            tokens: login_answer(state, LoginSubject::terminal(tenant_id, user, wx), refresh)?,
+            me,
+        })
+    }
 }
 
 fn principal_kind(user: &TerminalUser) -> PrincipalKind {
@@ -94,10 +88,7 @@ async fn finish_login(
             Ok((user, refresh, me))
         })
         .await?;
-    Ok(TerminalLoginResponse {
-        tokens: terminal_tokens(state, &tenant_id, &user, refresh, wx)?,
-        me,
-    })
+    TerminalLoginResponse::new(state, &tenant_id, &user, refresh, wx, me)
 }
 
 /// The login of a user whose WeChat identity is known: the principal (two statements),
@@ -294,10 +285,14 @@ async fn wechat_login(
             .await?
     };
     if let Some((user, refresh, me)) = known {
-        return Ok(web::Json(TerminalLoginResponse {
-            tokens: terminal_tokens(&state, &tenant_id, &user, refresh, Some(wx))?,
+        return Ok(web::Json(TerminalLoginResponse::new(
+            &state,
+            &tenant_id,
+            &user,
+            refresh,
+            Some(wx),
             me,
-        }));
+        )?));
     }
     let tenant = tenant_id.clone();
     let response = finish_login(&state, tenant_id, Some(wx), move |tx| {
