@@ -250,6 +250,9 @@ pub struct Config {
     /// QR images (single images and exports) one process draws at once (default: half
     /// the CPU cores, at least one); a request beyond it answers 503 with `Retry-After`.
     pub render_concurrency: usize,
+    /// Rows a CSV export reads per batch (one statement each): the most rows of an export
+    /// held in memory at once (default 1000).
+    pub export_batch_rows: usize,
     pub log_format: LogFormat,
     /// 64 hex characters: the key that seals WeChat app secrets at rest.
     pub secrets_key: String,
@@ -355,6 +358,7 @@ impl std::fmt::Debug for Config {
             max_body_bytes,
             max_upload_bytes,
             render_concurrency,
+            export_batch_rows,
             log_format,
             secrets_key,
             sms,
@@ -379,6 +383,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", max_body_bytes)
             .field("max_upload_bytes", max_upload_bytes)
             .field("render_concurrency", render_concurrency)
+            .field("export_batch_rows", export_batch_rows)
             .field("log_format", log_format)
             .field("secrets_key", &redact(Some(secrets_key)))
             .field("sms", sms)
@@ -411,6 +416,7 @@ impl Default for Config {
             // Half the cores: the other half keeps answering requests while codes are drawn.
             render_concurrency: std::thread::available_parallelism()
                 .map_or(1, |cores| (cores.get() / 2).max(1)),
+            export_batch_rows: 1000,
             log_format: LogFormat::Text,
             secrets_key: DEV_SECRETS_KEY.into(),
             wechat: WechatConfig {
@@ -487,6 +493,9 @@ impl Config {
         }
         if !(1..=64).contains(&self.render_concurrency) {
             return invalid("render_concurrency must be between 1 and 64");
+        }
+        if !(1..=10_000).contains(&self.export_batch_rows) {
+            return invalid("export_batch_rows must be between 1 and 10000");
         }
         if baoxiu_accounts::wechat_apps::SecretsKey::from_hex(&self.secrets_key).is_none() {
             return invalid("secrets_key must be 64 hex characters (32 bytes)");

@@ -1,8 +1,10 @@
 //! The demo tenant seeded by `baoxiu demo` and on the first `make run`: a provider with an
 //! admin and an engineer, a bound demo Mini Program with an `openid_auto` registration
-//! method, an activated customer account with devices, and QR codes (two bound to devices,
-//! two blank), so a newcomer can log in at once (as staff, as a WeChat user through the
-//! development fake, or by SMS) and scan. Seeding twice changes nothing.
+//! method, an activated customer account with devices, QR codes (two bound to devices,
+//! two blank), and three work orders of the demo customer (pending, assigned to the demo
+//! engineer, completed and ready to rate), so a newcomer can log in at once (as staff, as
+//! a WeChat user through the development fake, or by SMS), scan, and follow an order.
+//! Seeding twice changes nothing.
 
 use baoxiu_accounts::customers::{self, NewAccount, NewContact};
 use baoxiu_accounts::roles;
@@ -17,6 +19,9 @@ use baoxiu_registration::methods::{
 };
 use baoxiu_registration::{Channel, flows};
 use baoxiu_store::{DbConn, Tx};
+use baoxiu_workorders::orders::{
+    self, DeviceRef, NewWorkOrder, OrderChannel, ServiceType, StaffAction, Submitted, Submitter,
+};
 use chrono::NaiveDateTime;
 
 pub const DEMO_SLUG: &str = "demo";
@@ -68,7 +73,7 @@ pub fn seed(
         request_id: None,
     };
     let mut tx = Tx::new(conn, actor, now);
-    staff::create(
+    let engineer = staff::create(
         &mut tx,
         NewStaff {
             mobile: DEMO_ENGINEER_MOBILE.into(),
@@ -139,7 +144,8 @@ pub fn seed(
         &[end_customer.id],
     )
     .map_err(|e| DomainError::Internal(format!("demo activation: {e}")))?;
-    seed_devices(&mut tx, &account.id)?;
+    let devices = seed_devices(&mut tx, &account.id)?;
+    seed_orders(&mut tx, &devices, &admin.id, &engineer.id)?;
     debug_assert_eq!(admin.mobile, DEMO_ADMIN_MOBILE);
     Ok(Some(logins()))
 }
@@ -149,13 +155,14 @@ pub fn logins() -> String {
     format!(
         "demo tenant `{DEMO_SLUG}` (send X-Tenant: {DEMO_SLUG}): staff admin {DEMO_ADMIN_MOBILE} / engineer {DEMO_ENGINEER_MOBILE}, password `{DEMO_PASSWORD}`; \
          terminal: Mini Program app id {DEMO_MINI_PROGRAM} (any code logs in through the development WeChat fake), \
-         or SMS login as {DEMO_CUSTOMER_MOBILE}; QR codes DM00001-DM00002 (devices), DM00003-DM00004 (blank)"
+         or SMS login as {DEMO_CUSTOMER_MOBILE}; QR codes DM00001-DM00002 (devices), DM00003-DM00004 (blank); \
+         three work orders of that customer (pending, assigned to the engineer, completed and ready to rate)"
     )
 }
 
 /// Two devices of the demo account (one private, one public) with QR codes, and two blank
-/// codes for trying the binding.
-fn seed_devices(tx: &mut Tx<'_>, account_id: &str) -> DomainResult<()> {
+/// codes for trying the binding. Answers the devices' ids.
+fn seed_devices(tx: &mut Tx<'_>, account_id: &str) -> DomainResult<[String; 2]> {
     let device = |name: &str, category: &str, model: &str, serial: &str, visibility| DeviceInput {
         account_id: Some(account_id.to_owned()),
         name: name.into(),
@@ -201,7 +208,104 @@ fn seed_devices(tx: &mut Tx<'_>, account_id: &str) -> DomainResult<()> {
         &UrlRules::default(),
         None,
     )?;
-    qr::generate(tx, None, &[private.id, public.id])?;
+    let ids = [private.id, public.id];
+    qr::generate(tx, None, &ids)?;
     qr::generate(tx, Some(2), &[])?;
+    Ok(ids)
+}
+
+/// Three orders of the demo customer, through the same domain functions as the API: one
+/// pending (on the private device), one assigned to the demo engineer (on the public
+/// device), one completed and ready to rate (on the private device again, confirmed past
+/// the duplicate guard). The customer submits them; the admin moves them on.
+fn seed_orders(
+    tx: &mut Tx<'_>,
+    devices: &[String; 2],
+    admin_id: &str,
+    engineer_id: &str,
+) -> DomainResult<()> {
+    let tenant_id = tx.actor.tenant_id.clone();
+    let customer =
+        baoxiu_accounts::terminal_users::find_by_mobile(tx.conn, &tenant_id, DEMO_CUSTOMER_MOBILE)?
+            .ok_or_else(|| DomainError::Internal("the demo customer was not activated".into()))?;
+    let submitter = Submitter {
+        kind: "terminal",
+        terminal_user_id: Some(customer.id.clone()),
+        account_id: customer.account_id.clone(),
+        contact_id: customer.contact_id.clone(),
+        enterprise_id: customer.enterprise.as_ref().map(|e| e.id.clone()),
+        devices: baoxiu_devices::Viewer::Customer {
+            account_id: customer.account_id.clone(),
+        },
+        mobile: customer.mobile.clone(),
+    };
+    let as_customer = Actor {
+        tenant_id: tenant_id.clone(),
+        kind: ActorKind::Terminal,
+        id: customer.id.clone(),
+        request_id: None,
+    };
+    let as_admin = Actor {
+        tenant_id,
+        kind: ActorKind::Staff,
+        id: admin_id.to_owned(),
+        request_id: None,
+    };
+    let assign = || StaffAction::Assign {
+        engineer_id: engineer_id.to_owned(),
+    };
+    let plan: [(&str, &str, Vec<StaffAction>); 3] = [
+        (&devices[0], "启动后异响，压力上不去", Vec::new()),
+        (&devices[1], "不出热水", vec![StaffAction::Accept, assign()]),
+        (
+            &devices[0],
+            "油位报警",
+            vec![
+                StaffAction::Accept,
+                assign(),
+                StaffAction::Start,
+                StaffAction::Complete,
+            ],
+        ),
+    ];
+    for (device_id, fault, steps) in plan {
+        tx.actor = as_customer.clone();
+        let input = NewWorkOrder {
+            device: DeviceRef::Id(device_id.to_owned()),
+            brand: String::new(),
+            category: String::new(),
+            model: String::new(),
+            machine_no: None,
+            serial_no: None,
+            fault_description: fault.into(),
+            service_type: ServiceType::Repair,
+            warranty_status: None,
+            appointment_at: None,
+            notes: String::new(),
+            contact_name: "演示联系人".into(),
+            contact_phone: DEMO_CUSTOMER_MOBILE.into(),
+            address: "深圳市南山区科技园".into(),
+            latitude: None,
+            longitude: None,
+            custom_fields: Default::default(),
+            channel: OrderChannel::MiniProgram,
+            confirm_duplicate: true,
+        };
+        let order = match orders::submit(tx, &submitter, input)? {
+            Submitted::Created { order, .. } => order,
+            Submitted::Duplicate(_) => {
+                return Err(DomainError::Internal("a demo order was refused".into()));
+            }
+        };
+        tx.actor = as_admin.clone();
+        for step in steps {
+            orders::transition(tx, &order.id, step, None)?;
+        }
+    }
+    tx.actor = Actor {
+        kind: ActorKind::System,
+        id: "demo".into(),
+        ..as_admin
+    };
     Ok(())
 }

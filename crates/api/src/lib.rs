@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod cors;
+pub mod csv_export;
 pub mod demo;
 pub mod extract;
 pub mod hashing;

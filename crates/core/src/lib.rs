@@ -1,9 +1,10 @@
 //! What every Baoxiu crate shares: ids, the tenant id, the clock, cursors, the domain
-//! error with its field errors, and list paging.
+//! error with its field errors, list paging, and the CSV files exports hand out.
 
 pub mod access;
 pub mod actor;
 pub mod clock;
+pub mod csv_file;
 pub mod cursor;
 pub mod error;
 pub mod ids;

@@ -16,7 +16,10 @@
 use std::collections::{HashMap, HashSet};
 
 use baoxiu_accounts::tenants;
-use baoxiu_core::{Actor, DomainError, DomainResult, FieldError, PageRequest, TenantId, Validator};
+use baoxiu_core::csv_file::{self, enum_cell, safe_cell, safe_optional};
+use baoxiu_core::{
+    Actor, DomainError, DomainResult, FieldError, Page, PageRequest, TenantId, Validator,
+};
 use baoxiu_store::Change;
 use baoxiu_store::schema::{accounts, devices, qr_codes};
 use baoxiu_store::{Db, DbConn};
@@ -440,11 +443,7 @@ fn header_columns(header: &::csv::StringRecord) -> DomainResult<Vec<Option<Colum
 /// A cell as written: trimmed, and without the `'` an export puts before text a
 /// spreadsheet would otherwise run as a formula.
 fn cell_text(cell: &str) -> &str {
-    let cell = cell.trim();
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
-        _ => cell,
-    }
+    csv_file::unguarded(cell.trim())
 }
 
 fn parse_row(row: usize, columns: &[Option<Column>], record: &::csv::StringRecord) -> ParsedRow {
@@ -629,56 +628,24 @@ fn taken_serials(
     Ok(taken)
 }
 
-/// What a spreadsheet would take for a formula at the start of a cell.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// Text cells that a spreadsheet would run as a formula get a leading `'`; an import
-/// takes it off again.
-fn safe_cell(text: &str) -> String {
-    if text.starts_with(FORMULA_STARTS) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
+/// The header row of an export: the columns an import reads.
+pub fn export_header() -> [&'static str; 14] {
+    COLUMNS.map(|(_, name, _)| name)
 }
 
-fn text_of<T: Serialize>(value: T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// The tenant's devices matching `filter` as a CSV file (UTF-8 with a BOM, so that Excel
-/// reads it as UTF-8), in the columns an import reads.
-pub fn export(
+/// One batch of an export: the rows of one page of the tenant's devices matching
+/// `filter` (one statement), and the cursor of the next batch.
+pub fn export_batch(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     filter: &DeviceFilter,
-) -> DomainResult<Vec<u8>> {
-    let mut writer = ::csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let failed = |e: ::csv::Error| DomainError::Internal(format!("csv: {e}"));
-    writer
-        .write_record(COLUMNS.map(|(_, name, _)| name))
-        .map_err(failed)?;
-    let mut page = PageRequest::first(1000);
-    loop {
-        let found = crate::devices::list(conn, tenant_id, filter, &Viewer::Staff, &page)?;
-        for device in &found.items {
-            writer.write_record(record(device)).map_err(failed)?;
-        }
-        match found.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    writer
-        .into_inner()
-        .map_err(|e| DomainError::Internal(format!("csv: {e}")))
+    page: &PageRequest,
+) -> DomainResult<Page<Vec<String>>> {
+    Ok(crate::devices::list(conn, tenant_id, filter, &Viewer::Staff, page)?.map(|d| record(&d)))
 }
 
 fn record(device: &Device) -> Vec<String> {
-    let optional = |v: &Option<String>| v.as_deref().map(safe_cell).unwrap_or_default();
+    let optional = |v: &Option<String>| safe_optional(v.as_deref());
     let number = |v: Option<f64>| v.map(|n| n.to_string()).unwrap_or_default();
     COLUMNS
         .iter()
@@ -692,13 +659,13 @@ fn record(device: &Device) -> Vec<String> {
             Column::InstallAddress => safe_cell(&device.install_address),
             Column::Latitude => number(device.latitude),
             Column::Longitude => number(device.longitude),
-            Column::WarrantyStatus => text_of(device.warranty_status),
+            Column::WarrantyStatus => enum_cell(device.warranty_status),
             Column::WarrantyEndsOn => device
                 .warranty_ends_on
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
-            Column::Status => text_of(device.status),
-            Column::Visibility => text_of(device.visibility),
+            Column::Status => enum_cell(device.status),
+            Column::Visibility => enum_cell(device.visibility),
             Column::AccountId => device.account_id.clone().unwrap_or_default(),
         })
         .collect()

@@ -127,6 +127,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(work_orders::tracking::rate_tracked_work_order)
         .service(work_orders::admin::list_admin_work_orders)
         .service(work_orders::admin::create_work_order)
+        // Before /admin/work-orders/{id}, which the path would otherwise match.
+        .service(work_orders::admin::export_work_orders)
         .service(work_orders::admin::get_admin_work_order)
         .service(work_orders::admin::transition_work_order)
         .service(work_orders::engineer::list_engineer_work_orders)

@@ -3,7 +3,8 @@
 use baoxiu_accounts::wechat_apps::SecretsKey;
 use baoxiu_api::config::Config;
 use baoxiu_api::demo::{
-    self, DEMO_ADMIN_MOBILE, DEMO_ENGINEER_MOBILE, DEMO_MINI_PROGRAM, DEMO_PASSWORD, DEMO_SLUG,
+    self, DEMO_ADMIN_MOBILE, DEMO_CUSTOMER_MOBILE, DEMO_ENGINEER_MOBILE, DEMO_MINI_PROGRAM,
+    DEMO_PASSWORD, DEMO_SLUG,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -57,5 +58,25 @@ backend_tests! {
         let token = access_of(&wx);
         let public = app.get("/api/v1/scan/DM00002", bearer(&token)).await;
         assert_eq!(public.body["device"]["name"], "大堂饮水机", "{}", public.text);
+
+        // Three orders of the demo customer: pending, assigned to the engineer, completed.
+        let orders = app.get("/api/v1/admin/work-orders", bearer(&admin)).await;
+        let statuses: Vec<&str> = orders.body["items"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["completed", "assigned", "pending"], "{}", orders.text);
+        let assigned = app.get("/api/v1/engineer/work-orders", bearer(&engineer)).await;
+        let assigned_statuses: Vec<&str> = assigned.body["items"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+        assert_eq!(assigned_statuses, ["completed", "assigned"], "{}", assigned.text);
+        // The customer logs in by SMS, sees all three and rates the completed one.
+        app.post("/api/v1/auth/sms-code", &json!({ "mobile": DEMO_CUSTOMER_MOBILE }), tenant(DEMO_SLUG)).await;
+        let code = app.last_code(DEMO_CUSTOMER_MOBILE).await;
+        let customer = access_of(&app.post("/api/v1/auth/sms-login", &json!({ "mobile": DEMO_CUSTOMER_MOBILE, "code": code }), tenant(DEMO_SLUG)).await);
+        let mine = app.get("/api/v1/work-orders", bearer(&customer)).await;
+        assert_eq!(mine.body["items"].as_array().unwrap().len(), 3, "{}", mine.text);
+        let completed = mine.body["items"][0]["id"].as_str().unwrap();
+        let rated = app.post(&format!("/api/v1/work-orders/{completed}/rating"), &json!({ "stars": 5 }), bearer(&customer)).await;
+        assert_eq!(rated.status, StatusCode::OK, "{}", rated.text);
+        // Seeding again adds no order.
+        assert!(db.write(|conn| demo::seed(conn, &key, now)).unwrap().is_none());
+        assert_eq!(app.count_rows("work_orders"), 3);
     }
 }

@@ -135,6 +135,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("rate_tracked_work_order", Access::Public),
     ("list_admin_work_orders", Access::Admin),
     ("create_work_order", Access::Admin),
+    ("export_work_orders", Access::Admin),
     ("get_admin_work_order", Access::Admin),
     ("transition_work_order", Access::Admin),
     ("list_engineer_work_orders", Access::Staff),

@@ -2,36 +2,21 @@
 
 use actix_web::{HttpResponse, post, web};
 use baoxiu_accounts::fields::normalise_mobile;
-use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, Rotation};
+use baoxiu_accounts::sessions::{self, PrincipalKind, Rotation};
 use baoxiu_accounts::sms::{self, Purpose};
 use baoxiu_accounts::staff::{self, PasswordLogin, StaffUser};
 use baoxiu_accounts::terminal_users::{self, TerminalStatus, TerminalUser};
-use baoxiu_core::{DomainError, TenantId};
+use baoxiu_core::DomainError;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::{LoginSubject, login_answer};
 use crate::extract::TenantScope;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::state::{AppState, Nobody};
-use crate::tokens::{TokenKind, WechatClaim};
-
-fn staff_tokens(
-    state: &AppState,
-    staff: &StaffUser,
-    refresh: IssuedRefresh,
-) -> Result<TokenPair, ApiError> {
-    let access = state.tokens.issue(
-        &TenantId(staff.tenant_id.clone()),
-        TokenKind::Staff,
-        &staff.id,
-        vec![staff.role.as_str().to_owned()],
-        Some(refresh.session_id.clone()),
-        None,
-    )?;
-    Ok(TokenPair::new(access, refresh))
-}
+use crate::tokens::WechatClaim;
 
 /// Send a staff login code.
 ///
@@ -213,7 +198,11 @@ pub async fn login_staff(
             .into());
         }
     };
-    Ok(web::Json(staff_tokens(&state, &staff, refresh)?))
+    Ok(web::Json(login_answer(
+        &state,
+        LoginSubject::staff(&staff),
+        refresh,
+    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -277,19 +266,21 @@ pub async fn refresh_tokens(
     match rotation {
         (Rotation::Rotated { refresh, principal }, Some(Holder::Staff(staff))) => {
             let _ = principal;
-            Ok(web::Json(staff_tokens(&state, &staff, refresh)?))
+            Ok(web::Json(login_answer(
+                &state,
+                LoginSubject::staff(&staff),
+                refresh,
+            )?))
         }
         (Rotation::Rotated { refresh, principal }, Some(Holder::Terminal(user))) => {
             let wx = principal.wechat.map(|w| WechatClaim {
                 app_id: w.app_id,
                 openid: w.openid,
             });
-            Ok(web::Json(super::terminal::terminal_tokens(
+            Ok(web::Json(login_answer(
                 &state,
-                &principal.tenant_id,
-                &user,
+                LoginSubject::terminal(&principal.tenant_id, &user, wx),
                 refresh,
-                wx,
             )?))
         }
         (Rotation::Reused, _) => Err(DomainError::RefreshTokenReused.into()),

@@ -7,12 +7,14 @@ use baoxiu_accounts::sessions::{self, IssuedRefresh, PrincipalKind, SessionWecha
 use baoxiu_accounts::sms::{self, Purpose};
 use baoxiu_accounts::terminal_users::TerminalUser;
 use baoxiu_accounts::wechat_apps::{self, AppKind};
-use baoxiu_core::{DomainError, TenantId};
+use baoxiu_core::{Actor, ActorKind, DomainError, TenantId};
 use baoxiu_registration::{Channel, flows};
 use baoxiu_wechat::wechat::{AppCredentials, WechatError};
+use baoxiu_workorders::upgrade;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{LoginSubject, login_answer};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -31,28 +33,21 @@ pub struct TerminalLoginResponse {
     pub me: TerminalView,
 }
 
-/// Issues the token pair of a terminal (or guest) session.
-pub fn terminal_tokens(
-    state: &AppState,
-    tenant_id: &TenantId,
-    user: &TerminalUser,
-    refresh: IssuedRefresh,
-    wx: Option<WechatClaim>,
-) -> Result<TokenPair, ApiError> {
-    let kind = if user.is_guest {
-        TokenKind::Guest
-    } else {
-        TokenKind::Terminal
-    };
-    let access = state.tokens.issue(
-        tenant_id,
-        kind,
-        &user.id,
-        user.role_keys(),
-        Some(refresh.session_id.clone()),
-        wx,
-    )?;
-    Ok(TokenPair::new(access, refresh))
+impl TerminalLoginResponse {
+    /// The answer of a terminal (or guest) login: the token pair of its session and `me`.
+    fn new(
+        state: &AppState,
+        tenant_id: &TenantId,
+        user: &TerminalUser,
+        refresh: IssuedRefresh,
+        wx: Option<WechatClaim>,
+        me: TerminalView,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            tokens: login_answer(state, LoginSubject::terminal(tenant_id, user, wx), refresh)?,
+            me,
+        })
+    }
 }
 
 fn principal_kind(user: &TerminalUser) -> PrincipalKind {
@@ -68,7 +63,7 @@ async fn finish_login(
     state: &AppState,
     tenant_id: TenantId,
     wx: Option<WechatClaim>,
-    login: impl FnOnce(&mut baoxiu_store::DbConn) -> baoxiu_core::DomainResult<TerminalUser>
+    login: impl FnOnce(&mut baoxiu_store::Tx<'_>) -> baoxiu_core::DomainResult<TerminalUser>
     + Send
     + 'static,
 ) -> Result<TerminalLoginResponse, ApiError> {
@@ -80,7 +75,7 @@ async fn finish_login(
     });
     let (user, refresh, me) = state
         .write(&crate::state::Nobody, move |tx| {
-            let user = login(tx.conn)?;
+            let user = login(tx)?;
             let refresh = sessions::start(
                 tx.conn,
                 &tenant,
@@ -93,10 +88,7 @@ async fn finish_login(
             Ok((user, refresh, me))
         })
         .await?;
-    Ok(TerminalLoginResponse {
-        tokens: terminal_tokens(state, &tenant_id, &user, refresh, wx)?,
-        me,
-    })
+    TerminalLoginResponse::new(state, &tenant_id, &user, refresh, wx, me)
 }
 
 /// The login of a user whose WeChat identity is known: the principal (two statements),
@@ -293,13 +285,17 @@ async fn wechat_login(
             .await?
     };
     if let Some((user, refresh, me)) = known {
-        return Ok(web::Json(TerminalLoginResponse {
-            tokens: terminal_tokens(&state, &tenant_id, &user, refresh, Some(wx))?,
+        return Ok(web::Json(TerminalLoginResponse::new(
+            &state,
+            &tenant_id,
+            &user,
+            refresh,
+            Some(wx),
             me,
-        }));
+        )?));
     }
     let tenant = tenant_id.clone();
-    let response = finish_login(&state, tenant_id, Some(wx), move |conn| {
+    let response = finish_login(&state, tenant_id, Some(wx), move |tx| {
         let login = flows::WechatLogin {
             channel,
             app_id: &credentials.app_id,
@@ -307,7 +303,7 @@ async fn wechat_login(
             unionid: identity.unionid.as_deref(),
             bind_to: bind_to.as_deref(),
         };
-        flows::wechat_login(conn, &tenant, login, now)
+        flows::wechat_login(tx.conn, &tenant, login, now)
     })
     .await?;
     Ok(web::Json(response))
@@ -436,7 +432,10 @@ pub struct SmsLoginRequest {
 ///
 /// A known mobile (an activated contact, or a user who registered with it) logs its user
 /// in; an unknown one is created by the channel's self-registration method, or refused
-/// with `not-activated`.
+/// with `not-activated`. Guest upgrade: the tenant's work orders submitted as the guest
+/// with this mobile as their contact phone move to the user who logs in (submitter, and
+/// the user's account, contact and enterprise where the user has them), each with a
+/// `guest_upgrade` step in its timeline; a later login finds none left to move.
 #[utoipa::path(
     tag = "terminal-auth",
     operation_id = "login_terminal_sms",
@@ -473,9 +472,19 @@ pub async fn login_terminal_sms(
     let now = state.now();
     let channel = request.channel.unwrap_or(Channel::H5);
     let tenant = tenant_id.clone();
-    let response = finish_login(&state, tenant_id, None, move |conn| {
-        sms::consume(conn, tenant.as_str(), &code_id, now)?;
-        flows::sms_login(conn, &tenant, channel, &mobile, now)
+    let request_id = scope.request_id;
+    let response = finish_login(&state, tenant_id, None, move |tx| {
+        sms::consume(tx.conn, tenant.as_str(), &code_id, now)?;
+        let user = flows::sms_login(tx.conn, &tenant, channel, &mobile, now)?;
+        // From here on the user acts: moving their guest orders is theirs (timeline, audit).
+        tx.actor = Actor {
+            tenant_id: tenant.clone(),
+            kind: ActorKind::Terminal,
+            id: user.id.clone(),
+            request_id: Some(request_id),
+        };
+        upgrade::move_guest_orders(tx, &user, &mobile)?;
+        Ok(user)
     })
     .await?;
     Ok(web::Json(response))
@@ -503,8 +512,8 @@ pub async fn login_guest(
 ) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
     let now = state.now();
     let tenant = scope.tenant_id.clone();
-    let response = finish_login(&state, scope.tenant_id, None, move |conn| {
-        flows::guest_login(conn, &tenant, now)
+    let response = finish_login(&state, scope.tenant_id, None, move |tx| {
+        flows::guest_login(tx.conn, &tenant, now)
     })
     .await?;
     Ok(web::Json(response))

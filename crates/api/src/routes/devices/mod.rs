@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::csv_export::CsvExport;
 use crate::extract::{IfMatch, StaffCaller, TerminalCaller, etag};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -327,6 +328,30 @@ pub struct UpdateDeviceRequest {
     pub visibility: Option<Visibility>,
 }
 
+impl UpdateDeviceRequest {
+    /// The device as it is, with the fields sent changed: every column of `DeviceInput`
+    /// named once (no `..`), so a new column cannot be forgotten here.
+    fn onto(self, current: &Device) -> DeviceInput {
+        let (r, d) = (self, DeviceInput::from(current));
+        DeviceInput {
+            account_id: r.account_id.unwrap_or(d.account_id),
+            name: r.name.unwrap_or(d.name),
+            brand: r.brand.unwrap_or(d.brand),
+            category: r.category.unwrap_or(d.category),
+            model: r.model.unwrap_or(d.model),
+            machine_no: r.machine_no.unwrap_or(d.machine_no),
+            serial_no: r.serial_no.unwrap_or(d.serial_no),
+            install_address: r.install_address.unwrap_or(d.install_address),
+            latitude: r.latitude.unwrap_or(d.latitude),
+            longitude: r.longitude.unwrap_or(d.longitude),
+            warranty_status: r.warranty_status.or(d.warranty_status),
+            warranty_ends_on: r.warranty_ends_on.unwrap_or(d.warranty_ends_on),
+            status: r.status.or(d.status),
+            visibility: r.visibility.or(d.visibility),
+        }
+    }
+}
+
 /// Change a device.
 ///
 /// Changes only the fields sent (`null` clears an optional one); `If-Match` makes the change conditional (412 when stale).
@@ -347,21 +372,7 @@ pub async fn update_device(
     let device = state
         .change(&staff, move |tx| {
             let current = devices::get(tx.conn, &tx.actor.tenant_id, &id)?;
-            let mut input = DeviceInput::from(&current);
-            input.name = r.name.unwrap_or(input.name);
-            input.account_id = r.account_id.unwrap_or(input.account_id);
-            input.brand = r.brand.unwrap_or(input.brand);
-            input.category = r.category.unwrap_or(input.category);
-            input.model = r.model.unwrap_or(input.model);
-            input.machine_no = r.machine_no.unwrap_or(input.machine_no);
-            input.serial_no = r.serial_no.unwrap_or(input.serial_no);
-            input.install_address = r.install_address.unwrap_or(input.install_address);
-            input.latitude = r.latitude.unwrap_or(input.latitude);
-            input.longitude = r.longitude.unwrap_or(input.longitude);
-            input.warranty_status = r.warranty_status.or(input.warranty_status);
-            input.warranty_ends_on = r.warranty_ends_on.unwrap_or(input.warranty_ends_on);
-            input.status = r.status.or(input.status);
-            input.visibility = r.visibility.or(input.visibility);
+            let input = r.onto(&current);
             devices::update(tx, &id, input, if_match.0)
         })
         .await?;
@@ -533,7 +544,9 @@ pub async fn import_devices(
 /// Export devices as CSV.
 ///
 /// UTF-8 with a BOM (so Excel reads it as UTF-8), in the columns an import reads; the
-/// filters of the device list apply.
+/// filters of the device list apply. Text cells a spreadsheet would run as a formula
+/// (starting with `=`, `+`, `-`, `@`, tab or carriage return) get a leading `'`. The file
+/// is streamed, `export_batch_rows` devices per batch.
 #[utoipa::path(tag = "devices", operation_id = "export_devices", params(DeviceQuery),
     responses((status = 200, description = "The CSV file", content((String = "text/csv")))))]
 #[get("/admin/devices/export")]
@@ -543,16 +556,13 @@ pub async fn export_devices(
     query: ApiQuery<DeviceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = DeviceFilter::from(query.into_inner());
-    let file = state
-        .read(&staff, move |tx| {
-            transfer::export(tx.conn, &tx.actor.tenant_id, &filter)
+    let export = CsvExport {
+        filename: "devices.csv",
+        header: transfer::export_header().to_vec(),
+    };
+    export
+        .respond(state, &staff, move |tx, page| {
+            transfer::export_batch(tx.conn, &tx.actor.tenant_id, &filter, page)
         })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"devices.csv\"",
-        ))
-        .body(file))
+        .await
 }

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use crate::extract::{ClientInfo, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::auth::{LoginSubject, login_answer};
 use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::routes::staff::StaffResponse;
 use crate::state::AppState;
-use crate::tokens::TokenKind;
 
 /// Send a sign-up code.
 ///
@@ -148,14 +148,7 @@ pub async fn create_provider(
             Ok((tenant, admin, refresh))
         })
         .await?;
-    let access = state.tokens.issue(
-        &tenant.tenant_id(),
-        TokenKind::Staff,
-        &admin.id,
-        vec![admin.role.as_str().to_owned()],
-        Some(refresh.session_id.clone()),
-        None,
-    )?;
+    let tokens = login_answer(&state, LoginSubject::staff(&admin), refresh)?;
     Ok(HttpResponse::Created().json(SignUpResponse {
         tenant: TenantSummary {
             id: tenant.id,
@@ -164,7 +157,7 @@ pub async fn create_provider(
             trial_ends_at: crate::routes::shared::utc(tenant.trial_ends_at),
         },
         admin: admin.into(),
-        tokens: TokenPair::new(access, refresh),
+        tokens,
     }))
 }
 
