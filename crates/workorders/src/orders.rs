@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::numbering;
 use crate::settings::{self, Settings};
 use crate::status::{self, Also, Change, Status};
+use crate::templates::{self, Template};
 use crate::timeline::{self, TimelineEntry};
 use crate::tracking;
 
@@ -720,6 +721,19 @@ pub fn check_custom_fields(
     }
 }
 
+/// The custom field values checked against the form template that applies (required,
+/// kind, options, shown), normalised; every bad one named `custom_fields.{key}`. A tenant
+/// without a template takes no custom fields.
+fn template_values(
+    template: Option<&Template>,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, Vec<FieldError>> {
+    match template {
+        Some(template) => templates::validate_values(template, values).map(|s| s.values),
+        None => baoxiu_forms::validate(templates::CUSTOM_PREFIX, &[], values),
+    }
+}
+
 fn trimmed(text: &str) -> String {
     text.trim().to_owned()
 }
@@ -864,7 +878,8 @@ pub fn submit(
     input: NewWorkOrder,
 ) -> DomainResult<Submitted> {
     let tenant_id = tx.actor.tenant_id.clone();
-    let settings: Settings = settings::settings(tx.conn, &tenant_id)?;
+    let (settings, template): (Settings, Option<Template>) =
+        settings::with_form_template(tx.conn, &tenant_id)?;
     let mut errors = Validator::new();
     let device = match find_device(tx.conn, &tenant_id, &input.device, &submitter.devices) {
         Ok(device) => device,
@@ -954,6 +969,15 @@ pub fn submit(
     }
     check_location(&mut errors, "", input.latitude, input.longitude);
     check_custom_fields(&input.custom_fields, &mut errors);
+    let custom_fields = match template_values(template.as_ref(), &input.custom_fields) {
+        Ok(values) => values,
+        Err(bad) => {
+            for e in bad {
+                errors.push(e);
+            }
+            serde_json::Map::new()
+        }
+    };
     errors.finish()?;
 
     if let Some(device) = &device
@@ -1013,7 +1037,7 @@ pub fn submit(
         address,
         latitude: input.latitude,
         longitude: input.longitude,
-        custom_fields: write_custom_fields(&input.custom_fields),
+        custom_fields: write_custom_fields(&custom_fields),
         account_id: submitter.account_id.clone(),
         contact_id: submitter.contact_id.clone(),
         enterprise_id: submitter.enterprise_id.clone(),

@@ -75,8 +75,7 @@ backend_tests! {
         let (admin, token, account) = customer(&app, "wo-flow", "13900139501").await;
         let device = add_device(&app, &admin, json!({ "name": "1号空调", "account_id": account, "serial_no": "WO-FLOW-1",
             "warranty_status": "out_of_warranty", "warranty_ends_on": "2099-12-31", "install_address": "深圳南山" })).await;
-        let submitted = submit(&app, &token, json!({ "device_id": device, "fault_description": "不制冷", "service_type": "repair",
-            "custom_fields": { "floor": "3F", "urgent": true } })).await;
+        let submitted = submit(&app, &token, json!({ "device_id": device, "fault_description": "不制冷", "service_type": "repair" })).await;
         let order = &submitted["work_order"];
         let id = order["id"].as_str().unwrap().to_owned();
         assert!(number_shape(order["number"].as_str().unwrap()), "{order}");
@@ -85,7 +84,6 @@ backend_tests! {
         assert_eq!(order["warranty_status"], "in_warranty");
         assert_eq!(order["address"], "深圳南山");
         assert_eq!(order["contact_phone"], "13900139501", "the login mobile");
-        assert_eq!(order["custom_fields"]["floor"], "3F");
         assert!(order["response_due_at"].is_string() && order["resolution_due_at"].is_string());
         assert!(order.get("account_id").is_none(), "customers do not see internal ids: {order}");
         assert_eq!(submitted["tracking_token"].as_str().unwrap().len(), 43);
@@ -331,6 +329,56 @@ backend_tests! {
         // Nothing of it changed the order: four changes so far, four events.
         assert_eq!(app.count_rows(&format!("work_order_events WHERE work_order_id = '{id}'")), 4);
         assert_eq!(app.count_rows(&format!("outbox_events WHERE subject_id = '{id}'")), 4);
+    }
+
+    async fn custom_fields_are_checked_against_the_form_template_that_applies(app: TestApp) {
+        let (admin, token, account) = customer(&app, "wo-form", "13900139509").await;
+        let made = app.post("/api/v1/admin/form-templates", &json!({ "name": "空调报修", "is_default": true, "fields": [
+            { "key": "fault_description", "label": "故障描述", "kind": "textarea", "required": true },
+            { "key": "room", "label": "房间号", "kind": "text", "required": true },
+            { "key": "urgency", "label": "紧急程度", "kind": "select", "options": ["一般", "紧急"], "required": true },
+            { "key": "units", "label": "台数", "kind": "number", "min": 1, "max": 20 },
+            { "key": "internal", "label": "内部", "kind": "text", "visible": false },
+        ]}), bearer(&admin)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let with = |custom: Value| {
+            let mut body = without_device();
+            body["custom_fields"] = custom;
+            body
+        };
+        let refused = |body: Value| {
+            let app = &app;
+            let token = token.clone();
+            async move {
+                let answer = app.post("/api/v1/work-orders", &body, bearer(&token)).await;
+                answer.problem(422, "validation-failed");
+                answer.error_fields()
+            }
+        };
+        assert_eq!(refused(with(json!({ "urgency": "一般" }))).await, ["custom_fields.room"], "a required field missing");
+        assert_eq!(refused(with(json!({ "room": "301", "urgency": "很急" }))).await, ["custom_fields.urgency"], "not an option");
+        assert_eq!(refused(with(json!({ "urgency": "很急" }))).await, ["custom_fields.room", "custom_fields.urgency"], "both at once");
+        assert_eq!(refused(with(json!({ "room": "301", "urgency": "一般", "units": "many", "internal": "x" }))).await,
+            ["custom_fields.units", "custom_fields.internal"], "a wrong kind and a hidden field");
+        // With the standard fields' own errors, all in one answer.
+        let mut both = with(json!({ "urgency": "很急" }));
+        both["fault_description"] = json!("");
+        let mut fields = refused(both).await;
+        fields.sort();
+        assert_eq!(fields, ["custom_fields.room", "custom_fields.urgency", "fault_description"]);
+        // Staff phone intake goes through the same check, naming the fields as sent.
+        let intake = app.post("/api/v1/admin/work-orders", &json!({ "account_id": account, "order": with(json!({ "urgency": "很急" })) }), bearer(&admin)).await;
+        intake.problem(422, "validation-failed");
+        assert_eq!(intake.error_fields(), ["order.custom_fields.room", "order.custom_fields.urgency"]);
+        assert_eq!(app.count_rows("work_orders"), 0, "nothing created");
+        assert_eq!(app.count_rows("outbox_events"), 0);
+
+        // Good values are stored normalised.
+        let done = submit(&app, &token, with(json!({ "room": " 301 ", "urgency": "紧急", "units": "2" }))).await;
+        assert_eq!(done["work_order"]["custom_fields"], json!({ "room": "301", "urgency": "紧急", "units": 2.0 }));
+        let taken = app.post("/api/v1/admin/work-orders", &json!({ "account_id": account, "order": with(json!({ "room": "302", "urgency": "一般" })) }), bearer(&admin)).await;
+        assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
+        assert_eq!(taken.body["work_order"]["custom_fields"]["room"], "302");
     }
 
     async fn staff_take_phone_orders_and_filter_the_list(app: TestApp) {

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     DuplicateWorkOrderResponse, SubmitWorkOrderRequest, WorkOrderDetail, WorkOrderResponse,
+    nested_under,
 };
 use crate::extract::StaffCaller;
 use crate::json::ApiJson;
@@ -179,7 +180,10 @@ pub async fn create_work_order(
         )
         .into());
     }
-    let input = request.order.into_input(OrderChannel::Phone)?;
+    let input = request
+        .order
+        .into_input(OrderChannel::Phone)
+        .map_err(|e| nested_under("order", e))?;
     let (account_id, contact_id) = (request.account_id, request.contact_id);
     let now = state.now();
     let submitted = state
@@ -199,7 +203,7 @@ pub async fn create_work_order(
                 devices: Viewer::Staff,
                 mobile: None,
             };
-            orders::submit(tx, &submitter, input)
+            orders::submit(tx, &submitter, input).map_err(|e| nested_under("order", e))
         })
         .await?;
     Ok(match submitted {

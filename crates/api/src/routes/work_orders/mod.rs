@@ -484,6 +484,23 @@ impl SubmitWorkOrderRequest {
     }
 }
 
+/// Bad fields of a submission nested under `prefix` in the request (the phone intake's
+/// `order`) are named as the request has them: `order.custom_fields.room`.
+pub fn nested_under(prefix: &str, error: DomainError) -> DomainError {
+    match error {
+        DomainError::Validation(errors) => DomainError::Validation(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field = format!("{prefix}.{}", e.field);
+                    e
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// A rating.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
