@@ -20,6 +20,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::attachments;
 use crate::numbering;
 use crate::settings::{self, Settings};
 use crate::status::{self, Also, Change, Status};
@@ -447,16 +448,29 @@ pub fn get(
     row.into_order(engineer)
 }
 
-/// An order with its timeline, in two statements.
-pub fn get_with_timeline(
+/// An order with its timeline and the photos it claimed.
+#[derive(Debug)]
+pub struct Detail {
+    pub order: WorkOrder,
+    pub timeline: Vec<TimelineEntry>,
+    pub attachments: Vec<attachments::AttachmentRow>,
+}
+
+/// An order the reader may see with its timeline and photos, in three statements.
+pub fn get_detail(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     id: &str,
     reader: &Reader,
-) -> DomainResult<(WorkOrder, Vec<TimelineEntry>)> {
+) -> DomainResult<Detail> {
     let order = get(conn, tenant_id, id, reader)?;
     let timeline = timeline::of_order(conn, tenant_id, &order.id)?;
-    Ok((order, timeline))
+    let attachments = attachments::of_work_order(conn, tenant_id, &order.id)?;
+    Ok(Detail {
+        order,
+        timeline,
+        attachments,
+    })
 }
 
 /// The order a tracking token names, with its timeline; a token no order has answers
@@ -634,6 +648,8 @@ pub struct Submitter {
     pub devices: baoxiu_devices::Viewer,
     /// The mobile the submitter logged in with, for the contact phone when none is given.
     pub mobile: Option<String>,
+    /// Whose unclaimed photos the order may claim (`attachment_ids`).
+    pub uploader: attachments::Uploader,
 }
 
 /// A submission, as the caller sends it.
@@ -659,6 +675,9 @@ pub struct NewWorkOrder {
     pub channel: OrderChannel,
     /// Create it even though the device has an open order.
     pub confirm_duplicate: bool,
+    /// The submitter's own unclaimed photos the order claims, at most
+    /// `attachments::MAX_PER_WORK_ORDER`.
+    pub attachment_ids: Vec<String>,
 }
 
 /// What a submission did.
@@ -668,6 +687,8 @@ pub enum Submitted {
     Created {
         order: Box<WorkOrder>,
         tracking_token: String,
+        /// The photos it claimed, in the order named.
+        attachments: Vec<attachments::AttachmentRow>,
     },
     /// Nothing created: the device has this open order; submit again with
     /// `confirm_duplicate` to create a second one.
@@ -968,6 +989,15 @@ pub fn submit(
         );
     }
     check_location(&mut errors, "", input.latitude, input.longitude);
+    errors.check(
+        input.attachment_ids.len() <= attachments::MAX_PER_WORK_ORDER,
+        attachments::IDS_FIELD,
+        "too_many",
+        &format!(
+            "a work order holds at most {} photos",
+            attachments::MAX_PER_WORK_ORDER
+        ),
+    );
     check_custom_fields(&input.custom_fields, &mut errors);
     let custom_fields = match template_values(template.as_ref(), &input.custom_fields) {
         Ok(values) => values,
@@ -1069,6 +1099,9 @@ pub fn submit(
         .values(&row)
         .execute(tx.conn)?;
     let order = row.into_order(None)?;
+    // In the order's transaction: a photo claimed by a concurrent submission fails this
+    // one whole.
+    let photos = attachments::claim(tx, &submitter.uploader, &input.attachment_ids, &id)?;
     status::record(
         tx,
         &order.id,
@@ -1089,6 +1122,7 @@ pub fn submit(
     Ok(Submitted::Created {
         order: Box::new(order),
         tracking_token: token,
+        attachments: photos,
     })
 }
 

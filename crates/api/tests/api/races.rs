@@ -181,4 +181,17 @@ backend_tests! {
             assert_eq!(audited(&app, &admin, action).await, 1, "{path}");
         }
     }
+
+    async fn two_submissions_claiming_one_photo_at_once_give_it_to_one(app: TestApp) {
+        use crate::attachments::{phone_jpeg, uploaded};
+        let (_, token, _) = crate::work_orders::customer(&app, "race-photo", "13900000031").await;
+        let photo = uploaded(&app, &token, &phone_jpeg(40, 30)).await;
+        let body = json!({ "brand": "格力", "category": "空调", "model": "KFR", "fault_description": "不制冷",
+            "contact_phone": "13900000031", "attachment_ids": [photo] });
+        let statuses = at_once(&app, 2, reqwest::Method::POST, "/api/v1/work-orders", Some(&body), &token).await;
+        one_won(&statuses, 201, 409);
+        assert_eq!(app.count_rows("work_orders"), 1);
+        assert_eq!(app.count_rows("outbox_events"), 1);
+        assert_eq!(app.count_rows(&format!("attachments WHERE id = '{photo}' AND work_order_id IS NOT NULL")), 1);
+    }
 }

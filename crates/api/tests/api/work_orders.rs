@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::attachments::{phone_jpeg, uploaded};
 use crate::backend_tests;
 use crate::devices::add_device;
 use crate::support::*;
@@ -379,6 +380,72 @@ backend_tests! {
         let taken = app.post("/api/v1/admin/work-orders", &json!({ "account_id": account, "order": with(json!({ "room": "302", "urgency": "一般" })) }), bearer(&admin)).await;
         assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
         assert_eq!(taken.body["work_order"]["custom_fields"]["room"], "302");
+    }
+
+    async fn a_submission_claims_the_callers_own_photos_and_the_detail_lists_them(app: TestApp) {
+        let (admin, token, account) = customer(&app, "wo-photos", "13900139510").await;
+        let photos = [uploaded(&app, &token, &phone_jpeg(64, 48)).await, uploaded(&app, &token, &phone_jpeg(48, 64)).await];
+        let mut body = without_device();
+        body["attachment_ids"] = json!(photos);
+        let done = submit(&app, &token, body).await;
+        let claimed: Vec<&str> = done["attachments"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(claimed, photos);
+        assert_eq!(done["attachments"][0]["work_order_id"], done["work_order"]["id"]);
+        let id = done["work_order"]["id"].as_str().unwrap().to_owned();
+        for (path, who) in [(format!("/api/v1/work-orders/{id}"), &token), (format!("/api/v1/admin/work-orders/{id}"), &admin)] {
+            let detail = app.get(&path, bearer(who)).await;
+            let listed: Vec<&str> = ok(&detail)["attachments"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+            assert_eq!(listed, photos, "{path}");
+            assert_eq!(detail.body["attachments"][1]["url"], format!("/api/v1/attachments/{}", photos[1]));
+        }
+        let orders = app.count_rows("work_orders");
+
+        // A photo claimed already, someone else's, an unknown id: nothing is created.
+        let mut again = without_device();
+        again["attachment_ids"] = json!([photos[0]]);
+        let claimed_again = app.post("/api/v1/work-orders", &again, bearer(&token)).await;
+        assert_eq!(claimed_again.problem(409, "conflict")["code"], "attachment-claimed");
+        let contact = app.post(&format!("/api/v1/admin/accounts/{account}/contacts"), &json!({ "name": "李四", "mobile": "13900139511" }), bearer(&admin)).await;
+        assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.text);
+        let other = another_customer(&app, "wo-photos-b", "甲公司", "13900139511").await;
+        let theirs = uploaded(&app, &other, &phone_jpeg(32, 32)).await;
+        for ids in [json!([theirs]), json!(["0190f0e0-0000-7000-8000-000000000000"])] {
+            let mut body = without_device();
+            body["attachment_ids"] = ids;
+            let refused = app.post("/api/v1/work-orders", &body, bearer(&token)).await;
+            refused.problem(422, "validation-failed");
+            assert_eq!(refused.error_fields(), ["attachment_ids"]);
+            assert!(!refused.text.contains("李四"), "{}", refused.text);
+        }
+        // Ten photos: 422 before anything is written, the photos stay unclaimed.
+        let mut ten = Vec::new();
+        for i in 0..10 {
+            ten.push(uploaded(&app, &token, &phone_jpeg(16 + i, 16)).await);
+        }
+        let mut body = without_device();
+        body["attachment_ids"] = json!(ten);
+        let too_many = app.post("/api/v1/work-orders", &body, bearer(&token)).await;
+        too_many.problem(422, "validation-failed");
+        assert_eq!(too_many.error_fields(), ["attachment_ids"]);
+        assert_eq!(app.count_rows("work_orders"), orders, "nothing created");
+        assert_eq!(app.count_rows("attachments WHERE work_order_id IS NOT NULL"), 2);
+        // Nine fit.
+        body["attachment_ids"] = json!(ten[..9]);
+        assert_eq!(submit(&app, &token, body).await["attachments"].as_array().unwrap().len(), 9);
+
+        // Phone intake claims the dispatcher's own photos, not a customer's.
+        let mine = uploaded(&app, &admin, &phone_jpeg(20, 20)).await;
+        let intake = |ids: Value| {
+            let mut order = without_device();
+            order["attachment_ids"] = ids;
+            json!({ "account_id": account, "order": order })
+        };
+        let refused = app.post("/api/v1/admin/work-orders", &intake(json!([ten[9]])), bearer(&admin)).await;
+        refused.problem(422, "validation-failed");
+        assert_eq!(refused.error_fields(), ["order.attachment_ids"]);
+        let taken = app.post("/api/v1/admin/work-orders", &intake(json!([mine])), bearer(&admin)).await;
+        assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
+        assert_eq!(taken.body["attachments"][0]["id"], mine.as_str());
     }
 
     async fn staff_take_phone_orders_and_filter_the_list(app: TestApp) {
