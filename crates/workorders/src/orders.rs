@@ -448,6 +448,24 @@ pub fn get(
     row.into_order(engineer)
 }
 
+/// Whether the reader may see order `id` (one statement).
+pub fn visible(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    reader: &Reader,
+) -> DomainResult<bool> {
+    let query = with_engineer!(tenant_id).filter(work_orders::id.eq(id.to_owned()));
+    let Some(query) = visible_to!(query, reader) else {
+        return Ok(false);
+    };
+    Ok(query
+        .select(work_orders::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
 /// An order with its timeline and the photos it claimed.
 #[derive(Debug)]
 pub struct Detail {

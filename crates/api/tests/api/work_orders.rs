@@ -448,6 +448,48 @@ backend_tests! {
         assert_eq!(taken.body["attachments"][0]["id"], mine.as_str());
     }
 
+    async fn a_claimed_photo_is_seen_by_whoever_may_see_its_order(app: TestApp) {
+        let (admin, alice, account) = customer(&app, "wo-see-a", "13900139512").await;
+        let contact = app.post(&format!("/api/v1/admin/accounts/{account}/contacts"), &json!({ "name": "李四", "mobile": "13900139513" }), bearer(&admin)).await;
+        assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.text);
+        let bob = another_customer(&app, "wo-see-b", "甲公司", "13900139513").await;
+        let photo = uploaded(&app, &alice, &phone_jpeg(30, 30)).await;
+        let mut body = without_device();
+        body["attachment_ids"] = json!([photo]);
+        let id = submit(&app, &alice, body).await["work_order"]["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/attachments/{photo}");
+        let fetch = |token: String| {
+            let app = &app;
+            let path = path.clone();
+            async move { app.get(&format!("{path}?size=thumb"), bearer(&token)).await.status.as_u16() }
+        };
+        let (_, dispatcher) = app.add_staff(&admin, "acme", "13700137512", "dispatcher").await;
+        let (engineer_id, engineer) = app.add_staff(&admin, "acme", "13700137513", "engineer").await;
+        let (_, stranger) = app.add_staff(&admin, "acme", "13700137514", "engineer").await;
+        let tenant_b = app.sign_up("other", "13800138555").await;
+        for (who, token, status) in [("the submitter", &alice, 200), ("an admin", &admin, 200), ("a dispatcher", &dispatcher, 200),
+            ("another user of the account", &bob, 404), ("an engineer not assigned", &engineer, 404), ("another tenant's admin", &tenant_b.access, 404)] {
+            assert_eq!(fetch(token.clone()).await, status, "{who}");
+        }
+        app.get(&path, bearer(&bob)).await.problem(404, "not-found");
+        // Once assigned, the engineer sees it; another engineer still does not.
+        ok(&transition(&app, &admin, &id, json!({ "action": "assign", "engineer_id": engineer_id })).await);
+        assert_eq!(fetch(engineer.clone()).await, 200);
+        assert_eq!(fetch(stranger.clone()).await, 404);
+        // With the enterprise permission, the account's other users see the order and its photo.
+        assert_eq!(ok(&app.get("/api/v1/work-orders", bearer(&bob)).await)["items"], json!([]));
+        let roles = app.get("/api/v1/admin/roles", bearer(&admin)).await;
+        let role = roles.body["items"].as_array().unwrap().iter().find(|r| r["key"] == "end_customer").unwrap().clone();
+        let mut permissions = role["permissions"].as_array().unwrap().clone();
+        permissions.push(json!("view_enterprise_work_orders"));
+        let changed = app.patch(&format!("/api/v1/admin/roles/{}", role["id"].as_str().unwrap()), &json!({ "permissions": permissions }), bearer(&admin)).await;
+        ok(&changed);
+        let bob = access_of(&wx_login(&app, "wo-see-b").await);
+        let listed = app.get("/api/v1/work-orders", bearer(&bob)).await;
+        assert_eq!(ok(&listed)["items"][0]["id"], id.as_str());
+        assert_eq!(fetch(bob.clone()).await, 200);
+    }
+
     async fn staff_take_phone_orders_and_filter_the_list(app: TestApp) {
         let (admin, token, account) = customer(&app, "wo-staff", "13900139507").await;
         let device = add_device(&app, &admin, json!({ "name": "3号空调", "account_id": account, "serial_no": "WO-STAFF-1" })).await;

@@ -9,10 +9,11 @@ pub mod engineer;
 pub mod terminal;
 pub mod tracking;
 
+use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::devices::WarrantyStatus;
 use baoxiu_registration::access::DataScope;
-use baoxiu_registration::principal::Principal;
+use baoxiu_registration::principal::{Identity, Principal};
 use baoxiu_store::DbConn;
 use baoxiu_workorders::attachments::{AttachmentRow, Uploader};
 use baoxiu_workorders::orders::{
@@ -565,6 +566,19 @@ pub fn reader_of(principal: &Principal) -> DomainResult<Reader> {
         account_id: user.account_id.clone(),
         enterprise: scope == DataScope::Enterprise,
     })
+}
+
+/// Who any caller reads orders as: the tenant's admins and dispatchers every order, an
+/// engineer the orders assigned to them, a terminal caller as `reader_of` says (none while
+/// they may not read data).
+pub fn any_reader_of(principal: &Principal) -> Reader {
+    match &principal.identity {
+        Identity::Staff(staff) if staff.role == StaffRole::Engineer => Reader::Engineer {
+            staff_id: staff.id.clone(),
+        },
+        Identity::Staff(_) => Reader::Staff,
+        Identity::Terminal { .. } => reader_of(principal).unwrap_or(Reader::Guest),
+    }
 }
 
 /// Who a terminal caller submits as, once the registration policy lets them
