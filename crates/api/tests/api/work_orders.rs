@@ -374,6 +374,20 @@ backend_tests! {
         assert_eq!(app.count_rows("work_orders"), 0, "nothing created");
         assert_eq!(app.count_rows("outbox_events"), 0);
 
+        // The form that applies shows the same template: shown fields only, in order.
+        let form = app.get("/api/v1/forms/work-order", bearer(&token)).await;
+        assert_eq!(ok(&form)["template_id"], made.body["id"]);
+        assert_eq!(form.body["name"], "空调报修");
+        assert_eq!(form.body["max_photos"], 9);
+        let keys: Vec<&str> = form.body["fields"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["fault_description", "room", "urgency", "units"]);
+        assert_eq!(form.body["fields"][0]["standard"], true);
+        assert_eq!(form.body["fields"][2], json!({ "key": "urgency", "label": "紧急程度", "kind": "select", "required": true, "standard": false,
+            "options": ["一般", "紧急"], "max_length": null, "min": null, "max": null }));
+        assert_eq!((form.body["fields"][3]["min"].clone(), form.body["fields"][3]["max"].clone()), (json!(1.0), json!(20.0)));
+        // Staff have their own routes.
+        app.get("/api/v1/forms/work-order", bearer(&admin)).await.problem(403, "forbidden");
+
         // Good values are stored normalised.
         let done = submit(&app, &token, with(json!({ "room": " 301 ", "urgency": "紧急", "units": "2" }))).await;
         assert_eq!(done["work_order"]["custom_fields"], json!({ "room": "301", "urgency": "紧急", "units": 2.0 }));
