@@ -61,6 +61,40 @@ fn ok(answer: &Answer) -> &Value {
     &answer.body
 }
 
+/// Turns the QR codes on, generates one blank code and binds it to `device`; answers it.
+pub async fn bind_a_code(app: &TestApp, admin: &str, device: &str) -> String {
+    let settings = app.get("/api/v1/admin/qr-settings", bearer(admin)).await;
+    let mut body = settings.body.clone();
+    body["enabled"] = json!(true);
+    body["rule"] = json!({ "kind": "sequence", "prefix": "WO", "digits": 5 });
+    let saved = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/qr-settings",
+            Some(&body),
+            bearer(admin),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let generated = app
+        .post(
+            "/api/v1/admin/qr-codes",
+            &json!({ "count": 1 }),
+            bearer(admin),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::CREATED, "{}", generated.text);
+    let bound = app
+        .post(
+            "/api/v1/scan/WO00001/bind",
+            &json!({ "device_id": device }),
+            bearer(admin),
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+    "WO00001".to_owned()
+}
+
 fn number_shape(number: &str) -> bool {
     let parts: Vec<&str> = number.split('-').collect();
     parts.len() == 3
@@ -72,15 +106,25 @@ fn number_shape(number: &str) -> bool {
 }
 
 backend_tests! {
-    async fn an_order_runs_from_submission_to_rating_with_its_timeline_and_outbox(app: TestApp) {
+    async fn an_order_runs_from_a_scanned_code_to_rating_with_its_timeline_and_outbox(app: TestApp) {
         let (admin, token, account) = customer(&app, "wo-flow", "13900139501").await;
         let device = add_device(&app, &admin, json!({ "name": "1号空调", "account_id": account, "serial_no": "WO-FLOW-1",
             "warranty_status": "out_of_warranty", "warranty_ends_on": "2099-12-31", "install_address": "深圳南山" })).await;
-        let submitted = submit(&app, &token, json!({ "device_id": device, "fault_description": "不制冷", "service_type": "repair" })).await;
+        let code = bind_a_code(&app, &admin, &device).await;
+        // The customer scans the code: the device, and "report a fault".
+        let scanned = app.get(&format!("/api/v1/scan/{code}"), bearer(&token)).await;
+        assert_eq!(ok(&scanned)["kind"], "device");
+        assert_eq!(scanned.body["device"]["id"], device.as_str());
+        assert!(scanned.body["actions"].as_array().unwrap().contains(&json!("report_fault")), "{}", scanned.text);
+        // Two photos, then the submission naming the code and the photos.
+        let photos = [uploaded(&app, &token, &phone_jpeg(64, 48)).await, uploaded(&app, &token, &phone_jpeg(48, 64)).await];
+        let submitted = submit(&app, &token, json!({ "qr_code": code, "fault_description": "不制冷", "service_type": "repair",
+            "attachment_ids": photos })).await;
         let order = &submitted["work_order"];
         let id = order["id"].as_str().unwrap().to_owned();
         assert!(number_shape(order["number"].as_str().unwrap()), "{order}");
         assert_eq!(order["status"], "pending");
+        assert_eq!(order["device_id"], device.as_str());
         // The warranty comes from the device's end date, not from what it says.
         assert_eq!(order["warranty_status"], "in_warranty");
         assert_eq!(order["address"], "深圳南山");
@@ -88,6 +132,7 @@ backend_tests! {
         assert!(order["response_due_at"].is_string() && order["resolution_due_at"].is_string());
         assert!(order.get("account_id").is_none(), "customers do not see internal ids: {order}");
         assert_eq!(submitted["tracking_token"].as_str().unwrap().len(), 43);
+        assert_eq!(submitted["attachments"].as_array().unwrap().len(), 2);
 
         let (engineer_id, engineer) = app.add_staff(&admin, "acme", "13700137501", "engineer").await;
         assert_eq!(ok(&transition(&app, &admin, &id, json!({ "action": "accept" })).await)["status"], "accepted");
@@ -107,31 +152,46 @@ backend_tests! {
         let again = app.post(&format!("/api/v1/work-orders/{id}/rating"), &json!({ "stars": 4 }), bearer(&token)).await;
         assert_eq!(again.problem(409, "conflict")["code"], "already-rated");
 
+        // The customer's timeline: each step, by whom (kind), when, in order.
         let detail = app.get(&format!("/api/v1/work-orders/{id}"), bearer(&token)).await;
         let steps: Vec<(String, String)> = ok(&detail)["timeline"].as_array().unwrap().iter()
             .map(|e| {
-                assert!(e["at"].is_string(), "{e}");
+                assert!(e.get("actor_id").is_none(), "customers do not see whose id: {e}");
                 (e["action"].as_str().unwrap().to_owned(), e["actor_kind"].as_str().unwrap().to_owned())
             })
             .collect();
         let expected: Vec<(String, String)> = [("submit", "terminal"), ("accept", "staff"), ("assign", "staff"), ("check_in", "staff"), ("check_out", "staff"), ("rate", "terminal")]
             .iter().map(|(a, k)| ((*a).to_owned(), (*k).to_owned())).collect();
         assert_eq!(steps, expected);
+        let times: Vec<chrono::DateTime<chrono::Utc>> = detail.body["timeline"].as_array().unwrap().iter()
+            .map(|e| e["at"].as_str().unwrap().parse().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
         assert_eq!(detail.body["timeline"][4]["from_status"], "in_progress");
         assert_eq!(detail.body["timeline"][4]["to_status"], "completed");
         assert_eq!(detail.body["timeline"][4]["note"], "换了压缩机");
+        let listed: Vec<&str> = detail.body["attachments"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(listed, photos);
         // Staff see who did each step.
         let staff_view = app.get(&format!("/api/v1/admin/work-orders/{id}"), bearer(&admin)).await;
-        assert_eq!(ok(&staff_view)["timeline"][3]["actor_id"], engineer_id.as_str());
+        let actors: Vec<&str> = ok(&staff_view)["timeline"].as_array().unwrap().iter().map(|e| e["actor_id"].as_str().unwrap()).collect();
+        let user_id = staff_view.body["work_order"]["terminal_user_id"].as_str().unwrap();
+        assert_eq!([actors[0], actors[5]], [user_id, user_id]);
+        assert_eq!(actors[1], actors[2], "the admin accepted and assigned");
+        assert_ne!(actors[1], engineer_id.as_str());
+        assert_eq!([actors[3], actors[4]], [engineer_id.as_str(), engineer_id.as_str()]);
         assert_eq!(staff_view.body["work_order"]["account_id"], account.as_str());
-        // One outbox event per change, in the change's transaction.
-        assert_eq!(app.count_rows(&format!("outbox_events WHERE subject_id = '{id}'")), 6);
-        assert_eq!(app.count_rows(&format!("outbox_events WHERE subject_id = '{id}' AND kind = 'work_order.check_in' AND delivered_at IS NULL")), 1);
+        // Exactly one outbox event per change, in the change's transaction, none delivered yet.
+        for kind in ["submit", "accept", "assign", "check_in", "check_out", "rate"] {
+            assert_eq!(app.count_rows(&format!("outbox_events WHERE subject_id = '{id}' AND kind = 'work_order.{kind}' AND delivered_at IS NULL")), 1, "{kind}");
+        }
+        assert_eq!(app.count_rows("outbox_events"), 6, "the refused second rating wrote none");
+        assert_eq!(app.count_rows(&format!("work_order_events WHERE work_order_id = '{id}'")), 6);
         // Staff steps are audited.
         assert_eq!(app.count_rows(&format!("audit_log WHERE object_id = '{id}'")), 2);
         // The customer confirms: closed.
         let confirmed = app.post(&format!("/api/v1/work-orders/{id}/confirm"), &json!({}), bearer(&token)).await;
         assert_eq!(ok(&confirmed)["status"], "closed");
+        assert_eq!(app.count_rows("outbox_events"), 7);
     }
 
     async fn a_guest_follows_and_rates_an_order_by_its_tracking_link_alone(app: TestApp) {
@@ -490,8 +550,14 @@ backend_tests! {
         ok(&transition(&app, &admin, &id, json!({ "action": "assign", "engineer_id": engineer_id })).await);
         assert_eq!(fetch(engineer.clone()).await, 200);
         assert_eq!(fetch(stranger.clone()).await, 404);
+        // Scenario 1: each user of the account sees only their own orders.
+        let bobs = submit(&app, &bob, without_device()).await["work_order"]["id"].as_str().unwrap().to_owned();
+        for (token, own) in [(&alice, &id), (&bob, &bobs)] {
+            let listed = app.get("/api/v1/work-orders", bearer(token)).await;
+            let ids: Vec<&str> = ok(&listed)["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+            assert_eq!(ids, [own.as_str()]);
+        }
         // With the enterprise permission, the account's other users see the order and its photo.
-        assert_eq!(ok(&app.get("/api/v1/work-orders", bearer(&bob)).await)["items"], json!([]));
         let roles = app.get("/api/v1/admin/roles", bearer(&admin)).await;
         let role = roles.body["items"].as_array().unwrap().iter().find(|r| r["key"] == "end_customer").unwrap().clone();
         let mut permissions = role["permissions"].as_array().unwrap().clone();
@@ -500,7 +566,8 @@ backend_tests! {
         ok(&changed);
         let bob = access_of(&wx_login(&app, "wo-see-b").await);
         let listed = app.get("/api/v1/work-orders", bearer(&bob)).await;
-        assert_eq!(ok(&listed)["items"][0]["id"], id.as_str());
+        let ids: Vec<&str> = ok(&listed)["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [bobs.as_str(), id.as_str()], "the enterprise's orders, newest first");
         assert_eq!(fetch(bob.clone()).await, 200);
     }
 
