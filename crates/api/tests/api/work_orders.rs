@@ -326,6 +326,41 @@ backend_tests! {
         assert_eq!(app.count_rows("outbox_events"), 1);
     }
 
+    async fn two_guests_sending_one_idempotency_key_each_get_their_own_answer(app: TestApp) {
+        let admin = tenant_with_app(&app).await.access;
+        let (guest_account, guest_contact) = account_with_contact(&app, &admin, "散客", None).await;
+        put_policy(&app, &admin, json!({ "guest_enabled": true, "guest_account_id": guest_account, "guest_contact_id": guest_contact })).await;
+        let send = |token: String, key: &'static str| {
+            let app = &app;
+            async move {
+                let answer = app.client.post(format!("{}/api/v1/work-orders", app.base))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", key)
+                    .json(&without_device())
+                    .send().await.unwrap();
+                let status = answer.status();
+                let replayed = answer.headers().contains_key("idempotent-replayed");
+                let body: Value = answer.json().await.unwrap();
+                (status, replayed, body)
+            }
+        };
+        let first = access_of(&app.post("/api/v1/auth/guest", &json!({}), tenant("acme")).await);
+        let second = access_of(&app.post("/api/v1/auth/guest", &json!({}), tenant("acme")).await);
+        // The same key and body from two guest sessions: two orders, two tracking links.
+        let (status_a, replayed_a, a) = send(first.clone(), "guest-key-1").await;
+        let (status_b, replayed_b, b) = send(second.clone(), "guest-key-1").await;
+        assert_eq!((status_a, replayed_a), (StatusCode::CREATED, false), "{a}");
+        assert_eq!((status_b, replayed_b), (StatusCode::CREATED, false), "the other guest's answer is not replayed: {b}");
+        assert_ne!(a["work_order"]["id"], b["work_order"]["id"]);
+        assert_ne!(a["tracking_token"], b["tracking_token"]);
+        assert_eq!(app.count_rows("work_orders"), 2);
+        // Each session's own retry still replays its own answer.
+        let (status, replayed, again) = send(first, "guest-key-1").await;
+        assert_eq!((status, replayed), (StatusCode::CREATED, true));
+        assert_eq!(again["tracking_token"], a["tracking_token"]);
+        assert_eq!(app.count_rows("work_orders"), 2);
+    }
+
     async fn bad_input_and_other_peoples_orders_change_nothing(app: TestApp) {
         let (admin, token, account) = customer(&app, "wo-bad", "13900139505").await;
         // Every bad field at once.
