@@ -163,7 +163,7 @@ async function reportFault (report) {
   const photos = []
   for (const path of report.photos || []) photos.push(await upload('POST', '/api/v1/attachments', path))
   /** @type {Schemas['SubmitWorkOrderRequest']} */
-  const body = { qr_code: report.code, fault_description: report.description, channel: 'mini_program' }
+  const body = { qr_code: report.code, fault_description: report.description, channel: 'mini_program', attachment_ids: photos.map(photo => photo.id) }
   if (report.contactPhone) body.contact_phone = report.contactPhone
   if (report.confirmDuplicate) body.confirm_duplicate = true
   const answer = await call('POST', '/api/v1/work-orders', { body })

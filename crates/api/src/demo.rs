@@ -19,6 +19,7 @@ use baoxiu_registration::methods::{
 };
 use baoxiu_registration::{Channel, flows};
 use baoxiu_store::{DbConn, Tx};
+use baoxiu_workorders::attachments::{Uploader, UploaderKind};
 use baoxiu_workorders::orders::{
     self, DeviceRef, NewWorkOrder, OrderChannel, ServiceType, StaffAction, Submitted, Submitter,
 };
@@ -238,6 +239,11 @@ fn seed_orders(
             account_id: customer.account_id.clone(),
         },
         mobile: customer.mobile.clone(),
+        uploader: Uploader {
+            tenant_id: tenant_id.clone(),
+            kind: UploaderKind::Terminal,
+            id: customer.id.clone(),
+        },
     };
     let as_customer = Actor {
         tenant_id: tenant_id.clone(),
@@ -288,6 +294,7 @@ fn seed_orders(
             latitude: None,
             longitude: None,
             custom_fields: Default::default(),
+            attachment_ids: Vec::new(),
             channel: OrderChannel::MiniProgram,
             confirm_duplicate: true,
         };

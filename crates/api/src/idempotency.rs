@@ -5,7 +5,8 @@
 //! retry with the same key and the same request gets that answer again, with
 //! `Idempotent-Replayed: true`; the same key with another request answers 422 naming
 //! `Idempotency-Key`; the same key while the first request is still running answers 409.
-//! Keys are the caller's own: (tenant, principal, key). Without the header nothing changes.
+//! Keys are the caller's own: (tenant, principal, key), a guest's principal being their
+//! session (`principal_of`). Without the header nothing changes.
 //!
 //! Answers a retry could change are not kept: server errors, 401, 409 and 429 give the key back,
 //! so that the retry runs again.
@@ -25,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::extract::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use crate::tokens::TokenKind;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -92,6 +94,16 @@ fn keeps(status: StatusCode) -> bool {
         || status == StatusCode::TOO_MANY_REQUESTS)
 }
 
+/// Whose keys a caller's are: a user's own; the guest identity is one principal shared by
+/// every guest, so a guest's keys are their session's (the token's `sid`), and two guests
+/// sending the same key never get each other's answer.
+fn principal_of(caller: &Caller) -> String {
+    match (caller.kind, &caller.session_id) {
+        (TokenKind::Guest, Some(session)) => format!("{}/session/{session}", caller.subject),
+        _ => caller.subject.clone(),
+    }
+}
+
 /// Middleware for the routes that take `Idempotency-Key` (see the module).
 pub async fn idempotent(
     mut req: ServiceRequest,
@@ -126,7 +138,7 @@ pub async fn idempotent(
     req.set_payload(Payload::from(body));
     let owner = KeyOwner {
         tenant_id: caller.tenant_id.0.clone(),
-        principal_id: caller.subject.clone(),
+        principal_id: principal_of(&caller),
         key,
     };
     let now = state.now();

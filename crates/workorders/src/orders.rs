@@ -20,9 +20,11 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::attachments;
 use crate::numbering;
 use crate::settings::{self, Settings};
 use crate::status::{self, Also, Change, Status};
+use crate::templates::{self, Template};
 use crate::timeline::{self, TimelineEntry};
 use crate::tracking;
 
@@ -446,16 +448,47 @@ pub fn get(
     row.into_order(engineer)
 }
 
-/// An order with its timeline, in two statements.
-pub fn get_with_timeline(
+/// Whether the reader may see order `id` (one statement).
+pub fn visible(
     conn: &mut DbConn,
     tenant_id: &TenantId,
     id: &str,
     reader: &Reader,
-) -> DomainResult<(WorkOrder, Vec<TimelineEntry>)> {
+) -> DomainResult<bool> {
+    let query = with_engineer!(tenant_id).filter(work_orders::id.eq(id.to_owned()));
+    let Some(query) = visible_to!(query, reader) else {
+        return Ok(false);
+    };
+    Ok(query
+        .select(work_orders::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// An order with its timeline and the photos it claimed.
+#[derive(Debug)]
+pub struct Detail {
+    pub order: WorkOrder,
+    pub timeline: Vec<TimelineEntry>,
+    pub attachments: Vec<attachments::AttachmentRow>,
+}
+
+/// An order the reader may see with its timeline and photos, in three statements.
+pub fn get_detail(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    id: &str,
+    reader: &Reader,
+) -> DomainResult<Detail> {
     let order = get(conn, tenant_id, id, reader)?;
     let timeline = timeline::of_order(conn, tenant_id, &order.id)?;
-    Ok((order, timeline))
+    let attachments = attachments::of_work_order(conn, tenant_id, &order.id)?;
+    Ok(Detail {
+        order,
+        timeline,
+        attachments,
+    })
 }
 
 /// The order a tracking token names, with its timeline; a token no order has answers
@@ -633,6 +666,8 @@ pub struct Submitter {
     pub devices: baoxiu_devices::Viewer,
     /// The mobile the submitter logged in with, for the contact phone when none is given.
     pub mobile: Option<String>,
+    /// Whose unclaimed photos the order may claim (`attachment_ids`).
+    pub uploader: attachments::Uploader,
 }
 
 /// A submission, as the caller sends it.
@@ -658,6 +693,9 @@ pub struct NewWorkOrder {
     pub channel: OrderChannel,
     /// Create it even though the device has an open order.
     pub confirm_duplicate: bool,
+    /// The submitter's own unclaimed photos the order claims, at most
+    /// `attachments::MAX_PER_WORK_ORDER`.
+    pub attachment_ids: Vec<String>,
 }
 
 /// What a submission did.
@@ -667,6 +705,8 @@ pub enum Submitted {
     Created {
         order: Box<WorkOrder>,
         tracking_token: String,
+        /// The photos it claimed, in the order named.
+        attachments: Vec<attachments::AttachmentRow>,
     },
     /// Nothing created: the device has this open order; submit again with
     /// `confirm_duplicate` to create a second one.
@@ -717,6 +757,19 @@ pub fn check_custom_fields(
             "invalid",
             "a text (at most 2000 characters), a number, a boolean or a list of texts",
         );
+    }
+}
+
+/// The custom field values checked against the form template that applies (required,
+/// kind, options, shown), normalised; every bad one named `custom_fields.{key}`. A tenant
+/// without a template takes no custom fields.
+fn template_values(
+    template: Option<&Template>,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, Vec<FieldError>> {
+    match template {
+        Some(template) => templates::validate_values(template, values).map(|s| s.values),
+        None => baoxiu_forms::validate(templates::CUSTOM_PREFIX, &[], values),
     }
 }
 
@@ -864,7 +917,8 @@ pub fn submit(
     input: NewWorkOrder,
 ) -> DomainResult<Submitted> {
     let tenant_id = tx.actor.tenant_id.clone();
-    let settings: Settings = settings::settings(tx.conn, &tenant_id)?;
+    let (settings, template): (Settings, Option<Template>) =
+        settings::with_form_template(tx.conn, &tenant_id)?;
     let mut errors = Validator::new();
     let device = match find_device(tx.conn, &tenant_id, &input.device, &submitter.devices) {
         Ok(device) => device,
@@ -953,7 +1007,25 @@ pub fn submit(
         );
     }
     check_location(&mut errors, "", input.latitude, input.longitude);
+    errors.check(
+        input.attachment_ids.len() <= attachments::MAX_PER_WORK_ORDER,
+        attachments::IDS_FIELD,
+        "too_many",
+        &format!(
+            "a work order holds at most {} photos",
+            attachments::MAX_PER_WORK_ORDER
+        ),
+    );
     check_custom_fields(&input.custom_fields, &mut errors);
+    let custom_fields = match template_values(template.as_ref(), &input.custom_fields) {
+        Ok(values) => values,
+        Err(bad) => {
+            for e in bad {
+                errors.push(e);
+            }
+            serde_json::Map::new()
+        }
+    };
     errors.finish()?;
 
     if let Some(device) = &device
@@ -1013,7 +1085,7 @@ pub fn submit(
         address,
         latitude: input.latitude,
         longitude: input.longitude,
-        custom_fields: write_custom_fields(&input.custom_fields),
+        custom_fields: write_custom_fields(&custom_fields),
         account_id: submitter.account_id.clone(),
         contact_id: submitter.contact_id.clone(),
         enterprise_id: submitter.enterprise_id.clone(),
@@ -1045,6 +1117,9 @@ pub fn submit(
         .values(&row)
         .execute(tx.conn)?;
     let order = row.into_order(None)?;
+    // In the order's transaction: a photo claimed by a concurrent submission fails this
+    // one whole.
+    let photos = attachments::claim(tx, &submitter.uploader, &input.attachment_ids, &id)?;
     status::record(
         tx,
         &order.id,
@@ -1065,6 +1140,7 @@ pub fn submit(
     Ok(Submitted::Created {
         order: Box::new(order),
         tracking_token: token,
+        attachments: photos,
     })
 }
 

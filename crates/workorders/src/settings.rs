@@ -4,7 +4,7 @@
 //! default is the templates' own flag (`templates::default_id`), shown and set here too.
 
 use baoxiu_core::{DomainError, DomainResult, TenantId, Validator};
-use baoxiu_store::schema::tenant_settings;
+use baoxiu_store::schema::{form_templates, tenant_settings};
 use baoxiu_store::{DbConn, Tx, Versioned};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -210,6 +210,31 @@ impl Settings {
             version: row.version,
         })
     }
+}
+
+/// The settings with the form template that applies to a submission (the tenant's
+/// default), read in one statement.
+pub fn with_form_template(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+) -> DomainResult<(Settings, Option<templates::Template>)> {
+    let (row, template): (SettingsRow, Option<templates::TemplateRow>) = tenant_settings::table
+        .left_join(
+            form_templates::table.on(form_templates::tenant_id
+                .eq(tenant_settings::tenant_id)
+                .and(form_templates::is_default.eq(true))),
+        )
+        .filter(tenant_settings::tenant_id.eq(tenant_id.as_str()))
+        .select((
+            SettingsRow::as_select(),
+            Option::<templates::TemplateRow>::as_select(),
+        ))
+        .first(conn)?;
+    let template = template
+        .map(templates::TemplateRow::into_template)
+        .transpose()?;
+    let settings = Settings::from_row(row, template.as_ref().map(|t| t.id.clone()))?;
+    Ok((settings, template))
 }
 
 pub fn settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<Settings> {

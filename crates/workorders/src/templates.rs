@@ -449,7 +449,7 @@ fn insert(
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = form_templates)]
-struct TemplateRow {
+pub(crate) struct TemplateRow {
     id: String,
     name: String,
     preset: Option<String>,
@@ -461,7 +461,7 @@ struct TemplateRow {
 }
 
 impl TemplateRow {
-    fn into_template(self) -> DomainResult<Template> {
+    pub(crate) fn into_template(self) -> DomainResult<Template> {
         let stored: StoredFields = serde_json::from_str(&self.fields)
             .map_err(|e| DomainError::Internal(format!("stored form template: {e}")))?;
         Ok(Template {

@@ -13,6 +13,7 @@ pub mod dev;
 pub mod devices;
 pub mod domains;
 pub mod form_templates;
+pub mod forms;
 pub mod health;
 pub mod jobs;
 pub mod me;
@@ -56,6 +57,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(form_templates::list_form_templates)
         .service(form_templates::create_form_template)
         .service(form_templates::update_form_template)
+        .service(forms::get_work_order_form)
         .service(staff::list_staff)
         .service(staff::create_staff)
         .service(staff::get_staff)

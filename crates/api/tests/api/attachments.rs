@@ -63,7 +63,7 @@ fn pixels(width: u32, height: u32) -> RgbImage {
 }
 
 /// A JPEG as a phone sends it: EXIF with GPS, an ICC profile, XMP and a comment.
-fn phone_jpeg(width: u32, height: u32) -> Vec<u8> {
+pub fn phone_jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
     encoder.set_exif_metadata(exif_with_gps()).unwrap();
@@ -166,7 +166,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> Answer 
     upload_parts(app, token, &[("file", name, "image/jpeg", bytes)], None).await
 }
 
-async fn uploaded(app: &TestApp, token: &str, bytes: &[u8]) -> String {
+pub async fn uploaded(app: &TestApp, token: &str, bytes: &[u8]) -> String {
     let stored = upload(app, token, "photo.jpg", bytes).await;
     assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.text);
     stored.body["id"].as_str().unwrap().to_owned()

@@ -75,6 +75,7 @@ pub(crate) const ACCESS: &[(&str, Access)] = &[
     ("get_qr_settings", Access::Admin),
     ("get_readiness", Access::Public),
     ("get_registration_form", Access::Registrant),
+    ("get_work_order_form", Access::Terminal),
     ("get_registration_method", Access::Admin),
     ("get_registration_policy", Access::Admin),
     ("get_settings", Access::Admin),

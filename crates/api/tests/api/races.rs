@@ -181,4 +181,52 @@ backend_tests! {
             assert_eq!(audited(&app, &admin, action).await, 1, "{path}");
         }
     }
+
+    async fn two_submissions_claiming_one_photo_at_once_give_it_to_one(app: TestApp) {
+        use crate::attachments::{phone_jpeg, uploaded};
+        let (_, token, _) = crate::work_orders::customer(&app, "race-photo", "13900000031").await;
+        let photo = uploaded(&app, &token, &phone_jpeg(40, 30)).await;
+        let body = json!({ "brand": "格力", "category": "空调", "model": "KFR", "fault_description": "不制冷",
+            "contact_phone": "13900000031", "attachment_ids": [photo] });
+        let statuses = at_once(&app, 2, reqwest::Method::POST, "/api/v1/work-orders", Some(&body), &token).await;
+        one_won(&statuses, 201, 409);
+        assert_eq!(app.count_rows("work_orders"), 1);
+        assert_eq!(app.count_rows("outbox_events"), 1);
+        assert_eq!(app.count_rows(&format!("attachments WHERE id = '{photo}' AND work_order_id IS NOT NULL")), 1);
+    }
+
+    async fn eight_accepts_of_one_work_order_make_one_change(app: TestApp) {
+        let (admin, token, _) = crate::work_orders::customer(&app, "race-accept", "13900000032").await;
+        let body = json!({ "brand": "格力", "category": "空调", "model": "KFR", "fault_description": "不制冷", "contact_phone": "13900000032" });
+        let order = crate::work_orders::submit(&app, &token, body).await;
+        let id = order["work_order"]["id"].as_str().unwrap().to_owned();
+        let statuses = at_once(&app, 8, reqwest::Method::POST, &format!("/api/v1/admin/work-orders/{id}/transitions"),
+            Some(&json!({ "action": "accept" })), &admin).await;
+        one_won(&statuses, 200, 409);
+        assert_eq!(app.count_rows(&format!("work_order_events WHERE work_order_id = '{id}' AND action = 'accept'")), 1);
+        assert_eq!(app.count_rows(&format!("outbox_events WHERE subject_id = '{id}' AND kind = 'work_order.accept'")), 1);
+        assert_eq!(app.count_rows(&format!("work_orders WHERE id = '{id}' AND status = 'accepted' AND version = 2")), 1);
+        assert_eq!(audited(&app, &admin, "work_order.accept").await, 1);
+    }
+
+    async fn two_templates_made_the_default_at_once_leave_one_default(app: TestApp) {
+        let admin = app.sign_up("acme", "13800138000").await.access;
+        let templates = app.get("/api/v1/admin/form-templates", bearer(&admin)).await;
+        let ids: Vec<String> = templates.body["items"].as_array().unwrap().iter()
+            .filter(|t| t["is_default"] == false).map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 3, "{}", templates.text);
+        for _ in 0..3 {
+            let calls = ids.iter().map(|id| {
+                let app = &app;
+                let admin = admin.clone();
+                let path = format!("/api/v1/admin/form-templates/{id}");
+                async move { app.patch(&path, &json!({ "is_default": true }), bearer(&admin)).await.status.as_u16() }
+            });
+            let statuses = futures_util::future::join_all(calls).await;
+            assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
+            assert!(statuses.contains(&200), "{statuses:?}");
+            let tenant = app.count_rows("form_templates WHERE is_default = TRUE");
+            assert_eq!(tenant, 1, "exactly one default remains");
+        }
+    }
 }

@@ -16,6 +16,7 @@ use baoxiu_store::DbConn;
 use baoxiu_workorders::attachments::{
     self, AttachmentRow, MAX_BYTES, PhotoFormat, Uploader, UploaderKind, Variant,
 };
+use baoxiu_workorders::orders;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +26,7 @@ use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::renders;
 use crate::routes::shared::{BinaryFile, utc};
+use crate::routes::work_orders::any_reader_of;
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 use crate::upload;
@@ -51,15 +53,21 @@ pub fn uploader_of(caller: &Caller, principal: &Principal) -> Uploader {
     }
 }
 
-/// Whether `principal` may see work order `work_order_id`, and so the photos it claimed.
-/// Until the work orders' own visibility rule is wired in here, the tenant's staff may and
-/// nobody else (besides each photo's uploader, whom `find_visible` lets in first).
+/// Whether `principal` may see work order `work_order_id`, and so the photos it claimed:
+/// by the work orders' own rule (the submitter, the enterprise's users with the permission,
+/// the tenant's admins and dispatchers, the assigned engineer; never the shared guest,
+/// whose photos only their uploading session sees, which `find_visible` lets in first).
 pub fn may_see_work_order(
-    _conn: &mut DbConn,
+    conn: &mut DbConn,
     principal: &Principal,
-    _work_order_id: &str,
+    work_order_id: &str,
 ) -> DomainResult<bool> {
-    Ok(matches!(principal.identity, Identity::Staff(_)))
+    orders::visible(
+        conn,
+        &principal.tenant_id(),
+        work_order_id,
+        &any_reader_of(principal),
+    )
 }
 
 /// The media type of a stored photo (the same as the upload's, decided by its content).

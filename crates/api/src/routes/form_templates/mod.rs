@@ -52,7 +52,7 @@ impl From<FieldKindDto> for FieldKind {
 }
 
 impl FieldKindDto {
-    fn of(kind: FieldKind) -> Self {
+    pub fn of(kind: FieldKind) -> Self {
         match kind {
             FieldKind::Text | FieldKind::Free => Self::Text,
             FieldKind::Textarea => Self::Textarea,

@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::Viewer;
+use baoxiu_workorders::attachments::{Uploader, UploaderKind};
 use baoxiu_workorders::export;
 use baoxiu_workorders::orders::{
     self, OrderChannel, OrderFilter, Reader, StaffAction, Submitted, Submitter,
@@ -20,12 +21,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     DuplicateWorkOrderResponse, SubmitWorkOrderRequest, WorkOrderDetail, WorkOrderResponse,
+    nested_under, photos,
 };
 use crate::csv_export::CsvExport;
 use crate::extract::StaffCaller;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::attachments::AttachmentResponse;
 use crate::routes::shared::{PageQuery, PageResponse};
 use crate::state::AppState;
 
@@ -177,6 +180,8 @@ pub struct CreateWorkOrderRequest {
 pub struct CreatedWorkOrderResponse {
     pub work_order: WorkOrderResponse,
     pub tracking_token: String,
+    /// The photos it claimed (`attachment_ids`), in the order named.
+    pub attachments: Vec<AttachmentResponse>,
 }
 
 /// Take a work order (phone intake).
@@ -207,7 +212,10 @@ pub async fn create_work_order(
         )
         .into());
     }
-    let input = request.order.into_input(OrderChannel::Phone)?;
+    let input = request
+        .order
+        .into_input(OrderChannel::Phone)
+        .map_err(|e| nested_under("order", e))?;
     let (account_id, contact_id) = (request.account_id, request.contact_id);
     let now = state.now();
     let submitted = state
@@ -226,17 +234,24 @@ pub async fn create_work_order(
                 enterprise_id: None,
                 devices: Viewer::Staff,
                 mobile: None,
+                uploader: Uploader {
+                    tenant_id: tx.actor.tenant_id.clone(),
+                    kind: UploaderKind::Staff,
+                    id: tx.actor.id.clone(),
+                },
             };
-            orders::submit(tx, &submitter, input)
+            orders::submit(tx, &submitter, input).map_err(|e| nested_under("order", e))
         })
         .await?;
     Ok(match submitted {
         Submitted::Created {
             order,
             tracking_token,
+            attachments,
         } => HttpResponse::build(StatusCode::CREATED).json(CreatedWorkOrderResponse {
             work_order: WorkOrderResponse::new(*order, now),
             tracking_token,
+            attachments: photos(attachments),
         }),
         Submitted::Duplicate(open) => {
             HttpResponse::Ok().json(DuplicateWorkOrderResponse::new(*open))
@@ -258,12 +273,12 @@ pub async fn get_admin_work_order(
     id: web::Path<String>,
 ) -> Result<web::Json<WorkOrderDetail>, ApiError> {
     let now = state.now();
-    let (order, timeline) = state
+    let detail = state
         .read(&staff, move |tx| {
-            orders::get_with_timeline(tx.conn, &tx.actor.tenant_id, &id, &Reader::Staff)
+            orders::get_detail(tx.conn, &tx.actor.tenant_id, &id, &Reader::Staff)
         })
         .await?;
-    Ok(web::Json(WorkOrderDetail::new(order, timeline, now)))
+    Ok(web::Json(WorkOrderDetail::new(detail, now)))
 }
 
 /// What staff do to an order.

@@ -9,13 +9,15 @@ pub mod engineer;
 pub mod terminal;
 pub mod tracking;
 
+use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::devices::WarrantyStatus;
 use baoxiu_registration::access::DataScope;
-use baoxiu_registration::principal::Principal;
+use baoxiu_registration::principal::{Identity, Principal};
 use baoxiu_store::DbConn;
+use baoxiu_workorders::attachments::{AttachmentRow, Uploader};
 use baoxiu_workorders::orders::{
-    self, DeviceRef, NewWorkOrder, OrderChannel, Reader, ServiceType, Submitter, WorkOrder,
+    self, Detail, DeviceRef, NewWorkOrder, OrderChannel, Reader, ServiceType, Submitter, WorkOrder,
 };
 use baoxiu_workorders::status::Status;
 use baoxiu_workorders::timeline::TimelineEntry;
@@ -23,6 +25,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::routes::attachments::AttachmentResponse;
 use crate::routes::shared::utc;
 
 /// The `Idempotency-Key` parameter of the submitting routes.
@@ -278,36 +281,49 @@ fn timeline(entries: Vec<TimelineEntry>, with_actor_ids: bool) -> Vec<TimelineEn
         .collect()
 }
 
-/// A customer's order with its timeline.
+/// A customer's order with its timeline and photos.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerWorkOrderDetail {
     pub work_order: CustomerWorkOrderResponse,
     pub timeline: Vec<TimelineEntryResponse>,
+    /// The photos the order claimed, in upload order.
+    #[schema(max_items = 9)]
+    pub attachments: Vec<AttachmentResponse>,
 }
 
 impl CustomerWorkOrderDetail {
-    pub fn new(order: WorkOrder, entries: Vec<TimelineEntry>) -> Self {
+    pub fn new(detail: Detail) -> Self {
         Self {
-            work_order: order.into(),
-            timeline: timeline(entries, false),
+            work_order: detail.order.into(),
+            timeline: timeline(detail.timeline, false),
+            attachments: photos(detail.attachments),
         }
     }
 }
 
-/// An order with its timeline, for staff.
+/// An order with its timeline and photos, for staff.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkOrderDetail {
     pub work_order: WorkOrderResponse,
     pub timeline: Vec<TimelineEntryResponse>,
+    /// The photos the order claimed, in upload order.
+    #[schema(max_items = 9)]
+    pub attachments: Vec<AttachmentResponse>,
 }
 
 impl WorkOrderDetail {
-    pub fn new(order: WorkOrder, entries: Vec<TimelineEntry>, now: NaiveDateTime) -> Self {
+    pub fn new(detail: Detail, now: NaiveDateTime) -> Self {
         Self {
-            work_order: WorkOrderResponse::new(order, now),
-            timeline: timeline(entries, true),
+            work_order: WorkOrderResponse::new(detail.order, now),
+            timeline: timeline(detail.timeline, true),
+            attachments: photos(detail.attachments),
         }
     }
+}
+
+/// Photo rows as the API shows them.
+pub fn photos(rows: Vec<AttachmentRow>) -> Vec<AttachmentResponse> {
+    rows.into_iter().map(AttachmentResponse::from).collect()
 }
 
 /// The open order a submission ran into.
@@ -429,6 +445,13 @@ pub struct SubmitWorkOrderRequest {
     /// Create the order even though the device has an open one.
     #[serde(default)]
     pub confirm_duplicate: bool,
+    /// Photos to attach: ids of the caller's own uploads (`POST /attachments`) that no
+    /// order has claimed yet, at most 9. Another caller's, an unknown or a claimed one
+    /// answers 422 naming `attachment_ids` (a photo claimed by another of the caller's
+    /// orders meanwhile: 409 `attachment-claimed`); nothing is created then.
+    #[serde(default)]
+    #[schema(max_items = 9)]
+    pub attachment_ids: Vec<String>,
 }
 
 impl SubmitWorkOrderRequest {
@@ -480,7 +503,25 @@ impl SubmitWorkOrderRequest {
             custom_fields: self.custom_fields,
             channel: self.channel.map(OrderChannel::from).unwrap_or(channel),
             confirm_duplicate: self.confirm_duplicate,
+            attachment_ids: self.attachment_ids,
         })
+    }
+}
+
+/// Bad fields of a submission nested under `prefix` in the request (the phone intake's
+/// `order`) are named as the request has them: `order.custom_fields.room`.
+pub fn nested_under(prefix: &str, error: DomainError) -> DomainError {
+    match error {
+        DomainError::Validation(errors) => DomainError::Validation(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field = format!("{prefix}.{}", e.field);
+                    e
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -527,10 +568,27 @@ pub fn reader_of(principal: &Principal) -> DomainResult<Reader> {
     })
 }
 
+/// Who any caller reads orders as: the tenant's admins and dispatchers every order, an
+/// engineer the orders assigned to them, a terminal caller as `reader_of` says (none while
+/// they may not read data).
+pub fn any_reader_of(principal: &Principal) -> Reader {
+    match &principal.identity {
+        Identity::Staff(staff) if staff.role == StaffRole::Engineer => Reader::Engineer {
+            staff_id: staff.id.clone(),
+        },
+        Identity::Staff(_) => Reader::Staff,
+        Identity::Terminal { .. } => reader_of(principal).unwrap_or(Reader::Guest),
+    }
+}
+
 /// Who a terminal caller submits as, once the registration policy lets them
 /// (`registration-required` otherwise); a guest's order goes to the guest account and
 /// contact of the policy.
-pub fn submitter_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Submitter> {
+pub fn submitter_of(
+    conn: &mut DbConn,
+    principal: &Principal,
+    uploader: Uploader,
+) -> DomainResult<Submitter> {
     let (user, access) = principal
         .terminal()
         .ok_or(DomainError::Forbidden("this route is for customers"))?;
@@ -546,6 +604,7 @@ pub fn submitter_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Su
             enterprise_id: None,
             devices,
             mobile: None,
+            uploader,
         });
     }
     Ok(Submitter {
@@ -556,5 +615,6 @@ pub fn submitter_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Su
         enterprise_id: user.enterprise.as_ref().map(|e| e.id.clone()),
         devices,
         mobile: user.mobile.clone(),
+        uploader,
     })
 }

@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 
 use super::{
     CustomerWorkOrderDetail, CustomerWorkOrderResponse, DuplicateWorkOrderResponse,
-    RateWorkOrderRequest, SubmitWorkOrderRequest, reader_of, submitter_of,
+    RateWorkOrderRequest, SubmitWorkOrderRequest, photos, reader_of, submitter_of,
 };
 use crate::extract::TerminalCaller;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
+use crate::routes::attachments::{AttachmentResponse, uploader_of};
 use crate::routes::shared::{PageQuery, PageResponse};
 use crate::state::{AppState, resolve_principal};
 
@@ -25,6 +26,9 @@ pub struct SubmittedWorkOrderResponse {
     /// Follow and rate the order without logging in: `GET /api/v1/track/{token}` (with
     /// the tenant's `X-Tenant` or host). Only its hash is kept: it is not shown again.
     pub tracking_token: String,
+    /// The photos it claimed (`attachment_ids`), in the order named.
+    #[schema(max_items = 9)]
+    pub attachments: Vec<AttachmentResponse>,
 }
 
 /// Submit a work order.
@@ -51,7 +55,8 @@ pub async fn submit_work_order(
     let submitted = state
         .change(&caller, move |tx| {
             let principal = resolve_principal(tx.conn, &claimed)?;
-            let submitter = submitter_of(tx.conn, &principal)?;
+            let uploader = uploader_of(&claimed, &principal);
+            let submitter = submitter_of(tx.conn, &principal, uploader)?;
             orders::submit(tx, &submitter, input)
         })
         .await?;
@@ -59,9 +64,11 @@ pub async fn submit_work_order(
         Submitted::Created {
             order,
             tracking_token,
+            attachments,
         } => HttpResponse::build(StatusCode::CREATED).json(SubmittedWorkOrderResponse {
             work_order: (*order).into(),
             tracking_token,
+            attachments: photos(attachments),
         }),
         Submitted::Duplicate(open) => {
             HttpResponse::Ok().json(DuplicateWorkOrderResponse::new(*open))
@@ -117,9 +124,8 @@ pub async fn get_work_order(
     let detail = state
         .read_as(caller.unresolved(), move |tx, principal| {
             let reader = reader_of(principal)?;
-            let (order, timeline) =
-                orders::get_with_timeline(tx.conn, &principal.tenant_id(), &id, &reader)?;
-            Ok(CustomerWorkOrderDetail::new(order, timeline))
+            let detail = orders::get_detail(tx.conn, &principal.tenant_id(), &id, &reader)?;
+            Ok(CustomerWorkOrderDetail::new(detail))
         })
         .await?;
     Ok(web::Json(detail))
