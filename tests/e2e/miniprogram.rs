@@ -14,7 +14,8 @@ fn repository() -> PathBuf {
 fn scripts(folder: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(folder).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() {
+        // The sample's own scripts: not the tooling `npm ci` installs beside them.
+        if path.is_dir() && !path.ends_with("node_modules") {
             scripts(&path, found);
         } else if path.extension().is_some_and(|ext| ext == "js") {
             found.push(path);
