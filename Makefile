@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BAOXIU := $(CARGO) run -p baoxiu-api --bin baoxiu --
 
-.PHONY: run test check openapi openapi-check bench bench-growth demo
+.PHONY: run test check openapi openapi-check bench bench-growth bench-floor demo
 
 ## run: build, migrate ./data/baoxiu.db, seed the demo tenant once, serve on 127.0.0.1:8080
 run:
@@ -42,3 +42,8 @@ bench:
 ## bulk with SQL, on both backends; figures into bench/results.json (`growth`)
 bench-growth:
 	./bench/growth
+
+## bench-floor: the work-order submit against the stack's floor insert (../shared/bench),
+## side by side in one run with wrk, on both backends (compare.sh has no pair for it)
+bench-floor:
+	./bench/vs-floor

@@ -511,3 +511,15 @@ impl FromRequest for IfMatch {
 pub fn etag(version: i32) -> header::EntityTag {
     header::EntityTag::new_strong(version.to_string())
 }
+
+/// An answer of a versioned object: `body` as JSON, with the object's `version` as `ETag`
+/// (what a later `If-Match` sends back).
+pub fn versioned(
+    status: actix_web::http::StatusCode,
+    version: i32,
+    body: impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header(header::ETag(etag(version)))
+        .json(body)
+}

@@ -227,3 +227,69 @@ pub fn view_of(conn: &mut DbConn, principal: &Principal) -> DomainResult<Option<
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct BinaryFile(pub Vec<u8>);
+
+/// Problem answers that several operations document alike, for `responses(...)` beside the
+/// operation's own: `responses((status = 200, …), Stale)`.
+pub mod answers {
+    use std::collections::BTreeMap;
+
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+    fn problems(answers: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+        answers
+            .iter()
+            .map(|(status, description)| {
+                let content = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description(*description)
+                    .content("application/problem+json", content)
+                    .build();
+                ((*status).to_owned(), RefOr::T(response))
+            })
+            .collect()
+    }
+
+    /// 412: an `If-Match` naming a version older than the stored one.
+    pub struct Stale;
+
+    impl utoipa::IntoResponses for Stale {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[("412", "Changed since it was read")])
+        }
+    }
+
+    /// The limits on sending a login code (staff and terminal alike).
+    pub struct SmsCodeLimits;
+
+    impl utoipa::IntoResponses for SmsCodeLimits {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[(
+                "429",
+                "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After",
+            )])
+        }
+    }
+
+    /// Why a WeChat login (Mini Program or Official Account) does not log in.
+    pub struct WechatLoginRefusals;
+
+    impl utoipa::IntoResponses for WechatLoginRefusals {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[
+                (
+                    "401",
+                    "The WeChat code is invalid or used (`wechat-code-invalid`)",
+                ),
+                ("403", "`not-activated`, or WeChat refused a high-risk user"),
+                ("409", "No terminal-user seat left (`seats-exhausted`)"),
+                (
+                    "429",
+                    "WeChat's rate limit, or too many requests to the login and SMS routes from this client address or from all clients together (`rate-limited`); see Retry-After",
+                ),
+                ("503", "WeChat is not answering"),
+            ])
+        }
+    }
+}

@@ -14,6 +14,7 @@ use super::{LoginSubject, login_answer};
 use crate::extract::TenantScope;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::answers::SmsCodeLimits;
 use crate::routes::shared::{CodeSent, SendCodeRequest, TokenPair};
 use crate::state::{AppState, Nobody};
 use crate::tokens::WechatClaim;
@@ -31,7 +32,7 @@ use crate::tokens::WechatClaim;
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is issued; it goes out by SMS (from a background job) if the mobile is a staff user's", body = CodeSent),
-        (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+        SmsCodeLimits,
     ),
     security(()),
 )]

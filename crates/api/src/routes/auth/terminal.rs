@@ -18,6 +18,7 @@ use super::{LoginSubject, login_answer};
 use crate::extract::{Caller, TENANT_HEADER, TenantScope};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
+use crate::routes::shared::answers::{SmsCodeLimits, WechatLoginRefusals};
 use crate::routes::shared::{
     CodeSent, SendCodeRequest, TerminalView, TokenPair, terminal_view, view_of,
 };
@@ -322,11 +323,7 @@ async fn wechat_login(
     params(("X-Tenant" = Option<String>, Header, description = "Only with the shared public mini program", example = "demo")),
     responses(
         (status = 200, description = "Logged in", body = TerminalLoginResponse),
-        (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "WeChat's rate limit, or too many requests to the login and SMS routes from this client address or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
+        WechatLoginRefusals,
     ),
     security(()),
 )]
@@ -357,11 +354,7 @@ pub async fn login_wechat_mini_program(
     request_body = WechatLoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TerminalLoginResponse),
-        (status = 401, description = "The WeChat code is invalid or used (`wechat-code-invalid`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not-activated`, or WeChat refused a high-risk user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No terminal-user seat left (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "WeChat's rate limit, or too many requests to the login and SMS routes from this client address or from all clients together (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "WeChat is not answering", body = Problem, content_type = "application/problem+json"),
+        WechatLoginRefusals,
     ),
     security(()),
 )]
@@ -394,7 +387,7 @@ pub async fn login_wechat_official_account(
     params(("X-Tenant" = Option<String>, Header, description = "The tenant's slug", example = "demo")),
     responses(
         (status = 202, description = "The code is issued and goes out by SMS (from a background job)", body = CodeSent),
-        (status = 429, description = "Sent too often (to this mobile: one a minute and 10 a day per tenant, 20 a day over all tenants; from this client address: 30 an hour over all tenants), or too many requests to the login and SMS routes (`rate-limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+        SmsCodeLimits,
     ),
     security(()),
 )]

@@ -1,7 +1,6 @@
 //! Staff manage customer accounts and their contacts.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, patch, post, web};
 use baoxiu_accounts::customers::{
     self, Account, AccountChanges, AccountFilter, Contact, ContactChanges, ExtraFields, NewAccount,
@@ -11,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{IfMatch, StaffCaller, etag};
+use crate::extract::{IfMatch, StaffCaller, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
@@ -53,9 +52,7 @@ impl From<Account> for AccountResponse {
 }
 
 fn account_response(status: StatusCode, account: Account) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(ETag(etag(account.version)))
-        .json(AccountResponse::from(account))
+    versioned(status, account.version, AccountResponse::from(account))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -189,7 +186,7 @@ pub struct UpdateAccountRequest {
     params(("id" = String, Path, description = "Account id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = AccountResponse),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/accounts/{id}")]
 pub async fn update_account(
     state: web::Data<AppState>,
@@ -312,9 +309,11 @@ pub async fn create_contact(
             )
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(ETag(etag(contact.version)))
-        .json(ContactResponse::from(contact)))
+    Ok(versioned(
+        StatusCode::CREATED,
+        contact.version,
+        ContactResponse::from(contact),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -337,7 +336,7 @@ pub struct UpdateContactRequest {
     params(("id" = String, Path, description = "Contact id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = ContactResponse),
         (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/contacts/{id}")]
 pub async fn update_contact(
     state: web::Data<AppState>,
@@ -357,7 +356,9 @@ pub async fn update_contact(
             customers::update_contact(tx, &id, changes, if_match.0)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ETag(etag(contact.version)))
-        .json(ContactResponse::from(contact)))
+    Ok(versioned(
+        StatusCode::OK,
+        contact.version,
+        ContactResponse::from(contact),
+    ))
 }

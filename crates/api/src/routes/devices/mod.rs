@@ -1,7 +1,6 @@
 //! Devices: staff manage them; terminal users see their account's and public ones.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use baoxiu_devices::Viewer;
 use baoxiu_devices::devices::{
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::csv_export::CsvExport;
-use crate::extract::{IfMatch, StaffCaller, TerminalCaller, etag};
+use crate::extract::{IfMatch, StaffCaller, TerminalCaller, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
@@ -140,9 +139,7 @@ impl DeviceView {
 }
 
 fn device_response(status: StatusCode, device: Device) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(ETag(etag(device.version)))
-        .json(DeviceResponse::from(device))
+    versioned(status, device.version, DeviceResponse::from(device))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -359,7 +356,7 @@ impl UpdateDeviceRequest {
     params(("id" = String, Path, description = "Device id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = DeviceResponse),
         (status = 404, description = "No such device", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/devices/{id}")]
 pub async fn update_device(
     state: web::Data<AppState>,

@@ -1,6 +1,5 @@
 //! Work-order form templates: the tenant's presets and its own, which one is the default.
 
-use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, patch, post, web};
 use baoxiu_forms::{Field, FieldKind, Limits};
 use baoxiu_workorders::templates::{self, NewTemplate, Preset, Template, TemplateChanges};
@@ -8,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::extract::{AdminCaller, IfMatch, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::shared::{PageQuery, PageResponse, utc};
@@ -203,9 +202,11 @@ impl From<Template> for FormTemplateResponse {
 }
 
 fn answer(status: actix_web::http::StatusCode, template: Template) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(ETag(etag(template.version)))
-        .json(FormTemplateResponse::from(template))
+    versioned(
+        status,
+        template.version,
+        FormTemplateResponse::from(template),
+    )
 }
 
 /// List form templates.
@@ -291,7 +292,7 @@ pub struct UpdateFormTemplateRequest {
     responses((status = 200, description = "Changed", body = FormTemplateResponse, headers(("ETag" = String, description = "Version"))),
         (status = 404, description = "No such template", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Changed by another request since it was read (without If-Match)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/form-templates/{id}")]
 pub async fn update_form_template(
     state: web::Data<AppState>,

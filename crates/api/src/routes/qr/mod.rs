@@ -2,7 +2,6 @@
 //! for whoever holds a phone; `/q/{code}`, the URL printed in the code.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, post, put, web};
 use baoxiu_accounts::roles::Permission;
 use baoxiu_accounts::staff::StaffRole;
@@ -17,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{
-    AdminCaller, Caller, IfMatch, PrincipalCaller, StaffCaller, TENANT_HEADER, etag, request_host,
-    tenant_of_host,
+    AdminCaller, Caller, IfMatch, PrincipalCaller, StaffCaller, TENANT_HEADER, request_host,
+    tenant_of_host, versioned,
 };
 use crate::json::{self, ApiJson};
 use crate::problem::{ApiError, Problem};
@@ -52,9 +51,7 @@ pub async fn get_qr_settings(
             qr::get_settings(tx.conn, &tx.actor.tenant_id)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ETag(etag(version)))
-        .json(settings))
+    Ok(versioned(StatusCode::OK, version, settings))
 }
 
 /// Replace the QR code settings.
@@ -64,7 +61,7 @@ pub async fn get_qr_settings(
 #[utoipa::path(tag = "qr-codes", operation_id = "put_qr_settings", request_body = QrSettings,
     params(("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Saved", body = QrSettings),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[put("/admin/qr-settings")]
 pub async fn put_qr_settings(
     state: web::Data<AppState>,
@@ -79,9 +76,7 @@ pub async fn put_qr_settings(
             qr::put_settings(tx, settings, &rules, if_match.0)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ETag(etag(version)))
-        .json(saved))
+    Ok(versioned(StatusCode::OK, version, saved))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

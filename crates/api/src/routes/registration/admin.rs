@@ -1,7 +1,7 @@
 //! Admins configure who may get in: the registration policy, self-registration methods,
 //! invitation codes; staff see and decide the registrations awaiting approval.
 
-use actix_web::http::header::ETag;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use baoxiu_registration::flows::{self, ApprovalReason, ClaimKind, Registration};
 use baoxiu_registration::invitations::{self, InvitationCode};
@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, etag};
+use crate::extract::{AdminCaller, IfMatch, PlatformCaller, StaffCaller, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
@@ -53,16 +53,18 @@ pub struct PolicyBody {
 }
 
 fn policy_response(policy: Policy) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(ETag(etag(policy.version)))
-        .json(PolicyResponse {
+    versioned(
+        StatusCode::OK,
+        policy.version,
+        PolicyResponse {
             guest_enabled: policy.guest_enabled,
             guest_account_id: policy.guest_account_id,
             guest_contact_id: policy.guest_contact_id,
             require_account_on_work_orders: policy.require_account_on_work_orders,
             invitation_required: policy.invitation_required,
             seats: policy.seats,
-        })
+        },
+    )
 }
 
 /// Get the registration policy.
@@ -88,7 +90,7 @@ pub async fn get_registration_policy(
 #[utoipa::path(tag = "registration-admin", operation_id = "put_registration_policy", request_body = PolicyBody,
     params(("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Saved", body = PolicyResponse),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[put("/admin/registration-policy")]
 pub async fn put_registration_policy(
     state: web::Data<AppState>,
@@ -136,9 +138,7 @@ impl From<Method> for MethodResponse {
 }
 
 fn method_response(status: actix_web::http::StatusCode, method: Method) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(ETag(etag(method.version)))
-        .json(MethodResponse::from(method))
+    versioned(status, method.version, MethodResponse::from(method))
 }
 
 /// List self-registration methods.
@@ -233,7 +233,7 @@ pub struct UpdateMethodRequest {
     params(("id" = String, Path, description = "Method id"), ("If-Match" = Option<String>, Header, description = "ETag read")),
     responses((status = 200, description = "Changed", body = MethodResponse),
         (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/registration-methods/{id}")]
 pub async fn update_registration_method(
     state: web::Data<AppState>,

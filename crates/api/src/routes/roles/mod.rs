@@ -1,13 +1,13 @@
 //! Terminal roles and their permissions.
 
-use actix_web::http::header::ETag;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use baoxiu_accounts::roles::{self, NewRole, Permission, Role, RoleChanges};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::extract::{AdminCaller, IfMatch, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::shared::{PageQuery, PageResponse, utc};
@@ -135,9 +135,11 @@ pub async fn create_role(
     let role = state
         .change(&admin, move |tx| roles::create(tx, input))
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(ETag(etag(role.version)))
-        .json(RoleResponse::from(role)))
+    Ok(versioned(
+        StatusCode::CREATED,
+        role.version,
+        RoleResponse::from(role),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -157,7 +159,7 @@ pub struct UpdateRoleRequest {
     responses((status = 200, description = "Changed", body = RoleResponse),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The guest role is read-only", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/roles/{id}")]
 pub async fn update_role(
     state: web::Data<AppState>,
@@ -178,9 +180,11 @@ pub async fn update_role(
             roles::update(tx, &id, changes, if_match.0)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ETag(etag(role.version)))
-        .json(RoleResponse::from(role)))
+    Ok(versioned(
+        StatusCode::OK,
+        role.version,
+        RoleResponse::from(role),
+    ))
 }
 
 /// Remove a terminal role.

@@ -216,7 +216,7 @@ pub struct UpdateStaffRequest {
         (status = 200, description = "Changed", body = StaffResponse, headers(("ETag" = String, description = "Version"))),
         (status = 404, description = "No such staff user in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave the tenant without an active admin", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        crate::routes::shared::answers::Stale,
     ),
 )]
 #[patch("/admin/staff/{id}")]

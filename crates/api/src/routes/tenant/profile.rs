@@ -1,7 +1,6 @@
 //! The provider profile (admins) and the tenant settings.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ETag;
 use actix_web::{HttpResponse, get, patch, web};
 use baoxiu_accounts::tenants::{self, ProfileChanges, Tenant};
 use baoxiu_workorders::orders::ServiceType;
@@ -10,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::{AdminCaller, IfMatch, etag};
+use crate::extract::{AdminCaller, IfMatch, versioned};
 use crate::json::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::shared::{double_option, utc};
 use crate::state::AppState;
 
@@ -57,9 +56,7 @@ fn profile_response(tenant: Tenant, now: chrono::NaiveDateTime) -> HttpResponse 
         created_at: utc(tenant.created_at),
         updated_at: utc(tenant.updated_at),
     };
-    HttpResponse::build(StatusCode::OK)
-        .insert_header(ETag(etag(body.version)))
-        .json(body)
+    versioned(StatusCode::OK, body.version, body)
 }
 
 /// Get the provider profile.
@@ -112,7 +109,7 @@ pub struct UpdateProfileRequest {
     params(("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on")),
     responses(
         (status = 200, description = "Changed", body = ProfileResponse, headers(("ETag" = String, description = "Version"))),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        crate::routes::shared::answers::Stale,
     ),
 )]
 #[patch("/admin/profile")]
@@ -195,9 +192,7 @@ fn settings_response(settings: Settings) -> HttpResponse {
         service_targets: settings.service_targets.0,
         version: settings.version,
     };
-    HttpResponse::build(StatusCode::OK)
-        .insert_header(ETag(etag(body.version)))
-        .json(body)
+    versioned(StatusCode::OK, body.version, body)
 }
 
 /// Get the settings.
@@ -260,7 +255,7 @@ pub struct UpdateSettingsRequest {
     params(("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on")),
     responses(
         (status = 200, description = "Changed", body = SettingsResponse, headers(("ETag" = String, description = "Version"))),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        crate::routes::shared::answers::Stale,
     ),
 )]
 #[patch("/admin/settings")]

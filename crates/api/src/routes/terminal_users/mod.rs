@@ -1,6 +1,6 @@
 //! Staff see terminal users; admins activate accounts manually and change users.
 
-use actix_web::http::header::ETag;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use baoxiu_accounts::terminal_users::{
     self, TerminalStatus, TerminalUser, TerminalUserChanges, TerminalUserFilter,
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{AdminCaller, IfMatch, StaffCaller, etag};
+use crate::extract::{AdminCaller, IfMatch, StaffCaller, versioned};
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
@@ -149,7 +149,7 @@ pub struct UpdateTerminalUserRequest {
     responses((status = 200, description = "Changed", body = TerminalUserResponse),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Re-enabling needs a free seat (`seats-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json")))]
+        crate::routes::shared::answers::Stale))]
 #[patch("/admin/terminal-users/{id}")]
 pub async fn update_terminal_user(
     state: web::Data<AppState>,
@@ -168,7 +168,9 @@ pub async fn update_terminal_user(
             flows::update_terminal_user(tx, &id, changes, if_match.0)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(ETag(etag(user.version)))
-        .json(TerminalUserResponse::from(user)))
+    Ok(versioned(
+        StatusCode::OK,
+        user.version,
+        TerminalUserResponse::from(user),
+    ))
 }
