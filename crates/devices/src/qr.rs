@@ -81,6 +81,93 @@ pub struct QrSettings {
     pub style: QrStyle,
 }
 
+/// The code rule as stored (`qr_settings.rule_json`): versioned, and read leniently, so
+/// that what an older build wrote (without `v`) or a newer one (with more) still reads.
+/// The API's `CodeRule` stays strict.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredRule {
+    #[serde(default = "first_version")]
+    v: u32,
+    #[serde(flatten)]
+    rule: StoredRuleKind,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StoredRuleKind {
+    Sequence { prefix: String, digits: u8 },
+    Random { length: u8 },
+    Serial,
+}
+
+/// The label style as stored (`qr_settings.style_json`), versioned and lenient likewise.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredStyle {
+    #[serde(default = "first_version")]
+    v: u32,
+    module_px: u32,
+    quiet_zone: u32,
+    error_correction: ErrorCorrection,
+    foreground: String,
+    background: String,
+    caption: Caption,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl From<&CodeRule> for StoredRule {
+    fn from(rule: &CodeRule) -> Self {
+        let rule = match rule {
+            CodeRule::Sequence { prefix, digits } => StoredRuleKind::Sequence {
+                prefix: prefix.clone(),
+                digits: *digits,
+            },
+            CodeRule::Random { length } => StoredRuleKind::Random { length: *length },
+            CodeRule::Serial => StoredRuleKind::Serial,
+        };
+        Self { v: 1, rule }
+    }
+}
+
+impl From<StoredRule> for CodeRule {
+    fn from(stored: StoredRule) -> Self {
+        match stored.rule {
+            StoredRuleKind::Sequence { prefix, digits } => Self::Sequence { prefix, digits },
+            StoredRuleKind::Random { length } => Self::Random { length },
+            StoredRuleKind::Serial => Self::Serial,
+        }
+    }
+}
+
+impl From<&QrStyle> for StoredStyle {
+    fn from(style: &QrStyle) -> Self {
+        Self {
+            v: 1,
+            module_px: style.module_px,
+            quiet_zone: style.quiet_zone,
+            error_correction: style.error_correction,
+            foreground: style.foreground.clone(),
+            background: style.background.clone(),
+            caption: style.caption,
+        }
+    }
+}
+
+impl From<StoredStyle> for QrStyle {
+    fn from(stored: StoredStyle) -> Self {
+        Self {
+            module_px: stored.module_px,
+            quiet_zone: stored.quiet_zone,
+            error_correction: stored.error_correction,
+            foreground: stored.foreground,
+            background: stored.background,
+            caption: stored.caption,
+        }
+    }
+}
+
 impl Default for QrSettings {
     fn default() -> Self {
         Self {
@@ -181,6 +268,10 @@ pub fn fill(template: &str, host: &str, slug: &str, code: &str) -> String {
         .replace("{code}", code)
 }
 
+fn stored_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn is_colour(text: &str) -> bool {
     text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
@@ -205,10 +296,14 @@ pub fn get_settings(conn: &mut DbConn, tenant_id: &TenantId) -> DomainResult<(Qr
     Ok((
         QrSettings {
             enabled,
-            rule: serde_json::from_str(&rule).map_err(bad)?,
+            rule: serde_json::from_str::<StoredRule>(&rule)
+                .map_err(bad)?
+                .into(),
             url_template,
             landing_url_template,
-            style: serde_json::from_str(&style).map_err(bad)?,
+            style: serde_json::from_str::<StoredStyle>(&style)
+                .map_err(bad)?
+                .into(),
         },
         version,
     ))
@@ -350,10 +445,10 @@ fn write_settings(
     errors.finish()?;
     let values = (
         qr_settings::enabled.eq(settings.enabled),
-        qr_settings::rule_json.eq(serde_json::to_string(&settings.rule).unwrap_or_default()),
+        qr_settings::rule_json.eq(stored_json(&StoredRule::from(&settings.rule))),
         qr_settings::url_template.eq(&settings.url_template),
         qr_settings::landing_url_template.eq(&settings.landing_url_template),
-        qr_settings::style_json.eq(serde_json::to_string(&settings.style).unwrap_or_default()),
+        qr_settings::style_json.eq(stored_json(&StoredStyle::from(&settings.style))),
         qr_settings::version.eq(version + 1),
         qr_settings::updated_at.eq(tx.now),
     );

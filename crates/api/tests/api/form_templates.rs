@@ -290,6 +290,23 @@ backend_tests! {
         assert_eq!(after.status, StatusCode::OK, "{}", after.text);
         assert_eq!(after.body["settings"], before.body["settings"]);
 
+        // The QR settings' rule and style likewise.
+        let qr = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
+        let mut qr_body = qr.body.clone();
+        qr_body["rule"] = json!({ "kind": "sequence", "prefix": "LX", "digits": 5 });
+        let saved = app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&qr_body), bearer(&admin)).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        assert_eq!(app.count_rows(r#"qr_settings WHERE rule_json LIKE '{"v":1,%' AND style_json LIKE '{"v":1,%'"#), 1);
+        app.execute_sql(r#"UPDATE qr_settings SET rule_json = REPLACE(rule_json, '{"v":1,', '{"later":{"x":1},'), style_json = REPLACE(style_json, '{"v":1,', '{"v":2,"shape":"round",')"#);
+        assert_eq!(app.count_rows("qr_settings WHERE rule_json LIKE '%later%' AND style_json LIKE '%round%'"), 1);
+        let qr_after = app.get("/api/v1/admin/qr-settings", bearer(&admin)).await;
+        assert_eq!(qr_after.status, StatusCode::OK, "{}", qr_after.text);
+        assert_eq!(qr_after.body, saved.body);
+        let mut strict = qr_body.clone();
+        strict["style"]["shape"] = json!("round");
+        let refused = app.call(reqwest::Method::PUT, "/api/v1/admin/qr-settings", Some(&strict), bearer(&admin)).await;
+        refused.problem(422, "validation-failed");
+
         let templates_before = list(&app, &admin).await;
         app.execute_sql(r#"UPDATE form_templates SET fields = REPLACE(REPLACE(fields, '{"v":1,', '{"later":[1],'), '"required":', '"hint":"x","required":')"#);
         assert_eq!(list(&app, &admin).await, templates_before);
