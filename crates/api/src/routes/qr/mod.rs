@@ -150,7 +150,7 @@ pub struct GenerateRequest {
     pub count: Option<usize>,
     /// ...or one code for each of these devices (at most 500).
     #[serde(default)]
-    #[schema(max_items = 500)]
+    #[schema(max_items = 500, value_type = Vec<uuid::Uuid>)]
     pub device_ids: Vec<String>,
 }
 
@@ -286,7 +286,7 @@ pub enum ExportFormat {
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// The codes, in label order (at most 1000).
-    #[schema(min_items = 1, max_items = 1000)]
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<baoxiu_core::texts::CodeText>, inline)]
     pub codes: Vec<String>,
     /// Default `label_sheet`.
     pub format: Option<ExportFormat>,
@@ -677,6 +677,7 @@ enum NewDevice {
 #[into_params(parameter_in = Query)]
 pub struct QQuery {
     /// The tenant's slug, used only when the host names no tenant.
+    #[param(max_length = 32)]
     pub t: Option<String>,
 }
 
