@@ -1,12 +1,15 @@
 //! `ApiQuery<T>`: the query-string extractor. Refuses control characters and names the
-//! parameter that does not fit its type (`limit`, not `query`), in words a person can read;
-//! and refuses a value past the bound the OpenAPI document states for it (`maxLength`, a
-//! `uuid` format), so that the document and the server cannot disagree.
+//! parameter that does not fit its type (`limit`, not `query`), in words a person can read.
+//! And a middleware that refuses, on every route, a query value past the bound the OpenAPI
+//! document states for it (`maxLength`, a `uuid` format), read from the document itself so
+//! that the two cannot disagree.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest};
 use baoxiu_core::FieldError;
 use futures_util::future::{Ready, ready};
@@ -38,12 +41,25 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let bounded = match req.match_pattern() {
-            Some(pattern) => check_bounds(req.method().as_str(), &pattern, req.query_string()),
-            None => Ok(()),
-        };
-        ready(bounded.and_then(|()| parse(req.query_string()).map(ApiQuery)))
+        ready(parse(req.query_string()).map(ApiQuery))
     }
+}
+
+/// Answers 422 naming each query parameter past the bound the document states for it,
+/// before routing (and before a missing object's 404), whatever extractor the route uses.
+pub async fn refuse_queries_past_their_bounds(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if !req.query_string().is_empty()
+        && let Some(pattern) = req.match_pattern()
+        && let Err(error) = check_bounds(req.method().as_str(), &pattern, req.query_string())
+    {
+        return Ok(req.error_response(error));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// What the document bounds a string query parameter by.
