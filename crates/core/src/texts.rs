@@ -15,6 +15,11 @@ pub const MAX_CODE_CHARS: usize = 64;
 /// What a QR code may hold: letters and digits (it goes into URLs as it is).
 pub const CODE_PATTERN: &str = "^[A-Za-z0-9]{1,64}$";
 
+/// Whether `text` has the shape of a QR code ([`CODE_PATTERN`]).
+pub fn is_code(text: &str) -> bool {
+    (1..=MAX_CODE_CHARS).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 fn text(max: usize, pattern: Option<&str>, description: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)

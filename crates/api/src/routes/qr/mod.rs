@@ -326,6 +326,16 @@ pub async fn export_qr_codes(
         )
         .into());
     }
+    let mut shapes = baoxiu_core::Validator::new();
+    for (i, code) in request.codes.iter().enumerate() {
+        shapes.check(
+            baoxiu_core::texts::is_code(code),
+            &format!("codes.{i}"),
+            "invalid",
+            "a code is 1-64 letters and digits",
+        );
+    }
+    shapes.finish()?;
     let format = request.format.unwrap_or_default();
     let (rows, columns) = (request.rows.unwrap_or(5), request.columns.unwrap_or(4));
     if matches!(format, ExportFormat::LabelSheet) {
