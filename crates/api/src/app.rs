@@ -246,6 +246,7 @@ fn serve(listener: TcpListener, state: AppState) -> Result<Server, StartError> {
                 ApiError::from(baoxiu_core::DomainError::NotFound("object")).into()
             }))
             // Innermost: a refused request still gets CORS headers, a log line and a metric.
+            .wrap(from_fn(crate::query::refuse_queries_past_their_bounds))
             .wrap(from_fn(crate::text::refuse_control_characters_in_paths))
             .wrap(from_fn(crate::limits::limit_unauthenticated_routes))
             .wrap(crate::cors::middleware(origins.clone()))

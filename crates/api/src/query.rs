@@ -1,7 +1,15 @@
 //! `ApiQuery<T>`: the query-string extractor. Refuses control characters and names the
 //! parameter that does not fit its type (`limit`, not `query`), in words a person can read.
+//! And a middleware that refuses, on every route, a query value past the bound the OpenAPI
+//! document states for it (`maxLength`, a `uuid` format), read from the document itself so
+//! that the two cannot disagree.
 
-use actix_web::dev::Payload;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest};
 use baoxiu_core::FieldError;
 use futures_util::future::{Ready, ready};
@@ -34,6 +42,99 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(parse(req.query_string()).map(ApiQuery))
+    }
+}
+
+/// Answers 422 naming each query parameter past the bound the document states for it,
+/// before routing (and before a missing object's 404), whatever extractor the route uses.
+pub async fn refuse_queries_past_their_bounds(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if !req.query_string().is_empty()
+        && let Some(pattern) = req.match_pattern()
+        && let Err(error) = check_bounds(req.method().as_str(), &pattern, req.query_string())
+    {
+        return Ok(req.error_response(error));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// What the document bounds a string query parameter by.
+#[derive(Debug)]
+struct Bound {
+    name: String,
+    max_chars: Option<usize>,
+    uuid: bool,
+}
+
+/// The bounds of each operation's string query parameters, by method and path template,
+/// read from the OpenAPI document once.
+fn bounds() -> &'static HashMap<(String, String), Vec<Bound>> {
+    static BOUNDS: OnceLock<HashMap<(String, String), Vec<Bound>>> = OnceLock::new();
+    BOUNDS.get_or_init(|| {
+        let document = serde_json::to_value(crate::openapi::document()).unwrap_or_default();
+        let mut all = HashMap::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let found: Vec<Bound> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query" && p["schema"]["type"] == "string")
+                    .map(|p| Bound {
+                        name: p["name"].as_str().unwrap_or_default().to_owned(),
+                        max_chars: p["schema"]["maxLength"]
+                            .as_u64()
+                            .and_then(|m| usize::try_from(m).ok()),
+                        uuid: p["schema"]["format"] == "uuid",
+                    })
+                    .collect();
+                if !found.is_empty() {
+                    all.insert((method.to_uppercase(), path.clone()), found);
+                }
+            }
+        }
+        all
+    })
+}
+
+/// 422 naming every query parameter past its documented bound. Values with control
+/// characters are left to [`parse`], which names them as such.
+fn check_bounds(method: &str, pattern: &str, query: &str) -> Result<(), ApiError> {
+    let Some(bounds) = bounds().get(&(method.to_owned(), pattern.to_owned())) else {
+        return Ok(());
+    };
+    let mut errors: Vec<FieldError> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(bound) = bounds.iter().find(|b| b.name == key) else {
+            continue;
+        };
+        if value.chars().any(|c| text::is_refused(c, false))
+            || errors.iter().any(|e| e.field == bound.name)
+        {
+            continue;
+        }
+        if let Some(max) = bound.max_chars.filter(|max| value.chars().count() > *max) {
+            errors.push(FieldError::new(
+                &bound.name,
+                "too_long",
+                format!("at most {max} characters"),
+            ));
+        } else if bound.uuid && uuid::Uuid::try_parse(&value).is_err() {
+            errors.push(FieldError::new(
+                &bound.name,
+                "invalid",
+                "must be an id (a UUID)",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
     }
 }
 

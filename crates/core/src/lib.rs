@@ -11,6 +11,7 @@ pub mod ids;
 pub mod page;
 pub mod state;
 pub mod text_enum;
+pub mod texts;
 pub mod version;
 
 pub use access::{Channel, Permission};

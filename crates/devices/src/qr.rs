@@ -22,7 +22,12 @@ use crate::render::MAX_URL_CHARS;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeRule {
     /// `prefix` + a zero-padded sequence: `BX000001`.
-    Sequence { prefix: String, digits: u8 },
+    Sequence {
+        /// At most 12 letters and digits.
+        #[schema(max_length = 12, pattern = "^[A-Za-z0-9]{0,12}$")]
+        prefix: String,
+        digits: u8,
+    },
     /// `length` characters from an alphabet without 0/O, 1/I/L.
     Random { length: u8 },
     /// The device's serial number (no blank codes).

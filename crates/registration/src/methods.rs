@@ -64,15 +64,24 @@ impl FormField {
     }
 }
 
+/// The most staff users a round robin goes over.
+pub const MAX_OWNERS: usize = 50;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OwnerAssignment {
     /// No owner.
     None,
     /// Always this staff user.
-    Fixed { staff_id: String },
+    Fixed {
+        #[schema(format = Uuid)]
+        staff_id: String,
+    },
     /// In turn over these staff users.
-    RoundRobin { staff_ids: Vec<String> },
+    RoundRobin {
+        #[schema(max_items = 50, value_type = Vec<baoxiu_core::texts::UuidText>, inline)]
+        staff_ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -113,7 +122,7 @@ pub struct MethodSettings {
     pub account: AccountForm,
     pub contact: ContactForm,
     /// Roles given to users who register (or log in, in `openid_auto` mode) through it.
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Vec<baoxiu_core::texts::RoleIdText>, inline)]
     pub role_ids: Vec<String>,
 }
 
@@ -508,6 +517,12 @@ fn check(
                 "settings.account.owner.staff_ids",
                 "required",
                 "name at least one staff user",
+            );
+            errors.check(
+                staff_ids.len() <= MAX_OWNERS,
+                "settings.account.owner.staff_ids",
+                "too_many",
+                "at most 50 staff users",
             );
             for (i, id) in staff_ids.iter().enumerate() {
                 errors.check(

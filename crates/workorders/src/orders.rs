@@ -959,6 +959,7 @@ pub fn submit(
         ("model", &input.model, 64),
         ("notes", &input.notes, 2000),
         ("contact_name", &input.contact_name, 64),
+        ("contact_phone", &input.contact_phone, 32),
         ("address", &input.address, 200),
     ] {
         check_length(&mut errors, field, value, max);

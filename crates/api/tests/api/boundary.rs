@@ -360,3 +360,128 @@ fn wrong_values(document: &Value, property: &Value) -> Vec<Value> {
         _ => Vec::new(),
     }
 }
+
+/// Whether a 422 names `field` with code `code` (any code for `None`).
+fn names(answer: &Answer, field: &str, code: Option<&str>) -> bool {
+    answer.status == StatusCode::UNPROCESSABLE_ENTITY
+        && answer.body["errors"].as_array().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|e| e["field"] == field && code.is_none_or(|c| e["code"] == c))
+        })
+}
+
+backend_tests! {
+    async fn the_query_limits_the_schema_states_are_the_servers(app: TestApp) {
+        // Every string query parameter with a `maxLength` or a `uuid` format, on every
+        // operation, called as a caller it admits: at the limit no length error; one past
+        // it, 422 naming it; a non-UUID id, 422 naming it.
+        let provider = tenant_with_app(&app).await;
+        add_method(&app, &provider.access, "openid_auto", false, "exact").await;
+        let customer = access_of(&wx_login(&app, "query-customer").await);
+        let platform = platform_token(&app);
+        let document = app.get("/api/v1/openapi.json", Opts::default()).await.body;
+        let mut wrong = Vec::new();
+        let (mut lengths, mut ids) = (0, 0);
+        for (template, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap();
+                let access = ACCESS.iter().find(|(name, _)| *name == id).map(|(_, a)| *a).unwrap();
+                let token = match access {
+                    Access::Public => None,
+                    Access::Terminal | Access::Registrant => Some(customer.as_str()),
+                    Access::Platform => Some(platform.as_str()),
+                    _ => Some(provider.access.as_str()),
+                };
+                let path = template.replace("{id}", "0190f0e0-0000-7000-8000-000000000000").replace("{code}", "NOCODE");
+                let method: Method = method.to_uppercase().parse().unwrap();
+                let body = operation.get("requestBody").map(|_| json!({}));
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if parameter["in"] != "query" || parameter["schema"]["type"] != "string" {
+                        continue;
+                    }
+                    let name = parameter["name"].as_str().unwrap();
+                    let mut probes: Vec<(String, Option<&str>, bool)> = Vec::new();
+                    if let Some(max) = parameter["schema"]["maxLength"].as_u64() {
+                        let max = usize::try_from(max).unwrap();
+                        lengths += 1;
+                        probes.push(("x".repeat(max), Some("too_long"), false));
+                        probes.push(("x".repeat(max + 1), None, true));
+                    }
+                    if parameter["schema"]["format"] == "uuid" {
+                        ids += 1;
+                        probes.push(("0190f0e0-0000-7000-8000-00000000000f".into(), None, false));
+                        probes.push(("not-an-id".into(), None, true));
+                    }
+                    for (value, code, refused) in probes {
+                        let url = format!("{path}?{name}={value}");
+                        let answer = app
+                            .call(method.clone(), &url, body.as_ref(), Opts { token, tenant: Some("acme"), ..Opts::default() })
+                            .await;
+                        if names(&answer, name, code) != refused {
+                            wrong.push(format!("{method} {template}?{name}={value} ({id}): {} {}", answer.status, answer.text));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} answers differ from the schema:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(lengths >= 25, "only {lengths} lengths probed");
+        assert!(ids >= 8, "only {ids} ids probed");
+    }
+
+    async fn the_login_limits_the_schema_states_are_the_servers(app: TestApp) {
+        // The login bodies: one past each stated length answers 422 naming the field (before
+        // any credential is checked); at it, no length error.
+        let provider = tenant_with_app(&app).await;
+        let document = app.get("/api/v1/openapi.json", Opts::default()).await.body;
+        let mut wrong = Vec::new();
+        let mut limits = 0;
+        for (id, base) in [
+            ("login_staff", json!({ "mobile": "13800138000", "password": PASSWORD })),
+            ("login_staff", json!({ "mobile": "13800138000", "code": "123456" })),
+            ("login_terminal_sms", json!({ "mobile": "13800138000", "code": "123456" })),
+            ("login_wechat_mini_program", json!({ "app_id": MINI_APP, "code": "c" })),
+            ("login_wechat_official_account", json!({ "app_id": MINI_APP, "code": "c" })),
+            ("refresh_tokens", json!({ "refresh_token": "x" })),
+            ("logout_session", json!({ "refresh_token": "x" })),
+        ] {
+            let (path, method, operation) = document["paths"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .flat_map(|(p, item)| item.as_object().unwrap().iter().map(move |(m, o)| (p, m, o)))
+                .find(|(_, _, o)| o["operationId"] == id)
+                .unwrap();
+            let schema = resolve(&document, &operation["requestBody"]["content"]["application/json"]["schema"]);
+            let method: Method = method.to_uppercase().parse().unwrap();
+            for name in base.as_object().unwrap().keys() {
+                let Some(max) = resolve(&document, &schema["properties"][name])["maxLength"].as_u64() else {
+                    wrong.push(format!("{id}: {name} states no maxLength"));
+                    continue;
+                };
+                let max = usize::try_from(max).unwrap();
+                for (length, refused) in [(max, false), (max + 1, true)] {
+                    limits += 1;
+                    let mut body = base.clone();
+                    body[name] = json!("1".repeat(length));
+                    let answer = app.call(method.clone(), path, Some(&body), tenant("acme")).await;
+                    if names(&answer, name, Some("too_long")) != refused {
+                        wrong.push(format!("{id} {body}: {} {}", answer.status, answer.text));
+                    }
+                }
+            }
+        }
+        // A submission's contact phone, among its other bad fields.
+        add_method(&app, &provider.access, "openid_auto", false, "exact").await;
+        let customer = access_of(&wx_login(&app, "limits-customer").await);
+        for (length, refused) in [(32, false), (33, true)] {
+            let answer = app.post("/api/v1/work-orders", &json!({ "contact_phone": "1".repeat(length) }), bearer(&customer)).await;
+            if names(&answer, "contact_phone", Some("too_long")) != refused {
+                wrong.push(format!("submit_work_order contact_phone of {length}: {} {}", answer.status, answer.text));
+            }
+        }
+        assert!(wrong.is_empty(), "{} answers differ from the schema:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(limits >= 20, "only {limits} limits probed");
+    }
+}

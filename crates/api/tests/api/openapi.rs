@@ -260,3 +260,139 @@ backend_tests! {
         assert!(refusing_bodies >= 35, "{refusing_bodies}");
     }
 }
+
+/// What [`unbounded`] notes of a file part (bounded in bytes, by a 413).
+const FILE: &str = ": a file";
+
+/// Whether a pattern alone bounds a string's length: anchored at both ends, with no
+/// unbounded repetition (`*`, `+`, `{n,}`).
+fn pattern_bounds(pattern: &str) -> bool {
+    pattern.starts_with('^')
+        && pattern.ends_with('$')
+        && !pattern.contains('*')
+        && !pattern.contains('+')
+        && !pattern.contains(",}")
+}
+
+/// Collects, under `at`, every string without a bound and every array without `maxItems`
+/// in `schema` (`$ref`s, compositions, properties, items and additional properties followed).
+fn unbounded(
+    doc: &Value,
+    schema: &Value,
+    at: &str,
+    seen: &mut HashSet<String>,
+    found: &mut Vec<String>,
+) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        if seen.insert(name.to_owned()) {
+            unbounded(doc, &doc["components"]["schemas"][name], name, seen, found);
+        }
+        return;
+    }
+    for composition in ["allOf", "oneOf", "anyOf"] {
+        for (i, part) in schema[composition]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let inner = if part.get("$ref").is_some() {
+                at.to_owned()
+            } else {
+                format!("{at}<{i}>")
+            };
+            unbounded(doc, part, &inner, seen, found);
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if types.contains(&"string") && schema["format"] == "binary" {
+        found.push(format!("{at}{FILE}"));
+    } else if types.contains(&"string") {
+        let bounded = schema.get("maxLength").is_some()
+            || schema.get("enum").is_some()
+            || schema.get("const").is_some()
+            || schema["format"]
+                .as_str()
+                .is_some_and(|f| ["uuid", "date-time", "date"].contains(&f))
+            || schema["pattern"].as_str().is_some_and(pattern_bounds);
+        if !bounded {
+            found.push(format!("{at}: string without maxLength"));
+        }
+    }
+    if types.contains(&"array") {
+        if schema.get("maxItems").is_none() {
+            found.push(format!("{at}: array without maxItems"));
+        }
+        if let Some(items) = schema.get("items") {
+            unbounded(doc, items, &format!("{at}[]"), seen, found);
+        }
+    }
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, property) in properties {
+            unbounded(doc, property, &format!("{at}.{name}"), seen, found);
+        }
+    }
+    if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+        unbounded(doc, extra, &format!("{at}.*"), seen, found);
+    }
+}
+
+#[test]
+fn every_request_string_and_list_is_bounded() {
+    let doc = document();
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let mut bodies = 0;
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        for (kind, content) in operation["requestBody"]["content"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let Some(schema) = content.get("schema") else {
+                continue;
+            };
+            bodies += 1;
+            let at = format!("{method} {path} ({kind})");
+            // A file (a whole CSV body, a `binary` part) is bounded in bytes: past the limit
+            // the server answers 413, which the operation must document.
+            let whole_file = kind != "application/json" && schema["type"] == "string";
+            let mut body_found = Vec::new();
+            if !whole_file {
+                unbounded(&doc, schema, &at, &mut seen, &mut body_found);
+            }
+            let files = whole_file || body_found.iter().any(|f| f.ends_with(FILE));
+            if files && operation["responses"].get("413").is_none() {
+                found.push(format!("{at}: a file without a documented 413"));
+            }
+            found.extend(body_found.into_iter().filter(|f| !f.ends_with(FILE)));
+        }
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["in"] == "query" {
+                let name = parameter["name"].as_str().unwrap_or_default();
+                unbounded(
+                    &doc,
+                    &parameter["schema"],
+                    &format!("{id} ?{name}"),
+                    &mut seen,
+                    &mut found,
+                );
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    assert!(bodies >= 45, "only {bodies} request bodies walked");
+    assert!(
+        found.is_empty(),
+        "{} unbounded request values:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}

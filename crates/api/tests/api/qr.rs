@@ -121,6 +121,11 @@ backend_tests! {
         assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text);
         assert_eq!(sheet.text.matches("<g class=\"label\"").count(), 3);
         app.post("/api/v1/admin/qr-codes/export", &json!({ "codes": ["AC00001", "ZZ"] }), bearer(&admin)).await.problem(404, "not-found");
+        // What cannot be a code (the schema's pattern) is a bad field, every one named.
+        let shapes = app
+            .post("/api/v1/admin/qr-codes/export", &json!({ "codes": ["AC00001", "AC-00002", "A".repeat(65), ""] }), bearer(&admin))
+            .await;
+        assert_eq!(shapes.error_fields(), ["codes.1", "codes.2", "codes.3"], "{}", shapes.text);
 
         // The printed URL redirects to the landing page, by host or by ?t=.
         let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -54,9 +54,13 @@ impl From<AuditEntry> for AuditEntryResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    #[param(max_length = 64)]
     pub actor_id: Option<String>,
+    #[param(max_length = 64)]
     pub action: Option<String>,
+    #[param(max_length = 64)]
     pub object_type: Option<String>,
+    #[param(max_length = 64)]
     pub object_id: Option<String>,
     /// From this time on (RFC 3339).
     pub since: Option<DateTime<Utc>>,

@@ -16,6 +16,32 @@ use crate::tokens::{TokenKind, WechatClaim};
 pub mod staff;
 pub mod terminal;
 
+/// The longest SMS code a login or sign-up takes (the codes sent are 6 digits).
+pub const MAX_SMS_CODE_CHARS: usize = 8;
+/// The longest WeChat `wx.login` or OAuth code taken.
+pub const MAX_WECHAT_CODE_CHARS: usize = 128;
+/// The longest WeChat app id taken (as `create_wechat_app` allows).
+pub const MAX_APP_ID_CHARS: usize = 32;
+/// The longest refresh token taken (those handed out are 80 characters).
+pub const MAX_REFRESH_TOKEN_CHARS: usize = 128;
+
+/// Refuses, before any database work, every login field longer than its documented limit:
+/// 422 naming each such field (`(field, value, most characters)`; absent values pass).
+pub fn check_lengths(fields: &[(&str, Option<&str>, usize)]) -> Result<(), ApiError> {
+    let mut errors = baoxiu_core::Validator::new();
+    for (field, value, max) in fields {
+        if let Some(value) = value {
+            errors.check(
+                value.chars().count() <= *max,
+                field,
+                "too_long",
+                &format!("at most {max} characters"),
+            );
+        }
+    }
+    Ok(errors.finish()?)
+}
+
 /// Whom a login's tokens are for: what the access token carries.
 pub struct LoginSubject {
     pub tenant_id: TenantId,

@@ -70,11 +70,13 @@ pub async fn send_staff_sms_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffLoginRequest {
-    #[schema(example = "13800138000")]
+    #[schema(example = "13800138000", max_length = 20)]
     pub mobile: String,
     /// Give either the password...
+    #[schema(max_length = 128)]
     pub password: Option<String>,
     /// ...or the code sent by `POST /auth/staff/sms-code`.
+    #[schema(max_length = 8)]
     pub code: Option<String>,
 }
 
@@ -107,6 +109,19 @@ pub async fn login_staff(
     body: ApiJson<StaffLoginRequest>,
 ) -> Result<web::Json<TokenPair>, ApiError> {
     let request = body.0;
+    super::check_lengths(&[
+        (
+            "mobile",
+            Some(&request.mobile),
+            baoxiu_forms::MAX_MOBILE_CHARS,
+        ),
+        (
+            "password",
+            request.password.as_deref(),
+            baoxiu_accounts::fields::MAX_PASSWORD_CHARS,
+        ),
+        ("code", request.code.as_deref(), super::MAX_SMS_CODE_CHARS),
+    ])?;
     let tenant_id = scope.tenant_id.clone();
     let now = state.now();
     let (staff, refresh) = match (request.password, request.code) {
@@ -209,6 +224,7 @@ pub async fn login_staff(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(max_length = 128)]
     pub refresh_token: String,
 }
 
@@ -233,6 +249,11 @@ pub async fn refresh_tokens(
     body: ApiJson<RefreshRequest>,
 ) -> Result<web::Json<TokenPair>, ApiError> {
     let token = body.0.refresh_token;
+    super::check_lengths(&[(
+        "refresh_token",
+        Some(&token),
+        super::MAX_REFRESH_TOKEN_CHARS,
+    )])?;
     let now = state.now();
     // Who the session belongs to, as they are now: a disabled user gets no new tokens.
     enum Holder {
@@ -309,6 +330,11 @@ pub async fn logout_session(
     body: ApiJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.0.refresh_token;
+    super::check_lengths(&[(
+        "refresh_token",
+        Some(&token),
+        super::MAX_REFRESH_TOKEN_CHARS,
+    )])?;
     let now = state.now();
     state
         .write(&Nobody, move |tx| {

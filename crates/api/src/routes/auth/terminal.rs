@@ -130,9 +130,10 @@ fn known_login(
 pub struct WechatLoginRequest {
     /// The app the code is from; it decides the tenant (for the shared public mini
     /// program, `X-Tenant` does).
-    #[schema(example = "wx1234567890abcdef")]
+    #[schema(example = "wx1234567890abcdef", max_length = 32)]
     pub app_id: String,
     /// `wx.login` code (Mini Program) or OAuth `code` (Official Account). Single use, 5 minutes.
+    #[schema(max_length = 128)]
     pub code: String,
 }
 
@@ -168,6 +169,10 @@ async fn wechat_login(
     kind: AppKind,
     channel: Channel,
 ) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
+    super::check_lengths(&[
+        ("app_id", Some(&request.app_id), super::MAX_APP_ID_CHARS),
+        ("code", Some(&request.code), super::MAX_WECHAT_CODE_CHARS),
+    ])?;
     let key = state.secrets_key.clone();
     let app_id = request.app_id.trim().to_owned();
     let bound = {
@@ -414,8 +419,9 @@ pub async fn send_terminal_sms_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmsLoginRequest {
-    #[schema(example = "13800138000")]
+    #[schema(example = "13800138000", max_length = 20)]
     pub mobile: String,
+    #[schema(max_length = 8)]
     pub code: String,
     /// Where the user is (decides which self-registration method applies); default `h5`.
     pub channel: Option<Channel>,
@@ -450,6 +456,14 @@ pub async fn login_terminal_sms(
     body: ApiJson<SmsLoginRequest>,
 ) -> Result<web::Json<TerminalLoginResponse>, ApiError> {
     let request = body.0;
+    super::check_lengths(&[
+        (
+            "mobile",
+            Some(&request.mobile),
+            baoxiu_forms::MAX_MOBILE_CHARS,
+        ),
+        ("code", Some(&request.code), super::MAX_SMS_CODE_CHARS),
+    ])?;
     let mobile =
         normalise_mobile("mobile", &request.mobile).map_err(|_| DomainError::InvalidCredentials)?;
     let tenant_id = scope.tenant_id;

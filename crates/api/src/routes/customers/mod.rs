@@ -59,6 +59,7 @@ fn account_response(status: StatusCode, account: Account) -> HttpResponse {
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// Names containing this text.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 

@@ -145,12 +145,14 @@ fn device_response(status: StatusCode, device: Device) -> HttpResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
+    #[param(format = Uuid)]
     pub account_id: Option<String>,
     #[param(inline)]
     pub status: Option<DeviceStatus>,
     #[param(inline)]
     pub visibility: Option<Visibility>,
     /// Serial, machine number or name containing this text.
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// `true`: the retired devices instead of the others (staff only; terminals never see
     /// retired devices).
@@ -206,17 +208,24 @@ pub struct CreateDeviceRequest {
     #[schema(min_length = 1, max_length = 128)]
     pub name: String,
     /// The owner account (none yet is fine).
+    #[schema(format = Uuid)]
     pub account_id: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub brand: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub category: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub model: String,
+    #[schema(max_length = 64)]
     pub machine_no: Option<String>,
     /// Unique per tenant, compared ignoring case, width, spaces and dashes.
+    #[schema(max_length = 64)]
     pub serial_no: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub install_address: String,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -299,17 +308,21 @@ pub struct UpdateDeviceRequest {
     pub name: Option<String>,
     /// `null` detaches the device from its account.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, format = Uuid)]
     pub account_id: Option<Option<String>>,
+    #[schema(max_length = 64)]
     pub brand: Option<String>,
+    #[schema(max_length = 64)]
     pub category: Option<String>,
+    #[schema(max_length = 64)]
     pub model: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 64)]
     pub machine_no: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 64)]
     pub serial_no: Option<Option<String>>,
+    #[schema(max_length = 200)]
     pub install_address: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<f64>, nullable)]
@@ -431,8 +444,10 @@ pub async fn list_devices(
 #[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// 序列号.
+    #[param(max_length = 64)]
     pub serial: Option<String>,
     /// 机器编号.
+    #[param(max_length = 64)]
     pub machine_no: Option<String>,
 }
 

@@ -63,9 +63,17 @@ pub enum DomainKind {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CreateDomainRequest {
     /// `label.<portal domain>`: an extra address; `<slug>.<portal domain>` needs no request.
-    Subdomain { label: String },
+    Subdomain {
+        /// 3-32 of a-z, 0-9 and inner hyphens (the slug rule).
+        #[schema(min_length = 3, max_length = 32)]
+        label: String,
+    },
     /// A host the tenant controls (point its DNS at the portal).
-    Custom { host: String },
+    Custom {
+        /// At most 253 characters, labels of 1-63.
+        #[schema(max_length = 253)]
+        host: String,
+    },
 }
 
 /// List domain requests.

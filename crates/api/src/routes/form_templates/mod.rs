@@ -107,7 +107,7 @@ pub struct FormFieldDefinition {
     pub visible: bool,
     /// Select and multiselect only: 1-50 distinct choices.
     #[serde(default)]
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Vec<baoxiu_core::texts::OptionText>, inline)]
     pub options: Vec<String>,
     /// Text and textarea only: the most characters (default 200, textarea 2000).
     #[schema(minimum = 1, maximum = 10000)]

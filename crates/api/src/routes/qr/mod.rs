@@ -145,7 +145,7 @@ pub struct GenerateRequest {
     pub count: Option<usize>,
     /// ...or one code for each of these devices (at most 500).
     #[serde(default)]
-    #[schema(max_items = 500)]
+    #[schema(max_items = 500, value_type = Vec<uuid::Uuid>)]
     pub device_ids: Vec<String>,
 }
 
@@ -281,7 +281,7 @@ pub enum ExportFormat {
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// The codes, in label order (at most 1000).
-    #[schema(min_items = 1, max_items = 1000)]
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<baoxiu_core::texts::CodeText>, inline)]
     pub codes: Vec<String>,
     /// Default `label_sheet`.
     pub format: Option<ExportFormat>,
@@ -321,6 +321,16 @@ pub async fn export_qr_codes(
         )
         .into());
     }
+    let mut shapes = baoxiu_core::Validator::new();
+    for (i, code) in request.codes.iter().enumerate() {
+        shapes.check(
+            baoxiu_core::texts::is_code(code),
+            &format!("codes.{i}"),
+            "invalid",
+            "a code is 1-64 letters and digits",
+        );
+    }
+    shapes.finish()?;
     let format = request.format.unwrap_or_default();
     let (rows, columns) = (request.rows.unwrap_or(5), request.columns.unwrap_or(4));
     if matches!(format, ExportFormat::LabelSheet) {
@@ -672,6 +682,7 @@ enum NewDevice {
 #[into_params(parameter_in = Query)]
 pub struct QQuery {
     /// The tenant's slug, used only when the host names no tenant.
+    #[param(max_length = 32)]
     pub t: Option<String>,
 }
 

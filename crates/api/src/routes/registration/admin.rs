@@ -485,7 +485,7 @@ pub async fn list_registrations(
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     /// The roles the user gets.
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Vec<baoxiu_core::texts::RoleIdText>, inline)]
     pub role_ids: Vec<String>,
 }
 

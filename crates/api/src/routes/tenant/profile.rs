@@ -146,7 +146,7 @@ pub struct RatingLevelDto {
     pub stars: i32,
     #[schema(min_length = 1, max_length = 32)]
     pub description: String,
-    #[schema(max_items = 12)]
+    #[schema(max_items = 12, value_type = Vec<baoxiu_core::texts::RatingTagText>, inline)]
     pub tags: Vec<String>,
 }
 

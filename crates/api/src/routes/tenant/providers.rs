@@ -66,7 +66,12 @@ pub struct SignUpRequest {
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// 3-32 of a-z, 0-9 and inner hyphens: the tenant's handle (`X-Tenant`) and sub-domain.
-    #[schema(example = "acme-repair")]
+    #[schema(
+        example = "acme-repair",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$"
+    )]
     pub slug: String,
     /// Name of the first admin (default "Admin").
     #[schema(max_length = 64)]

@@ -59,6 +59,7 @@ impl From<TerminalUser> for TerminalUserResponse {
 pub struct TerminalUserQuery {
     #[param(inline)]
     pub status: Option<TerminalStatus>,
+    #[param(format = Uuid)]
     pub account_id: Option<String>,
 }
 
@@ -95,11 +96,11 @@ pub async fn list_terminal_users(
 #[serde(deny_unknown_fields)]
 pub struct ActivationRequest {
     /// Accounts whose contacts (those with a mobile) become terminal users.
-    #[schema(min_items = 1, max_items = 100)]
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<baoxiu_core::texts::UuidText>, inline)]
     pub account_ids: Vec<String>,
     /// Roles they get (default: `end_customer`).
     #[serde(default)]
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Vec<baoxiu_core::texts::RoleIdText>, inline)]
     pub role_ids: Vec<String>,
 }
 
@@ -135,7 +136,7 @@ pub async fn activate_terminal_users(
 #[serde(deny_unknown_fields)]
 pub struct UpdateTerminalUserRequest {
     /// Replaces the user's roles.
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Option<Vec<baoxiu_core::texts::RoleIdText>>, inline)]
     pub role_ids: Option<Vec<String>>,
     /// Disabling ends the user's sessions at once.
     pub disabled: Option<bool>,

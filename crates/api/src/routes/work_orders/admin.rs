@@ -70,18 +70,24 @@ pub struct AdminOrderQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
+    #[param(format = Uuid)]
     pub device_id: Option<String>,
+    #[param(format = Uuid)]
     pub account_id: Option<String>,
+    #[param(format = Uuid)]
     pub engineer_id: Option<String>,
     #[param(inline)]
     pub channel: Option<OrderChannel>,
     /// `true`: only open orders whose due time is at most two hours away, or past.
     pub about_to_breach: Option<bool>,
     /// The whole number (`BX-20261201-00001`), any case.
+    #[param(max_length = 64)]
     pub number: Option<String>,
     /// The whole serial number (compared ignoring case, width, spaces and dashes).
+    #[param(max_length = 64)]
     pub serial: Option<String>,
     /// Text in the fault description or the contact's name.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 
@@ -167,8 +173,10 @@ pub async fn export_work_orders(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkOrderRequest {
+    #[schema(format = Uuid)]
     pub account_id: String,
     /// A contact of the account.
+    #[schema(format = Uuid)]
     pub contact_id: Option<String>,
     /// The order, as a customer would submit it (`channel` is `phone` and is not sent).
     pub order: SubmitWorkOrderRequest,
@@ -304,6 +312,7 @@ pub enum TransitionAction {
 pub struct TransitionRequest {
     pub action: TransitionAction,
     /// For `assign`: a staff user with the engineer role.
+    #[schema(format = Uuid)]
     pub engineer_id: Option<String>,
     /// For `reject`: required.
     #[schema(max_length = 500)]

@@ -393,8 +393,13 @@ impl From<SubmitChannel> for OrderChannel {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitWorkOrderRequest {
+    #[schema(format = Uuid)]
     pub device_id: Option<String>,
+    /// A scanned code (an unknown one answers 422 naming it).
+    #[schema(max_length = 64)]
     pub qr_code: Option<String>,
+    /// A serial or machine number (an unknown one answers 422 naming it).
+    #[schema(max_length = 64)]
     pub serial: Option<String>,
     /// Without a device: required.
     #[serde(default)]
@@ -427,6 +432,7 @@ pub struct SubmitWorkOrderRequest {
     pub contact_name: String,
     /// Required unless the caller logged in with a mobile (which is then used).
     #[serde(default)]
+    #[schema(max_length = 32)]
     pub contact_phone: String,
     /// Default: the device's install address.
     #[serde(default)]
@@ -450,7 +456,7 @@ pub struct SubmitWorkOrderRequest {
     /// answers 422 naming `attachment_ids` (a photo claimed by another of the caller's
     /// orders meanwhile: 409 `attachment-claimed`); nothing is created then.
     #[serde(default)]
-    #[schema(max_items = 9)]
+    #[schema(max_items = 9, value_type = Vec<uuid::Uuid>)]
     pub attachment_ids: Vec<String>,
 }
 
@@ -533,7 +539,7 @@ pub struct RateWorkOrderRequest {
     pub stars: i32,
     /// From the provider's tags for that star level (`GET /provider` lists them).
     #[serde(default)]
-    #[schema(max_items = 12)]
+    #[schema(max_items = 12, value_type = Vec<baoxiu_core::texts::RatingTagText>, inline)]
     pub tags: Vec<String>,
     /// Required (the reason) at or below the provider's threshold.
     #[serde(default)]
