@@ -104,39 +104,53 @@ pub fn claim(
         // Deleted (released or purged) between the insert and the read: the caller retries.
         return Ok(Claim::InFlight);
     };
+    let claimed_at = row.created_at;
+    Ok(match judge(row, fingerprint, now) {
+        Held::Nothing => {
+            // Take it over, unless another request just did (compare-and-set on the claim time).
+            let taken = diesel::update(
+                owned_by!(owner).filter(idempotency_keys::created_at.eq(claimed_at)),
+            )
+            .set((
+                idempotency_keys::fingerprint.eq(fingerprint),
+                idempotency_keys::status.eq(None::<i32>),
+                idempotency_keys::response_headers.eq(None::<String>),
+                idempotency_keys::response_body.eq(None::<Vec<u8>>),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(now + RETENTION),
+            ))
+            .execute(conn)?;
+            if taken == 1 {
+                Claim::Fresh
+            } else {
+                Claim::InFlight
+            }
+        }
+        Held::Replay(stored) => Claim::Replay(stored),
+        Held::InFlight => Claim::InFlight,
+        Held::Mismatch => Claim::Mismatch,
+    })
+}
+
+/// What a key's row holds for a request of `fingerprint` at `now`: `Nothing` once it is
+/// past its retention or abandoned in flight.
+fn judge(row: KeyRow, fingerprint: &str, now: NaiveDateTime) -> Held {
     let expired = row.expires_at <= now;
     let abandoned = row.status.is_none() && row.created_at <= now - IN_FLIGHT_LEASE;
     if expired || abandoned {
-        // Take it over, unless another request just did (compare-and-set on the claim time).
-        let taken = diesel::update(
-            owned_by!(owner).filter(idempotency_keys::created_at.eq(row.created_at)),
-        )
-        .set((
-            idempotency_keys::fingerprint.eq(fingerprint),
-            idempotency_keys::status.eq(None::<i32>),
-            idempotency_keys::response_headers.eq(None::<String>),
-            idempotency_keys::response_body.eq(None::<Vec<u8>>),
-            idempotency_keys::created_at.eq(now),
-            idempotency_keys::expires_at.eq(now + RETENTION),
-        ))
-        .execute(conn)?;
-        return Ok(if taken == 1 {
-            Claim::Fresh
-        } else {
-            Claim::InFlight
-        });
+        return Held::Nothing;
     }
     if row.fingerprint != fingerprint {
-        return Ok(Claim::Mismatch);
+        return Held::Mismatch;
     }
-    Ok(match (row.status, row.response_body) {
-        (Some(status), Some(body)) => Claim::Replay(StoredResponse {
+    match (row.status, row.response_body) {
+        (Some(status), Some(body)) => Held::Replay(StoredResponse {
             status,
             headers: row.response_headers.unwrap_or_else(|| "{}".into()),
             body,
         }),
-        _ => Claim::InFlight,
-    })
+        _ => Held::InFlight,
+    }
 }
 
 /// Stores the answer of the request that holds `owner`'s key.
@@ -236,29 +250,11 @@ pub fn held(
     fingerprint: &str,
     now: NaiveDateTime,
 ) -> Result<Held, diesel::result::Error> {
-    let Some(row) = owned_by!(owner)
+    Ok(owned_by!(owner)
         .select(KeyRow::as_select())
         .first(conn)
         .optional()?
-    else {
-        return Ok(Held::Nothing);
-    };
-    let expired = row.expires_at <= now;
-    let abandoned = row.status.is_none() && row.created_at <= now - IN_FLIGHT_LEASE;
-    if expired || abandoned {
-        return Ok(Held::Nothing);
-    }
-    if row.fingerprint != fingerprint {
-        return Ok(Held::Mismatch);
-    }
-    Ok(match (row.status, row.response_body) {
-        (Some(status), Some(body)) => Held::Replay(StoredResponse {
-            status,
-            headers: row.response_headers.unwrap_or_else(|| "{}".into()),
-            body,
-        }),
-        _ => Held::InFlight,
-    })
+        .map_or(Held::Nothing, |row| judge(row, fingerprint, now)))
 }
 
 /// Deletes the keys past their retention, across every tenant (the periodic clean-up).
