@@ -290,7 +290,7 @@ fn check_permissions(errors: &mut Validator, permissions: Option<&[Permission]>)
             permissions.len() <= MAX_PERMISSIONS,
             "permissions",
             "too_many",
-            "at most 64 permissions",
+            &format!("at most {MAX_PERMISSIONS} permissions"),
         );
     }
 }

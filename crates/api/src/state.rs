@@ -134,6 +134,23 @@ impl AppState {
         self.run(Work::Write, who, true, f).await
     }
 
+    /// As `change`, on behalf of `caller`, whose principal is resolved first on the same
+    /// connection: the tenant's subscription is judged on the tenant row the principal's one
+    /// statement reads (`principal::resolve_active`), not read again.
+    pub async fn change_as<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        f: impl FnOnce(&mut Tx<'_>, &Principal) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let claimed = caller.clone();
+        let now = self.now();
+        self.run(Work::Write, caller, false, move |tx| {
+            let principal = principal::resolve_active(tx.conn, claims_of(&claimed), now)?;
+            f(tx, &principal)
+        })
+        .await
+    }
+
     /// As `change`, for work that checks a tenant-wide rule before it writes (seats, the
     /// last admin, one account per company): the tenant's row is locked first.
     pub async fn change_locked<T: Send + 'static>(
@@ -255,13 +272,14 @@ impl Acting for Nobody {
 
 /// The principal of a caller whose token was verified (and admitted) already.
 pub fn resolve_principal(conn: &mut DbConn, caller: &Caller) -> DomainResult<Principal> {
-    principal::resolve(
-        conn,
-        Claimed {
-            tenant_id: &caller.tenant_id,
-            staff: caller.kind == TokenKind::Staff,
-            subject: &caller.subject,
-            session_id: caller.session_id.as_deref(),
-        },
-    )
+    principal::resolve(conn, claims_of(caller))
+}
+
+fn claims_of(caller: &Caller) -> Claimed<'_> {
+    Claimed {
+        tenant_id: &caller.tenant_id,
+        staff: caller.kind == TokenKind::Staff,
+        subject: &caller.subject,
+        session_id: caller.session_id.as_deref(),
+    }
 }

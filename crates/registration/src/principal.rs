@@ -19,6 +19,7 @@ use baoxiu_store::schema::{
     external_enterprises, refresh_tokens, registration_methods, registration_policies, staff_users,
     tenants, terminal_roles, terminal_user_roles, terminal_users as users, wechat_identities,
 };
+use chrono::NaiveDateTime;
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
@@ -129,6 +130,40 @@ fn ended() -> DomainError {
 /// Resolves the caller a token claims, in one statement (staff, terminal users and the
 /// guest alike). Fails with `unauthenticated` when the token's session has ended.
 pub fn resolve(conn: &mut DbConn, claimed: Claimed<'_>) -> DomainResult<Principal> {
+    resolve_at(conn, claimed, None)
+}
+
+/// `resolve` for a unit that changes tenant data: refused with `tenant-inactive` once the
+/// tenant's trial or subscription has ended at `now`, judged on the tenant row the same
+/// statement reads, and before anything else about the caller (as the separate check it
+/// replaces was). A caller not found costs one more statement, to tell that case alike.
+pub fn resolve_active(
+    conn: &mut DbConn,
+    claimed: Claimed<'_>,
+    now: NaiveDateTime,
+) -> DomainResult<Principal> {
+    match resolve_at(conn, claimed, Some(now)) {
+        Err(DomainError::NotFound(what)) => {
+            baoxiu_accounts::tenants::require_active(conn, claimed.tenant_id, now)?;
+            Err(DomainError::NotFound(what))
+        }
+        other => other,
+    }
+}
+
+/// Fails with `tenant-inactive` when `active_at` is given and the tenant is not active then.
+fn require_active(tenant: &Tenant, active_at: Option<NaiveDateTime>) -> DomainResult<()> {
+    match active_at {
+        Some(now) if !tenant.is_active(now) => Err(DomainError::TenantInactive),
+        _ => Ok(()),
+    }
+}
+
+fn resolve_at(
+    conn: &mut DbConn,
+    claimed: Claimed<'_>,
+    active_at: Option<NaiveDateTime>,
+) -> DomainResult<Principal> {
     let tenant_id = claimed.tenant_id.as_str();
     if claimed.staff {
         let revoked = revoked(claimed.tenant_id, claimed.session_id);
@@ -147,6 +182,7 @@ pub fn resolve(conn: &mut DbConn, claimed: Claimed<'_>) -> DomainResult<Principa
             .optional()?;
         let (row, tenant, deleted_at, revoked) =
             found.ok_or(DomainError::NotFound("staff user"))?;
+        require_active(&tenant, active_at)?;
         // An ended session is told as such first (a deleted user's sessions all ended).
         if revoked {
             return Err(ended());
@@ -164,6 +200,7 @@ pub fn resolve(conn: &mut DbConn, claimed: Claimed<'_>) -> DomainResult<Principa
         claimed.tenant_id,
         Who::Id(claimed.subject),
         claimed.session_id,
+        active_at,
     )?
     .ok_or(DomainError::NotFound("terminal user"))
 }
@@ -232,6 +269,7 @@ fn terminal(
     tenant_id: &TenantId,
     who: Who<'_>,
     session_id: Option<&str>,
+    active_at: Option<NaiveDateTime>,
 ) -> DomainResult<Option<Principal>> {
     let revoked = revoked(tenant_id, session_id);
     let tenant = tenant_id.as_str();
@@ -290,6 +328,7 @@ fn terminal(
             let Some(found) = found else {
                 return Ok(None);
             };
+            require_active(&found.1, active_at)?;
             if found.5 {
                 return Err(ended());
             }
@@ -314,6 +353,7 @@ fn terminal(
             let Some(found) = found else {
                 return Ok(None);
             };
+            require_active(&found.1, active_at)?;
             if found.5 {
                 return Err(ended());
             }
@@ -345,7 +385,7 @@ pub fn of_wechat_identity(
     app_id: &str,
     openid: &str,
 ) -> DomainResult<Option<Principal>> {
-    terminal(conn, tenant_id, Who::Wechat { app_id, openid }, None)
+    terminal(conn, tenant_id, Who::Wechat { app_id, openid }, None, None)
 }
 
 /// A terminal user as a principal, without a session (a login or registration answering

@@ -47,25 +47,13 @@ fn increment(
     let target = counters::table
         .filter(counters::tenant_id.eq(tenant_id))
         .filter(counters::name.eq(name));
-    match conn {
-        // One statement: the row lock is taken and the value read at once.
-        DbConn::Postgresql(pg) => diesel::update(target)
-            .set(counters::value.eq(counters::value + 1))
-            .returning(counters::value)
-            .get_result(pg)
-            .optional(),
-        // SQLite runs one write transaction at a time (`Db::write`): nothing comes between
-        // the update and the read.
-        DbConn::Sqlite(lite) => {
-            let changed = diesel::update(target)
-                .set(counters::value.eq(counters::value + 1))
-                .execute(lite)?;
-            if changed == 0 {
-                return Ok(None);
-            }
-            target.select(counters::value).first(lite).map(Some)
-        }
-    }
+    // One statement on both backends (`UPDATE … RETURNING`, SQLite 3.35 and later): the
+    // row lock is taken and the value read at once.
+    diesel::update(target)
+        .set(counters::value.eq(counters::value + 1))
+        .returning(counters::value)
+        .get_result(conn)
+        .optional()
 }
 
 /// The last number `name` gave out (0 before the first), without taking one.

@@ -5,8 +5,11 @@
 //! kept `RETENTION` (a periodic job deletes them after); a request that stopped without an
 //! answer (its process died) holds its key at most `IN_FLIGHT_LEASE`.
 //!
-//! The claim is a write of its own, committed before the request's work starts, so that a
-//! second request with the key sees it at once on any API node.
+//! Two ways to use it. `claim` is a write of its own, committed before the request's work
+//! starts, so that a second request with the key sees it at once on any API node (then
+//! `complete` or `release`). `keep` is one insert inside the request's own transaction,
+//! with its answer: a second request with the key waits for the first's commit (or meets
+//! it on the primary key) and its work is rolled back; `held` then tells what to answer.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -101,39 +104,53 @@ pub fn claim(
         // Deleted (released or purged) between the insert and the read: the caller retries.
         return Ok(Claim::InFlight);
     };
+    let claimed_at = row.created_at;
+    Ok(match judge(row, fingerprint, now) {
+        Held::Nothing => {
+            // Take it over, unless another request just did (compare-and-set on the claim time).
+            let taken = diesel::update(
+                owned_by!(owner).filter(idempotency_keys::created_at.eq(claimed_at)),
+            )
+            .set((
+                idempotency_keys::fingerprint.eq(fingerprint),
+                idempotency_keys::status.eq(None::<i32>),
+                idempotency_keys::response_headers.eq(None::<String>),
+                idempotency_keys::response_body.eq(None::<Vec<u8>>),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(now + RETENTION),
+            ))
+            .execute(conn)?;
+            if taken == 1 {
+                Claim::Fresh
+            } else {
+                Claim::InFlight
+            }
+        }
+        Held::Replay(stored) => Claim::Replay(stored),
+        Held::InFlight => Claim::InFlight,
+        Held::Mismatch => Claim::Mismatch,
+    })
+}
+
+/// What a key's row holds for a request of `fingerprint` at `now`: `Nothing` once it is
+/// past its retention or abandoned in flight.
+fn judge(row: KeyRow, fingerprint: &str, now: NaiveDateTime) -> Held {
     let expired = row.expires_at <= now;
     let abandoned = row.status.is_none() && row.created_at <= now - IN_FLIGHT_LEASE;
     if expired || abandoned {
-        // Take it over, unless another request just did (compare-and-set on the claim time).
-        let taken = diesel::update(
-            owned_by!(owner).filter(idempotency_keys::created_at.eq(row.created_at)),
-        )
-        .set((
-            idempotency_keys::fingerprint.eq(fingerprint),
-            idempotency_keys::status.eq(None::<i32>),
-            idempotency_keys::response_headers.eq(None::<String>),
-            idempotency_keys::response_body.eq(None::<Vec<u8>>),
-            idempotency_keys::created_at.eq(now),
-            idempotency_keys::expires_at.eq(now + RETENTION),
-        ))
-        .execute(conn)?;
-        return Ok(if taken == 1 {
-            Claim::Fresh
-        } else {
-            Claim::InFlight
-        });
+        return Held::Nothing;
     }
     if row.fingerprint != fingerprint {
-        return Ok(Claim::Mismatch);
+        return Held::Mismatch;
     }
-    Ok(match (row.status, row.response_body) {
-        (Some(status), Some(body)) => Claim::Replay(StoredResponse {
+    match (row.status, row.response_body) {
+        (Some(status), Some(body)) => Held::Replay(StoredResponse {
             status,
             headers: row.response_headers.unwrap_or_else(|| "{}".into()),
             body,
         }),
-        _ => Claim::InFlight,
-    })
+        _ => Held::InFlight,
+    }
 }
 
 /// Stores the answer of the request that holds `owner`'s key.
@@ -157,6 +174,87 @@ pub fn release(conn: &mut DbConn, owner: &KeyOwner) -> Result<(), diesel::result
     diesel::delete(owned_by!(owner).filter(idempotency_keys::status.is_null()))
         .execute(conn)
         .map(drop)
+}
+
+/// What a key holds, read after a request's own unit did not keep its answer under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// No live key: the request's answer is its own.
+    Nothing,
+    /// The same request was answered before: answer this again.
+    Replay(StoredResponse),
+    /// A request claimed the key and has not answered yet (a route that claims first).
+    InFlight,
+    /// The key was used for another request.
+    Mismatch,
+}
+
+/// Keeps `response` as the answer of `owner`'s key for a request of `fingerprint`, inside
+/// the request's own transaction, in one statement: an insert that takes over a key past
+/// its retention (or abandoned in flight). False when a live key holds it already (another
+/// request with the key committed first; on PostgreSQL the insert waits for that commit):
+/// the caller then rolls its work back and answers what `held` finds.
+pub fn keep(
+    conn: &mut DbConn,
+    owner: &KeyOwner,
+    fingerprint: &str,
+    response: &StoredResponse,
+    now: NaiveDateTime,
+) -> Result<bool, diesel::result::Error> {
+    let values = (
+        idempotency_keys::tenant_id.eq(&owner.tenant_id),
+        idempotency_keys::principal_id.eq(&owner.principal_id),
+        idempotency_keys::idempotency_key.eq(&owner.key),
+        idempotency_keys::fingerprint.eq(fingerprint),
+        idempotency_keys::status.eq(Some(response.status)),
+        idempotency_keys::response_headers.eq(Some(&response.headers)),
+        idempotency_keys::response_body.eq(Some(&response.body)),
+        idempotency_keys::created_at.eq(now),
+        idempotency_keys::expires_at.eq(now + RETENTION),
+    );
+    let stale = idempotency_keys::expires_at
+        .le(now)
+        .or(idempotency_keys::status
+            .is_null()
+            .and(idempotency_keys::created_at.le(now - IN_FLIGHT_LEASE)));
+    let target = (
+        idempotency_keys::tenant_id,
+        idempotency_keys::principal_id,
+        idempotency_keys::idempotency_key,
+    );
+    // Per backend: the upsert's `WHERE` is written for each (the same SQL).
+    macro_rules! upsert {
+        () => {
+            diesel::insert_into(idempotency_keys::table)
+                .values(values)
+                .on_conflict(target)
+                .do_update()
+                .set(values)
+        };
+    }
+    let written = match conn {
+        DbConn::Postgresql(pg) => {
+            diesel::query_dsl::methods::FilterDsl::filter(upsert!(), stale).execute(pg)?
+        }
+        DbConn::Sqlite(lite) => {
+            diesel::query_dsl::methods::FilterDsl::filter(upsert!(), stale).execute(lite)?
+        }
+    };
+    Ok(written == 1)
+}
+
+/// What `owner`'s key holds for a request of `fingerprint` at `now` (one read).
+pub fn held(
+    conn: &mut DbConn,
+    owner: &KeyOwner,
+    fingerprint: &str,
+    now: NaiveDateTime,
+) -> Result<Held, diesel::result::Error> {
+    Ok(owned_by!(owner)
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map_or(Held::Nothing, |row| judge(row, fingerprint, now)))
 }
 
 /// Deletes the keys past their retention, across every tenant (the periodic clean-up).

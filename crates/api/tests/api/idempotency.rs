@@ -273,3 +273,54 @@ mod password_failures_purge {
         }
     }
 }
+
+/// Eight submissions with one key at once on PostgreSQL: the key is kept in the order's
+/// own transaction, so the seven others wait for the first's commit, are rolled back, and
+/// answer its answer replayed (no 409 on this route): one order, one number, one event.
+#[actix_web::test]
+async fn one_key_sent_eight_times_at_once_submits_one_order() {
+    use crate::work_orders::{customer, without_device};
+    let app = TestApp::spawn(baoxiu_store::Backend::Postgres).await;
+    let (_, token, _) = customer(&app, "wo-key-race", "13900139520").await;
+    let body = without_device();
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| post_keyed(&app, "/api/v1/work-orders", &body, &token, "at-once")),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|a| a.status == StatusCode::CREATED),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|a| a.text == answers[0].text),
+        "{answers:?}"
+    );
+    assert_eq!(app.count_rows("work_orders"), 1);
+    assert_eq!(app.count_rows("work_order_events"), 1);
+    assert_eq!(app.count_rows("outbox_events"), 1);
+    assert_eq!(app.count_rows("idempotency_keys"), 1);
+    // The same key with another body, at once with a retry of the first: 422 and a replay.
+    let mut other = without_device();
+    other["fault_description"] = serde_json::json!("别的故障");
+    let (reused, retried) = futures_util::join!(
+        post_keyed(&app, "/api/v1/work-orders", &other, &token, "at-once"),
+        post_keyed(&app, "/api/v1/work-orders", &body, &token, "at-once"),
+    );
+    assert_eq!(
+        reused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reused.text
+    );
+    assert_eq!(problem_field(&reused), "Idempotency-Key");
+    assert_eq!(
+        (retried.status, retried.replayed),
+        (StatusCode::CREATED, true)
+    );
+    assert_eq!(app.count_rows("work_orders"), 1);
+}

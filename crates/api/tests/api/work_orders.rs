@@ -42,7 +42,7 @@ pub async fn submit(app: &TestApp, token: &str, body: Value) -> Value {
     answer.body
 }
 
-fn without_device() -> Value {
+pub fn without_device() -> Value {
     json!({ "brand": "格力", "category": "空调", "model": "KFR-35", "fault_description": "不制冷", "contact_phone": "13900139999" })
 }
 
@@ -322,6 +322,25 @@ backend_tests! {
         let (refused, refused_body) = send(other).await;
         assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY, "{refused_body}");
         assert_eq!(refused_body["errors"][0]["field"], "Idempotency-Key");
+        assert_eq!(app.count_rows("work_orders"), 1);
+        assert_eq!(app.count_rows("outbox_events"), 1);
+    }
+
+    /// The submission judges the tenant's subscription on the principal's own statement:
+    /// once the trial is over it is `tenant-inactive`, with a key or without, and nothing is
+    /// created or kept.
+    async fn an_expired_tenant_takes_no_submission(app: TestApp) {
+        let (_, token, _) = customer(&app, "wo-expired", "13900139530").await;
+        submit(&app, &token, without_device()).await;
+        app.clock.advance(chrono::Duration::days(16));
+        let token = access_of(&wx_login(&app, "wo-expired").await);
+        app.post("/api/v1/work-orders", &without_device(), bearer(&token)).await.problem(403, "tenant-inactive");
+        let keyed = app.client.post(format!("{}/api/v1/work-orders", app.base))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "expired-1")
+            .json(&without_device())
+            .send().await.unwrap();
+        assert_eq!(keyed.status(), StatusCode::FORBIDDEN);
         assert_eq!(app.count_rows("work_orders"), 1);
         assert_eq!(app.count_rows("outbox_events"), 1);
     }

@@ -3,16 +3,13 @@
 //! machine. Admins and dispatchers; engineers use `/engineer/work-orders`.
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::Viewer;
 use baoxiu_workorders::attachments::{Uploader, UploaderKind};
 use baoxiu_workorders::export;
-use baoxiu_workorders::orders::{
-    self, OrderChannel, OrderFilter, Reader, StaffAction, Submitted, Submitter,
-};
+use baoxiu_workorders::orders::{self, OrderChannel, OrderFilter, Reader, StaffAction, Submitter};
 use baoxiu_workorders::status::Status;
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
@@ -21,10 +18,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     DuplicateWorkOrderResponse, SubmitWorkOrderRequest, WorkOrderDetail, WorkOrderResponse,
-    nested_under, photos,
+    nested_under, submission_answer,
 };
 use crate::csv_export::CsvExport;
 use crate::extract::StaffCaller;
+use crate::idempotency::UnitKey;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
@@ -196,18 +194,19 @@ pub struct CreatedWorkOrderResponse {
 ///
 /// A dispatcher records a customer's call: for an account and contact, a device of the tenant or none, with the same validation, numbering, duplicate guard and timeline as a submission; the channel is `phone`. Audited.
 #[utoipa::path(tag = "work-orders", operation_id = "create_work_order", request_body = CreateWorkOrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422. A retry sent while the first request runs waits for it and answers its answer.")),
     responses((status = 201, description = "Created", body = CreatedWorkOrderResponse),
         (status = 200, description = "Not created: the device has an open order", body = DuplicateWorkOrderResponse),
         (status = 403, description = "Not an admin or dispatcher", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields, every one named", body = Problem, content_type = "application/problem+json")))]
 #[post(
     "/admin/work-orders",
-    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::in_unit)"
 )]
 pub async fn create_work_order(
     state: web::Data<AppState>,
     staff: Dispatcher,
+    key: UnitKey,
     body: ApiJson<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     // Read as this type only now: an engineer is refused before the body is judged.
@@ -225,8 +224,7 @@ pub async fn create_work_order(
         .into_input(OrderChannel::Phone)
         .map_err(|e| nested_under("order", e))?;
     let (account_id, contact_id) = (request.account_id, request.contact_id);
-    let now = state.now();
-    let submitted = state
+    let answer = state
         .change(&staff, move |tx| {
             orders::check_customer(
                 tx.conn,
@@ -248,23 +246,19 @@ pub async fn create_work_order(
                     id: tx.actor.id.clone(),
                 },
             };
-            orders::submit(tx, &submitter, input).map_err(|e| nested_under("order", e))
+            let submitted =
+                orders::submit(tx, &submitter, input).map_err(|e| nested_under("order", e))?;
+            let now = tx.now;
+            submission_answer(tx, &key, submitted, |order, tracking_token, attachments| {
+                CreatedWorkOrderResponse {
+                    work_order: WorkOrderResponse::new(order, now),
+                    tracking_token,
+                    attachments,
+                }
+            })
         })
         .await?;
-    Ok(match submitted {
-        Submitted::Created {
-            order,
-            tracking_token,
-            attachments,
-        } => HttpResponse::build(StatusCode::CREATED).json(CreatedWorkOrderResponse {
-            work_order: WorkOrderResponse::new(*order, now),
-            tracking_token,
-            attachments: photos(attachments),
-        }),
-        Submitted::Duplicate(open) => {
-            HttpResponse::Ok().json(DuplicateWorkOrderResponse::new(*open))
-        }
-    })
+    Ok(answer.respond())
 }
 
 /// Get a work order (staff).

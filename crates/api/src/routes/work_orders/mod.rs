@@ -9,15 +9,17 @@ pub mod engineer;
 pub mod terminal;
 pub mod tracking;
 
+use actix_web::http::StatusCode;
 use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{DomainError, DomainResult};
 use baoxiu_devices::devices::WarrantyStatus;
 use baoxiu_registration::access::DataScope;
 use baoxiu_registration::principal::{Identity, Principal};
-use baoxiu_store::DbConn;
+use baoxiu_store::{DbConn, Tx};
 use baoxiu_workorders::attachments::{AttachmentRow, Uploader};
 use baoxiu_workorders::orders::{
-    self, Detail, DeviceRef, NewWorkOrder, OrderChannel, Reader, ServiceType, Submitter, WorkOrder,
+    self, Detail, DeviceRef, NewWorkOrder, OrderChannel, Reader, ServiceType, Submitted, Submitter,
+    WorkOrder,
 };
 use baoxiu_workorders::status::Status;
 use baoxiu_workorders::timeline::TimelineEntry;
@@ -25,11 +27,37 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::idempotency::{Answer, UnitKey};
 use crate::routes::attachments::AttachmentResponse;
 use crate::routes::shared::utc;
 
-/// The `Idempotency-Key` parameter of the submitting routes.
-pub const IDEMPOTENCY_KEY_DOC: &str = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.";
+/// What a submission answers, built and kept under its `Idempotency-Key` inside the unit:
+/// 201 with `created`'s view of the new order, or 200 with the open order it ran into.
+pub fn submission_answer<T: Serialize>(
+    tx: &mut Tx<'_>,
+    key: &UnitKey,
+    submitted: Submitted,
+    created: impl FnOnce(WorkOrder, String, Vec<AttachmentResponse>) -> T,
+) -> DomainResult<Answer> {
+    match submitted {
+        Submitted::Created {
+            order,
+            tracking_token,
+            attachments,
+        } => key.answer(
+            tx.conn,
+            tx.now,
+            StatusCode::CREATED,
+            &created(*order, tracking_token, photos(attachments)),
+        ),
+        Submitted::Duplicate(open) => key.answer(
+            tx.conn,
+            tx.now,
+            StatusCode::OK,
+            &DuplicateWorkOrderResponse::new(*open),
+        ),
+    }
+}
 
 /// A customer's rating.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,23 +1,23 @@
 //! The customer's work orders: submit, list mine, read one with its timeline, cancel while
 //! pending, confirm the repair, rate it once completed.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use baoxiu_workorders::orders::{self, OrderChannel, Submitted};
+use baoxiu_workorders::orders::{self, OrderChannel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
     CustomerWorkOrderDetail, CustomerWorkOrderResponse, DuplicateWorkOrderResponse,
-    RateWorkOrderRequest, SubmitWorkOrderRequest, photos, reader_of, submitter_of,
+    RateWorkOrderRequest, SubmitWorkOrderRequest, reader_of, submission_answer, submitter_of,
 };
 use crate::extract::TerminalCaller;
+use crate::idempotency::UnitKey;
 use crate::json::ApiJson;
 use crate::problem::{ApiError, Problem};
 use crate::query::ApiQuery;
 use crate::routes::attachments::{AttachmentResponse, uploader_of};
 use crate::routes::shared::{PageQuery, PageResponse};
-use crate::state::{AppState, resolve_principal};
+use crate::state::AppState;
 
 /// A created order and its tracking link's token, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,45 +35,38 @@ pub struct SubmittedWorkOrderResponse {
 ///
 /// For a device (`device_id`, a scanned `qr_code`, or a `serial`/machine number) or, where the provider repairs without a serial, for `brand`, `category` and `model`. Every bad field answers at once (422). The warranty status comes from the device; the due times from the provider's targets for the service type. A device with an open order answers **200** with that order (`DuplicateWorkOrderResponse`) and creates nothing; send `confirm_duplicate: true` (with a new `Idempotency-Key`) to create a second one. A guest's order belongs to the guest account: the guest follows it by its tracking link.
 #[utoipa::path(tag = "work-orders", operation_id = "submit_work_order", request_body = SubmitWorkOrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422, and while the first request runs, 409.")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe (1 to 255 visible ASCII characters): a retry with the same key and body within 24 hours answers the first answer again, with `Idempotent-Replayed: true`; the same key with another body answers 422. A retry sent while the first request runs waits for it and answers its answer.")),
     responses((status = 201, description = "Created", body = SubmittedWorkOrderResponse),
         (status = 200, description = "Not created: the device has an open order", body = DuplicateWorkOrderResponse),
         (status = 403, description = "`registration-required` (register first), `tenant-inactive`, or a role that may not submit", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this `Idempotency-Key` is still running", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields, every one named", body = Problem, content_type = "application/problem+json")))]
 #[post(
     "/work-orders",
-    wrap = "actix_web::middleware::from_fn(crate::idempotency::idempotent)"
+    wrap = "actix_web::middleware::from_fn(crate::idempotency::in_unit)"
 )]
 pub async fn submit_work_order(
     state: web::Data<AppState>,
     caller: TerminalCaller,
+    key: UnitKey,
     body: ApiJson<SubmitWorkOrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0.into_input(OrderChannel::Api)?;
     let claimed = caller.unresolved().clone();
-    let submitted = state
-        .change(&caller, move |tx| {
-            let principal = resolve_principal(tx.conn, &claimed)?;
-            let uploader = uploader_of(&claimed, &principal);
-            let submitter = submitter_of(tx.conn, &principal, uploader)?;
-            orders::submit(tx, &submitter, input)
+    let answer = state
+        .change_as(caller.unresolved(), move |tx, principal| {
+            let uploader = uploader_of(&claimed, principal);
+            let submitter = submitter_of(tx.conn, principal, uploader)?;
+            let submitted = orders::submit(tx, &submitter, input)?;
+            submission_answer(tx, &key, submitted, |order, tracking_token, attachments| {
+                SubmittedWorkOrderResponse {
+                    work_order: order.into(),
+                    tracking_token,
+                    attachments,
+                }
+            })
         })
         .await?;
-    Ok(match submitted {
-        Submitted::Created {
-            order,
-            tracking_token,
-            attachments,
-        } => HttpResponse::build(StatusCode::CREATED).json(SubmittedWorkOrderResponse {
-            work_order: (*order).into(),
-            tracking_token,
-            attachments: photos(attachments),
-        }),
-        Submitted::Duplicate(open) => {
-            HttpResponse::Ok().json(DuplicateWorkOrderResponse::new(*open))
-        }
-    })
+    Ok(answer.respond())
 }
 
 /// List my work orders.
@@ -153,12 +146,10 @@ pub async fn cancel_work_order(
     id: web::Path<String>,
     body: ApiJson<CancelWorkOrderRequest>,
 ) -> Result<web::Json<CustomerWorkOrderResponse>, ApiError> {
-    let claimed = caller.unresolved().clone();
     let reason = body.0.reason;
     let order = state
-        .change(&caller, move |tx| {
-            let principal = resolve_principal(tx.conn, &claimed)?;
-            let reader = reader_of(&principal)?;
+        .change_as(caller.unresolved(), move |tx, principal| {
+            let reader = reader_of(principal)?;
             orders::cancel(tx, &reader, &id, reason)
         })
         .await?;
@@ -178,11 +169,9 @@ pub async fn confirm_work_order(
     caller: TerminalCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<CustomerWorkOrderResponse>, ApiError> {
-    let claimed = caller.unresolved().clone();
     let order = state
-        .change(&caller, move |tx| {
-            let principal = resolve_principal(tx.conn, &claimed)?;
-            let reader = reader_of(&principal)?;
+        .change_as(caller.unresolved(), move |tx, principal| {
+            let reader = reader_of(principal)?;
             orders::confirm(tx, &reader, &id)
         })
         .await?;
@@ -204,12 +193,10 @@ pub async fn rate_work_order(
     id: web::Path<String>,
     body: ApiJson<RateWorkOrderRequest>,
 ) -> Result<web::Json<CustomerWorkOrderResponse>, ApiError> {
-    let claimed = caller.unresolved().clone();
     let rating = orders::NewRating::from(body.0);
     let order = state
-        .change(&caller, move |tx| {
-            let principal = resolve_principal(tx.conn, &claimed)?;
-            let reader = reader_of(&principal)?;
+        .change_as(caller.unresolved(), move |tx, principal| {
+            let reader = reader_of(principal)?;
             orders::rate(tx, &reader, &id, rating)
         })
         .await?;
