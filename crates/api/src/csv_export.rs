@@ -14,6 +14,7 @@ use baoxiu_core::{Actor, DomainResult, Page, PageRequest};
 use baoxiu_store::Tx;
 use futures_util::StreamExt;
 
+use crate::extract::SessionCheck;
 use crate::problem::ApiError;
 use crate::state::{Acting, AppState};
 
@@ -28,9 +29,26 @@ pub struct CsvExport {
     pub header: Vec<&'static str>,
 }
 
+/// Who an export reads as: the caller, whose session (if still unchecked) is checked
+/// with the first batch.
+struct Reader {
+    actor: Actor,
+    session: SessionCheck,
+}
+
+impl Acting for Reader {
+    fn actor(&self) -> Actor {
+        self.actor.clone()
+    }
+
+    fn session(&self) -> SessionCheck {
+        self.session.clone()
+    }
+}
+
 struct Next<F> {
     state: web::Data<AppState>,
-    actor: Actor,
+    actor: Reader,
     fetch: std::sync::Arc<F>,
     batch_rows: i64,
     cursor: Option<String>,
@@ -38,7 +56,7 @@ struct Next<F> {
 
 async fn read_batch<F>(
     state: &AppState,
-    actor: &Actor,
+    actor: &Reader,
     fetch: &std::sync::Arc<F>,
     page: PageRequest,
 ) -> Result<Page<Vec<String>>, ApiError>
@@ -68,7 +86,10 @@ impl CsvExport {
     where
         F: Batch + Send + Sync + 'static,
     {
-        let actor = who.actor();
+        let actor = Reader {
+            actor: who.actor(),
+            session: who.session(),
+        };
         let fetch = std::sync::Arc::new(fetch);
         let batch_rows = i64::try_from(state.config.export_batch_rows).unwrap_or(1000);
         let first = read_batch(&state, &actor, &fetch, PageRequest::first(batch_rows)).await?;

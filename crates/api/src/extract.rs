@@ -7,7 +7,10 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use baoxiu_accounts::staff::StaffRole;
 use baoxiu_core::{Actor, ActorKind, DomainError, DomainResult, TenantId};
+use baoxiu_store::DbConn;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::problem::ApiError;
 use crate::request::RequestId;
@@ -58,6 +61,51 @@ async fn ensure_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> 
         }
     }
     Ok(())
+}
+
+/// A caller's session, checked against the database with the request's first unit of work
+/// (`AppState` runs it on the unit's connection before the unit begins) rather than in a
+/// trip of its own; once per request, however many units the request runs. Staff callers
+/// carry one: a handler that reaches the database some other way, or acts outside before
+/// its first unit (asks WeChat), calls `AppState::check_session` first.
+#[derive(Debug, Clone, Default)]
+pub struct SessionCheck(Option<Arc<PendingSession>>);
+
+#[derive(Debug)]
+struct PendingSession {
+    tenant_id: TenantId,
+    session_id: String,
+    live: AtomicBool,
+}
+
+impl SessionCheck {
+    fn of(caller: &Caller) -> Self {
+        Self(caller.session_id.clone().map(|session_id| {
+            Arc::new(PendingSession {
+                tenant_id: caller.tenant_id.clone(),
+                session_id,
+                live: AtomicBool::new(false),
+            })
+        }))
+    }
+
+    /// Fails with `unauthenticated` once the session has ended; a session found live is
+    /// not asked about again in this request.
+    pub fn verify(&self, conn: &mut DbConn) -> DomainResult<()> {
+        let Some(pending) = &self.0 else {
+            return Ok(());
+        };
+        if pending.live.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if !baoxiu_accounts::sessions::is_live(conn, &pending.tenant_id, &pending.session_id)? {
+            return Err(DomainError::Unauthenticated(
+                "the session has ended; log in again",
+            ));
+        }
+        pending.live.store(true, Ordering::Release);
+        Ok(())
+    }
 }
 
 /// Who a route admits, judged from the verified token alone.
@@ -294,11 +342,13 @@ admitted_caller!(
     admit_registrants
 );
 
-/// A staff user of the tenant (any role). Terminal callers get 403.
+/// A staff user of the tenant (any role). Terminal callers get 403. The session is checked
+/// with the request's first unit of work (`SessionCheck`).
 #[derive(Debug, Clone)]
 pub struct StaffCaller {
     pub caller: Caller,
     pub role: StaffRole,
+    pub(crate) session: SessionCheck,
 }
 
 impl StaffCaller {
@@ -311,13 +361,18 @@ impl StaffCaller {
     }
 
     fn guarded(req: &HttpRequest, admit: Admit) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
-        let caller = authenticate(req, admit);
+        let caller = authenticate_then(req, admit, false);
         Box::pin(async move {
             let caller = caller.await?;
             let role = caller.staff_role().ok_or(DomainError::Forbidden(
                 "this route is for the provider's staff",
             ))?;
-            Ok(StaffCaller { caller, role })
+            let session = SessionCheck::of(&caller);
+            Ok(StaffCaller {
+                caller,
+                role,
+                session,
+            })
         })
     }
 }

@@ -15,7 +15,7 @@ use baoxiu_wechat::wechat::WechatAuth;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
-use crate::extract::Caller;
+use crate::extract::{Caller, SessionCheck};
 use crate::hashing::PasswordHashing;
 use crate::limits::AuthLimits;
 use crate::problem::ApiError;
@@ -68,16 +68,33 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
         let actor = who.actor();
+        let session = who.session();
         let now = self.now();
         Ok(web::block(move || {
-            db.run(work, actor, now, |tx| {
-                if tenant_must_be_active {
-                    baoxiu_accounts::tenants::require_active(tx.conn, &tx.actor.tenant_id, now)?;
-                }
-                f(tx)
-            })
+            db.run_after(
+                work,
+                actor,
+                now,
+                |conn| session.verify(conn),
+                |tx| {
+                    if tenant_must_be_active {
+                        baoxiu_accounts::tenants::require_active(
+                            tx.conn,
+                            &tx.actor.tenant_id,
+                            now,
+                        )?;
+                    }
+                    f(tx)
+                },
+            )
         })
         .await??)
+    }
+
+    /// Checks the session `who` carries unchecked (`SessionCheck`), for a handler that
+    /// acts before its first unit of work or reaches the database some other way.
+    pub async fn check_session(&self, who: &impl Acting) -> Result<(), ApiError> {
+        self.run(Work::Read, who, false, |_| Ok(())).await
     }
 
     /// Reads, without a transaction.
@@ -166,6 +183,12 @@ impl AppState {
 /// caller reaches before logging in.
 pub trait Acting {
     fn actor(&self) -> Actor;
+
+    /// The caller's session when it is still to be checked (staff callers): with the
+    /// first unit of work the request runs.
+    fn session(&self) -> SessionCheck {
+        SessionCheck::default()
+    }
 }
 
 impl Acting for Actor {
@@ -202,11 +225,19 @@ impl Acting for crate::extract::StaffCaller {
     fn actor(&self) -> Actor {
         self.caller.actor()
     }
+
+    fn session(&self) -> SessionCheck {
+        self.session.clone()
+    }
 }
 
 impl Acting for crate::extract::AdminCaller {
     fn actor(&self) -> Actor {
         self.0.caller.actor()
+    }
+
+    fn session(&self) -> SessionCheck {
+        self.0.session.clone()
     }
 }
 

@@ -333,6 +333,13 @@ fn serial_taken(prefix: &str) -> DomainError {
     )
 }
 
+/// What a new device takes where its input says nothing.
+const NEW_DEVICE: (WarrantyStatus, DeviceStatus, Visibility) = (
+    WarrantyStatus::OutOfWarranty,
+    DeviceStatus::Running,
+    Visibility::Private,
+);
+
 /// Inserts a checked device (no audit entry: callers record one, imports one per file).
 pub fn insert(
     conn: &mut DbConn,
@@ -341,15 +348,42 @@ pub fn insert(
     prefix: &str,
     now: NaiveDateTime,
 ) -> DomainResult<String> {
+    insert_device(conn, tenant_id, input, prefix, now).map(|device| device.id)
+}
+
+/// Inserts a checked device and answers it as stored, without reading it back: every
+/// column is the insert's own (the clock keeps microseconds, as both backends store them),
+/// and a new device is not retired.
+fn insert_device(
+    conn: &mut DbConn,
+    tenant_id: &TenantId,
+    input: &DeviceInput,
+    prefix: &str,
+    now: NaiveDateTime,
+) -> DomainResult<Device> {
     let id = new_id();
-    let columns = DeviceColumns::new(
-        input,
-        (
-            WarrantyStatus::OutOfWarranty,
-            DeviceStatus::Running,
-            Visibility::Private,
-        ),
-    );
+    let columns = DeviceColumns::new(input, NEW_DEVICE);
+    let device = Device {
+        id: id.clone(),
+        account_id: columns.account_id.map(str::to_owned),
+        name: columns.name.to_owned(),
+        brand: columns.brand.to_owned(),
+        category: columns.category.to_owned(),
+        model: columns.model.to_owned(),
+        machine_no: columns.machine_no.clone(),
+        serial_no: columns.serial_no.clone(),
+        install_address: columns.install_address.to_owned(),
+        latitude: columns.latitude,
+        longitude: columns.longitude,
+        warranty_status: input.warranty_status.unwrap_or(NEW_DEVICE.0),
+        warranty_ends_on: columns.warranty_ends_on,
+        status: input.status.unwrap_or(NEW_DEVICE.1),
+        visibility: input.visibility.unwrap_or(NEW_DEVICE.2),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        retired_at: None,
+    };
     let inserted = diesel::insert_into(devices::table)
         .values((
             devices::tenant_id.eq(tenant_id.as_str()),
@@ -362,7 +396,7 @@ pub fn insert(
         .execute(conn);
     match inserted {
         Err(e) if is_unique_violation(&e) => Err(serial_taken(prefix)),
-        other => other.map(|_| id).map_err(Into::into),
+        other => other.map(|_| device).map_err(Into::into),
     }
 }
 
@@ -370,12 +404,11 @@ pub fn create(tx: &mut Tx<'_>, input: DeviceInput) -> DomainResult<Device> {
     let mut errors = Validator::new();
     check(tx.conn, &tx.actor.tenant_id, &input, &mut errors)?;
     errors.finish()?;
-    let id = insert(tx.conn, &tx.actor.tenant_id, &input, "", tx.now)?;
-    let device = get(tx.conn, &tx.actor.tenant_id, &id)?;
+    let device = insert_device(tx.conn, &tx.actor.tenant_id, &input, "", tx.now)?;
     tx.audit(Change::<(), _> {
         action: "device.create",
         object_type: "device",
-        object_id: &id,
+        object_id: &device.id,
         before: None,
         after: Some(&device),
     })?;

@@ -275,7 +275,24 @@ impl Db {
         now: NaiveDateTime,
         f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T>,
     ) -> DomainResult<T> {
+        self.run_after(work, actor, now, |_| Ok(()), f)
+    }
+
+    /// `run`, with `first` run on the unit's connection before the unit begins: outside
+    /// its transaction and, on SQLite, before the writer's lock is taken, so that a check
+    /// deciding whether the unit runs at all (the caller's session) costs neither another
+    /// trip to the blocking pool nor time in the one writer's turn. When `first` fails,
+    /// nothing else runs.
+    pub fn run_after<T>(
+        &self,
+        work: Work,
+        actor: Actor,
+        now: NaiveDateTime,
+        first: impl FnOnce(&mut DbConn) -> DomainResult<()>,
+        f: impl FnOnce(&mut Tx<'_>) -> DomainResult<T>,
+    ) -> DomainResult<T> {
         let mut conn = self.conn()?;
+        first(&mut conn)?;
         if matches!(work, Work::Read | Work::Single) {
             return f(&mut Tx::new(&mut conn, actor, now));
         }

@@ -106,6 +106,29 @@ backend_tests! {
             .problem(401, "unauthenticated");
     }
 
+    /// Staff routes check the session with their first unit of work rather than in a trip
+    /// of their own: after logout, a read, an audited create, a multi-unit export, the CSV
+    /// import (its own transactions) and a WeChat app bind (WeChat asked before the unit)
+    /// all answer 401, and nothing is written.
+    async fn logout_ends_the_staff_session_on_every_kind_of_admin_route(app: TestApp) {
+        let provider = app.sign_up("acme", "13800138000").await;
+        let access = provider.access.clone();
+        let out = app.post("/api/v1/auth/logout", &json!({ "refresh_token": provider.refresh }), Opts::default()).await;
+        assert_eq!(out.status, StatusCode::NO_CONTENT);
+        app.get("/api/v1/admin/profile", bearer(&access)).await.problem(401, "unauthenticated");
+        app.get("/api/v1/admin/devices", bearer(&access)).await.problem(401, "unauthenticated");
+        app.get("/api/v1/admin/work-orders", bearer(&access)).await.problem(401, "unauthenticated");
+        app.post("/api/v1/admin/devices", &json!({ "name": "打印机" }), bearer(&access)).await.problem(401, "unauthenticated");
+        app.get("/api/v1/admin/devices/export", bearer(&access)).await.problem(401, "unauthenticated");
+        app.post_raw("/api/v1/admin/devices/import", "text/csv", "name\n打印机\n".as_bytes().to_vec(), bearer(&access))
+            .await
+            .problem(401, "unauthenticated");
+        let bind = json!({ "app_id": "wxacme0oa0000001", "kind": "official_account", "name": "Acme 服务号", "secret": "acme-oa-secret" });
+        app.post("/api/v1/admin/wechat-apps", &bind, bearer(&access)).await.problem(401, "unauthenticated");
+        assert_eq!(app.count_rows("devices"), 0);
+        assert_eq!(app.count_rows("wechat_apps"), 0);
+    }
+
     async fn sign_up_rejects_bad_fields_all_at_once_and_creates_nothing(app: TestApp) {
         app.post("/api/v1/providers/sms-code", &json!({ "mobile": "13800138000" }), Opts::default()).await;
         let answer = app

@@ -542,6 +542,8 @@ pub async fn import_devices(
     query: ApiQuery<ImportQuery>,
     file: CsvUpload,
 ) -> Result<web::Json<ImportReport>, ApiError> {
+    // The import reaches the database through its own transactions, not a unit of work.
+    state.check_session(&staff).await?;
     let options = ImportOptions {
         partial: query.partial,
         dry_run: query.dry_run,

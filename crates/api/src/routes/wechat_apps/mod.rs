@@ -94,6 +94,8 @@ pub async fn bind_wechat_app(
     admin: AdminCaller,
     body: ApiJson<BindWechatAppRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Before WeChat is asked anything on the caller's behalf.
+    state.check_session(&admin).await?;
     let b = body.0;
     let input = NewApp {
         app_id: b.app_id,

@@ -57,6 +57,10 @@ impl crate::state::Acting for Dispatcher {
     fn actor(&self) -> baoxiu_core::Actor {
         self.0.actor()
     }
+
+    fn session(&self) -> crate::extract::SessionCheck {
+        self.0.session.clone()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
