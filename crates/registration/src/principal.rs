@@ -168,7 +168,7 @@ fn resolve_at(
     if claimed.staff {
         let revoked = revoked(claimed.tenant_id, claimed.session_id);
         type Found = (StaffRow, Tenant, Option<chrono::NaiveDateTime>, bool);
-        let found: Option<Found> = staff_users::table
+        let found: Option<Found> = baoxiu_store::native!(conn, |c| staff_users::table
             .inner_join(tenants::table.on(tenants::id.eq(staff_users::tenant_id)))
             .filter(staff_users::tenant_id.eq(tenant_id))
             .filter(staff_users::id.eq(claimed.subject))
@@ -178,8 +178,8 @@ fn resolve_at(
                 staff_users::deleted_at,
                 revoked,
             ))
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         let (row, tenant, deleted_at, revoked) =
             found.ok_or(DomainError::NotFound("staff user"))?;
         require_active(&tenant, active_at)?;
@@ -290,7 +290,7 @@ fn terminal(
                 Option<RoleRow>,
                 Option<String>,
             );
-            let rows: Vec<Row> = terminal_tables!()
+            let rows: Vec<Row> = baoxiu_store::native!(conn, |c| terminal_tables!()
                 .left_join(
                     terminal_roles::table.on(terminal_roles::tenant_id.eq(users::tenant_id).and(
                         terminal_roles::key
@@ -316,7 +316,7 @@ fn terminal(
                     Option::<RoleRow>::as_select(),
                     terminal_user_roles::role_id.nullable(),
                 ))
-                .load(conn)?;
+                .load(c))?;
             let mut found = None;
             let mut roles = Vec::new();
             for (row, tenant, enterprise, policy, method, revoked, role, holder) in rows {

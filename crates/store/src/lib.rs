@@ -19,6 +19,21 @@ pub use paginate::paginate;
 pub use statements::StatementLog;
 pub use unit::{Change, Event, Tx, Versioned, Work};
 
+/// Runs `$body` with `$c` bound to the backend's own connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`), for the hottest queries: through `DbConn` every execution builds
+/// the statement's whole SQL text again to find it in the prepared-statement cache, while
+/// the backend's own connection finds a statement of static shape by its type. `$body` is
+/// compiled once per backend, so it builds its query itself.
+#[macro_export]
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConn::Sqlite($c) => $body,
+            $crate::DbConn::Postgresql($c) => $body,
+        }
+    };
+}
+
 /// Whether a diesel error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
